@@ -1,0 +1,48 @@
+"""The `pobi` command line. Each command group lives in its own module; this one wires them together and
+turns every error into one line and a non-zero exit."""
+
+from __future__ import annotations
+
+import logging
+import os
+import sys
+
+import typer
+
+try:  # typer 0.29 vendors its own click
+    from typer._click.exceptions import UsageError
+except ImportError:  # pragma: no cover - older typer on plain click
+    from click import UsageError
+
+from pobi.cli import stack, topics
+from pobi.errors import PobiError
+
+__all__ = ["app", "main"]
+
+app = typer.Typer(
+    name="pobi", help="破壁 — a real-time data hub for government change events.",
+    no_args_is_help=True, pretty_exceptions_enable=False, rich_markup_mode=None, add_completion=False,
+)
+app.add_typer(stack.app, name="stack")
+app.add_typer(topics.app, name="topics")
+
+# exit codes: 0 ok, 1 error, 2 bad command line, 3 done but something needs attention (drift, rejects)
+EXIT_ERROR, EXIT_USAGE = 1, 2
+
+
+def main(argv: list[str] | None = None) -> None:
+    logging.basicConfig(level=os.environ.get("POBI_LOG_LEVEL", "WARNING").upper(),
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    try:
+        code = app(args=argv, prog_name="pobi", standalone_mode=False)
+    except UsageError as exc:
+        where = f"pobi {exc.ctx.command_path.removeprefix('pobi').strip()}".strip() if exc.ctx else "pobi"
+        print(f"{where}: {exc.format_message()} (see `{where} --help`)", file=sys.stderr)
+        sys.exit(EXIT_USAGE)
+    except PobiError as exc:
+        print(f"pobi: error: {exc}", file=sys.stderr)
+        sys.exit(EXIT_ERROR)
+    except (typer.Abort, KeyboardInterrupt):
+        print("pobi: interrupted", file=sys.stderr)
+        sys.exit(130)
+    sys.exit(code if isinstance(code, int) else 0)

@@ -1,0 +1,36 @@
+"""`pobi stack up | down | status`: the local stack of real services."""
+
+from __future__ import annotations
+
+import typer
+
+from pobi.cli.output import console, print_json, print_table
+from pobi.settings import get_settings
+from pobi.stack.manager import Stack
+
+app = typer.Typer(help="Start, stop and inspect the local stack (Kafka, ClickHouse, Redis, Prometheus).",
+                  no_args_is_help=True)
+
+
+@app.command()
+def up() -> None:
+    """Install what is missing, start every service and wait until each one answers."""
+    Stack(get_settings()).up(report=console.print)
+
+
+@app.command()
+def down() -> None:
+    """Stop the services that `pobi stack up` started (and nothing else)."""
+    Stack(get_settings()).down(report=console.print)
+
+
+@app.command()
+def status(as_json: bool = typer.Option(False, "--json", help="machine-readable output")) -> int:
+    """Each service's state, address and pid. Exit 3 when any service is not running."""
+    statuses = Stack(get_settings()).status()
+    if as_json:
+        print_json([s.as_dict() for s in statuses])
+    else:
+        print_table("pobi local stack", ["service", "state", "address", "pid", "log"],
+                    [(s.name, s.state, s.address, s.pid, s.log) for s in statuses])
+    return 0 if all(s.state == "running" for s in statuses) else 3

@@ -1,0 +1,50 @@
+"""`pobi topics apply | list`: the topic catalogue against the cluster."""
+
+from __future__ import annotations
+
+import typer
+
+from pobi.cli.output import console, print_json, print_table
+from pobi.settings import get_settings
+from topics.admin import TopicState, admin_client, apply_catalogue, compare_catalogue
+from topics.catalogue import load_catalogue
+
+app = typer.Typer(help="Create and compare the topics of pobi's catalogue.", no_args_is_help=True)
+
+JsonOption = typer.Option(False, "--json", help="machine-readable output")
+
+
+def _rows(states: list[TopicState]) -> list[tuple[object, ...]]:
+    return [(s.name, s.state, s.partitions_wanted, s.partitions_found, "; ".join(s.drift)) for s in states]
+
+
+def _as_json(states: list[TopicState]) -> list[dict[str, object]]:
+    return [{"name": s.name, "state": s.state, "partitions_wanted": s.partitions_wanted,
+             "partitions_found": s.partitions_found, "drift": list(s.drift)} for s in states]
+
+
+@app.command()
+def apply(as_json: bool = JsonOption) -> int:
+    """Create missing topics; report drift without changing existing topics. Exit 3 on drift."""
+    report = apply_catalogue(admin_client(get_settings().kafka_bootstrap), load_catalogue())
+    managed = [s for s in report.states if s.in_catalogue]
+    if as_json:
+        print_json({"created": report.created, "topics": _as_json(managed)})
+    else:
+        for name in report.created:
+            console.print(f"created {name}")
+        for s in report.drifted:
+            console.print(f"[yellow]drift[/] {s.name}: {'; '.join(s.drift)}")
+        console.print(f"{len(managed)} catalogue topics: {len(report.created)} created, "
+                      f"{len(report.drifted)} with drift")
+    return 3 if report.drifted else 0
+
+
+@app.command("list")
+def list_topics(as_json: bool = JsonOption) -> None:
+    """Every catalogue topic and every cluster topic, side by side."""
+    states = compare_catalogue(admin_client(get_settings().kafka_bootstrap), load_catalogue())
+    if as_json:
+        print_json(_as_json(states))
+    else:
+        print_table("topics: catalogue vs cluster", ["topic", "state", "wanted", "found", "drift"], _rows(states))

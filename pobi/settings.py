@@ -1,0 +1,80 @@
+"""pobi's settings: one frozen object, read from the environment (prefix ``POBI_``) and ``.env``.
+
+Every variable is documented in the README's settings table. A bad value stops the program with one line
+that names the variable, instead of a traceback deep inside a client library.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+
+from pydantic import Field, ValidationError, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from pobi.errors import ConfigError
+
+__all__ = ["Settings", "get_settings", "load_settings"]
+
+Port = int
+
+
+class Settings(BaseSettings):
+    """Where pobi finds its services and keeps its local state."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="POBI_", env_file=".env", env_file_encoding="utf-8", frozen=True, extra="ignore"
+    )
+
+    kafka_bootstrap: str = Field("127.0.0.1:9092", description="Kafka bootstrap servers, host:port[,…]")
+    kafka_controller_port: Port = Field(9093, ge=1, le=65535, description="KRaft controller port (local stack)")
+    kafka_version: str = Field("3.9.2", pattern=r"^3\.9\.\d+$", description="Apache Kafka version to run")
+    clickhouse_host: str = "127.0.0.1"
+    clickhouse_port: Port = Field(9000, ge=1, le=65535, description="ClickHouse native protocol port")
+    clickhouse_http_port: Port = Field(8123, ge=1, le=65535)
+    clickhouse_database: str = Field("pobi", pattern=r"^[A-Za-z_][A-Za-z0-9_]*$")
+    redis_host: str = "127.0.0.1"
+    redis_port: Port = Field(6379, ge=1, le=65535)
+    prometheus_port: Port = Field(9090, ge=1, le=65535)
+    metrics_port: Port = Field(9464, ge=1, le=65535, description="port of pobi's own /metrics")
+    stack_dir: Path = Field(Path(".pobi"), description="where the local stack keeps binaries, data and logs")
+    ready_timeout_s: float = Field(90.0, gt=0, description="how long `stack up` waits for each service")
+
+    @field_validator("kafka_bootstrap")
+    @classmethod
+    def _bootstrap_has_ports(cls, value: str) -> str:
+        for server in value.split(","):
+            host, _, port = server.strip().rpartition(":")
+            if not host or not port.isdigit():
+                raise ValueError(f"expected host:port, got {server!r}")
+        return value
+
+    @property
+    def kafka_host(self) -> str:
+        return self.kafka_bootstrap.split(",")[0].rpartition(":")[0]
+
+    @property
+    def kafka_port(self) -> int:
+        return int(self.kafka_bootstrap.split(",")[0].rpartition(":")[2])
+
+    @property
+    def stack_path(self) -> Path:
+        return self.stack_dir.expanduser().resolve()
+
+
+def load_settings(**overrides: object) -> Settings:
+    """Read the settings; a bad value becomes a ConfigError naming the variable."""
+    try:
+        return Settings(**overrides)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        field = str(first["loc"][0]) if first["loc"] else "?"
+        value = first.get("input")
+        raise ConfigError(
+            f"setting POBI_{field.upper()}={value!r} is not valid: {first['msg']}"
+        ) from None
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    return load_settings()

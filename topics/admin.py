@@ -1,0 +1,125 @@
+"""Applying the topic catalogue to a Kafka cluster with confluent-kafka's AdminClient.
+
+``apply`` only ever adds: it creates missing topics and reports drift (another partition count, other
+configs). Raising partitions reshuffles keys across partitions and breaks per-entity ordering, and deleting
+loses data, so both stay an operator's decision.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from confluent_kafka import KafkaException
+from confluent_kafka.admin import AdminClient, ConfigResource, NewTopic, ResourceType
+
+from pobi.errors import TopicError
+from topics.catalogue import Catalogue, TopicSpec
+
+__all__ = ["ApplyReport", "TopicState", "admin_client", "apply_catalogue", "compare_catalogue"]
+
+_TIMEOUT_S = 15.0
+
+
+@dataclass(frozen=True)
+class TopicState:
+    name: str
+    in_catalogue: bool
+    on_cluster: bool
+    partitions_wanted: int | None
+    partitions_found: int | None
+    drift: tuple[str, ...] = ()
+
+    @property
+    def state(self) -> str:
+        if not self.on_cluster:
+            return "missing"
+        if not self.in_catalogue:
+            return "unmanaged"
+        return "drift" if self.drift else "ok"
+
+
+@dataclass
+class ApplyReport:
+    created: list[str] = field(default_factory=list)
+    states: list[TopicState] = field(default_factory=list)
+
+    @property
+    def drifted(self) -> list[TopicState]:
+        return [s for s in self.states if s.drift]
+
+
+def admin_client(bootstrap: str, extra: dict[str, object] | None = None) -> AdminClient:
+    return AdminClient({"bootstrap.servers": bootstrap, "log_level": 4, **(extra or {})})
+
+
+def _cluster_topics(admin: AdminClient) -> dict[str, int]:
+    try:
+        metadata = admin.list_topics(timeout=_TIMEOUT_S)
+    except KafkaException as exc:
+        raise TopicError(f"cannot reach Kafka to list topics: {exc.args[0]}") from exc
+    return {name: len(t.partitions) for name, t in metadata.topics.items() if not name.startswith("__")}
+
+
+def _cluster_configs(admin: AdminClient, names: list[str]) -> dict[str, dict[str, str]]:
+    if not names:
+        return {}
+    futures = admin.describe_configs([ConfigResource(ResourceType.TOPIC, n) for n in names])
+    found: dict[str, dict[str, str]] = {}
+    for resource, fut in futures.items():
+        try:
+            entries = fut.result(timeout=_TIMEOUT_S)
+        except KafkaException as exc:
+            raise TopicError(f"cannot read the configs of topic {resource.name}: {exc.args[0]}") from exc
+        found[resource.name] = {k: v.value for k, v in entries.items()}
+    return found
+
+
+def _drift(spec: TopicSpec, partitions: int, configs: dict[str, str]) -> tuple[str, ...]:
+    problems = []
+    if partitions != spec.partitions:
+        problems.append(f"has {partitions} partitions, the catalogue says {spec.partitions}")
+    for key, wanted in spec.configs().items():
+        actual = configs.get(key)
+        if actual != wanted:
+            problems.append(f"{key} is {actual}, the catalogue says {wanted}")
+    return tuple(problems)
+
+
+def compare_catalogue(admin: AdminClient, catalogue: Catalogue) -> list[TopicState]:
+    """Catalogue against cluster: every catalogue topic, and every cluster topic the catalogue lacks."""
+    cluster = _cluster_topics(admin)
+    wanted = {t.name: t for t in catalogue.topics}
+    configs = _cluster_configs(admin, [n for n in wanted if n in cluster])
+    states = []
+    for name, spec in wanted.items():
+        if name in cluster:
+            drift = _drift(spec, cluster[name], configs.get(name, {}))
+            states.append(TopicState(name, True, True, spec.partitions, cluster[name], drift))
+        else:
+            states.append(TopicState(name, True, False, spec.partitions, None))
+    for name in sorted(set(cluster) - set(wanted)):
+        states.append(TopicState(name, False, True, None, cluster[name]))
+    return states
+
+
+def apply_catalogue(admin: AdminClient, catalogue: Catalogue) -> ApplyReport:
+    """Create the catalogue's missing topics; report the drift of the ones that exist."""
+    missing = [s.name for s in compare_catalogue(admin, catalogue) if s.state == "missing"]
+    report = ApplyReport()
+    if missing:
+        specs = [catalogue.get(n) for n in missing]
+        futures = admin.create_topics(
+            [NewTopic(s.name, num_partitions=s.partitions, replication_factor=s.replication,
+                      config=s.configs()) for s in specs],
+            operation_timeout=_TIMEOUT_S, request_timeout=_TIMEOUT_S,
+        )
+        for name, fut in futures.items():
+            try:
+                fut.result()
+            except KafkaException as exc:
+                err = exc.args[0]
+                if err.code() != err.TOPIC_ALREADY_EXISTS:  # another applier won the race: fine
+                    raise TopicError(f"Kafka refused to create topic {name}: {err.str()}") from exc
+            report.created.append(name)
+    report.states = compare_catalogue(admin, catalogue)
+    return report
