@@ -2,16 +2,20 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import typer
 
 from pobi.cli.output import console, print_json, print_table
 from pobi.settings import get_settings
 from topics.admin import TopicState, admin_client, apply_catalogue, compare_catalogue
-from topics.catalogue import load_catalogue
+from topics.catalogue import CATALOGUE_PATH, load_catalogue
 
 app = typer.Typer(help="Create and compare the topics of pobi's catalogue.", no_args_is_help=True)
 
 JsonOption = typer.Option(False, "--json", help="machine-readable output")
+CatalogueOption = typer.Option(CATALOGUE_PATH, "--catalogue", exists=True, dir_okay=False,
+                               help="the catalogue file to apply (default: pobi's own)")
 
 
 def _rows(states: list[TopicState]) -> list[tuple[object, ...]]:
@@ -24,9 +28,9 @@ def _as_json(states: list[TopicState]) -> list[dict[str, object]]:
 
 
 @app.command()
-def apply(as_json: bool = JsonOption) -> int:
+def apply(as_json: bool = JsonOption, catalogue: Path = CatalogueOption) -> int:
     """Create missing topics; report drift without changing existing topics. Exit 3 on drift."""
-    report = apply_catalogue(admin_client(get_settings().kafka_bootstrap), load_catalogue())
+    report = apply_catalogue(admin_client(get_settings().kafka_bootstrap), load_catalogue(catalogue))
     managed = [s for s in report.states if s.in_catalogue]
     if as_json:
         print_json({"created": report.created, "topics": _as_json(managed)})
@@ -41,9 +45,9 @@ def apply(as_json: bool = JsonOption) -> int:
 
 
 @app.command("list")
-def list_topics(as_json: bool = JsonOption) -> None:
+def list_topics(as_json: bool = JsonOption, catalogue: Path = CatalogueOption) -> None:
     """Every catalogue topic and every cluster topic, side by side."""
-    states = compare_catalogue(admin_client(get_settings().kafka_bootstrap), load_catalogue())
+    states = compare_catalogue(admin_client(get_settings().kafka_bootstrap), load_catalogue(catalogue))
     if as_json:
         print_json(_as_json(states))
     else:

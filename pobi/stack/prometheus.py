@@ -27,7 +27,8 @@ class PrometheusService(Service):
 
     def prepare(self) -> None:
         (self.home / "prometheus.yml").write_text(
-            render_prometheus_config(pobi_targets=[f"127.0.0.1:{self.settings.metrics_port}"])
+            render_prometheus_config(pobi_targets=[f"127.0.0.1:{self.settings.metrics_port}"],
+                                     self_target=self.address)
         )
 
     def command(self) -> list[str]:

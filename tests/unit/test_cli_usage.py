@@ -1,0 +1,30 @@
+"""A bad command line gets one line on stderr and a non-zero exit."""
+
+import subprocess
+import sys
+
+import pytest
+
+
+def _pobi(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    import os
+
+    return subprocess.run([sys.executable, "-c", "from pobi.cli import main; main()", *args],
+                          capture_output=True, text=True, env={**os.environ, **(env or {})}, check=False)
+
+
+@pytest.mark.parametrize("args", [("stack", "sideways"), ("topics", "list", "--jsn"), ("nonsense",)])
+def test_bad_arguments_give_one_line_and_exit_2(args: tuple[str, ...]) -> None:
+    result = _pobi(*args)
+    assert result.returncode == 2
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("pobi")
+
+
+def test_bad_setting_gives_one_line_and_exit_1() -> None:
+    result = _pobi("stack", "status", env={"POBI_REDIS_PORT": "seven"})
+    assert result.returncode == 1
+    assert result.stderr.strip() == (
+        "pobi: error: setting POBI_REDIS_PORT='seven' is not valid: "
+        "Input should be a valid integer, unable to parse string as an integer"
+    )

@@ -1,0 +1,71 @@
+"""docker-compose.yml cannot run here (no Docker engine); this checks it is consistent with the code."""
+
+from pathlib import Path
+
+import yaml
+
+from monitoring.prometheus_config import render_prometheus_config
+from pobi.settings import Settings
+
+COMPOSE = yaml.safe_load(Path("docker-compose.yml").read_text())
+SERVICES = COMPOSE["services"]
+
+
+def _published(service: str) -> set[int]:
+    ports = set()
+    for mapping in SERVICES[service].get("ports", []):
+        host_ip, host_port, container_port = mapping.split(":")
+        assert host_ip == "127.0.0.1", f"{service} publishes {mapping} beyond loopback"
+        assert host_port == container_port
+        ports.add(int(host_port))
+    return ports
+
+
+def test_every_service_of_the_hub_is_there() -> None:
+    assert {"kafka", "clickhouse", "redis", "prometheus", "grafana", "pobi-worker"} <= set(SERVICES)
+
+
+def test_ports_match_the_default_settings() -> None:
+    s = Settings()
+    assert s.kafka_port in _published("kafka")
+    assert {s.clickhouse_port, s.clickhouse_http_port} <= _published("clickhouse")
+    assert s.redis_port in _published("redis")
+    assert s.prometheus_port in _published("prometheus")
+    assert s.metrics_port in _published("pobi-worker")
+
+
+def test_kafka_image_is_the_version_the_local_stack_runs() -> None:
+    assert SERVICES["kafka"]["image"] == f"apache/kafka:{Settings().kafka_version}"
+    env = SERVICES["kafka"]["environment"]
+    assert env["KAFKA_PROCESS_ROLES"] == "broker,controller"  # KRaft, no ZooKeeper
+    assert env["KAFKA_AUTO_CREATE_TOPICS_ENABLE"] == "false"
+
+
+def test_worker_points_at_the_compose_services() -> None:
+    env = SERVICES["pobi-worker"]["environment"]
+    host, port = env["POBI_KAFKA_BOOTSTRAP"].split(":")
+    assert host == "kafka"
+    assert f"INTERNAL://:{port}" in SERVICES["kafka"]["environment"]["KAFKA_LISTENERS"]
+    assert env["POBI_CLICKHOUSE_HOST"] == "clickhouse" and env["POBI_REDIS_HOST"] == "redis"
+    Settings(**{k.removeprefix("POBI_").lower(): v for k, v in env.items()})  # values are valid settings
+
+
+def test_named_volumes_are_declared_and_mounted_files_exist() -> None:
+    declared = set(COMPOSE["volumes"])
+    for name, service in SERVICES.items():
+        for volume in service.get("volumes", []):
+            source = volume.split(":")[0]
+            if source.startswith("./"):
+                assert Path(source).exists(), f"{name} mounts {source}, which is not in the repo"
+            else:
+                assert source in declared, f"{name} uses volume {source} not declared at the top level"
+
+
+def test_prometheus_config_is_the_rendered_one() -> None:
+    text = Path("monitoring/prometheus.yml").read_text()
+    assert yaml.safe_load(text) == yaml.safe_load(render_prometheus_config(["pobi-worker:9464"]))
+
+
+def test_no_secret_in_compose() -> None:
+    password = SERVICES["grafana"]["environment"]["GF_SECURITY_ADMIN_PASSWORD"]
+    assert password.startswith("${") and ":?" in password
