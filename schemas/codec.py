@@ -1,0 +1,70 @@
+"""pobi's wire format: Avro single-object encoding (``C3 01``, the writer schema's 8-byte CRC-64-AVRO
+fingerprint, then the Avro binary body), written with fastavro.
+
+The reader finds the writer schema by fingerprint among every version pobi knows and resolves it to the
+latest version of the same subject, so a consumer upgraded to v2 reads v1 records and the reverse.
+"""
+
+from __future__ import annotations
+
+from io import BytesIO
+from typing import Any
+
+from fastavro import schemaless_reader, schemaless_writer
+
+from pobi.errors import DecodeError
+from schemas.registry import SchemaRegistry, WireSchema, default_registry
+
+__all__ = ["MAGIC", "Codec"]
+
+MAGIC = b"\xc3\x01"
+_HEADER = len(MAGIC) + 8
+
+
+class Codec:
+    """Encodes and decodes pobi records. One instance per process; schemas are parsed once."""
+
+    def __init__(self, registry: SchemaRegistry | None = None) -> None:
+        self.registry = registry or default_registry()
+
+    def encode(self, subject: str, record: dict[str, Any], version: int | None = None) -> bytes:
+        """Encode ``record`` with the given (default: latest) version of ``subject``'s schema."""
+        schema = self.registry.get(subject, version) if version else self.registry.latest(subject)
+        return self.encode_with(schema, record)
+
+    @staticmethod
+    def encode_with(schema: WireSchema, record: dict[str, Any]) -> bytes:
+        out = BytesIO()
+        out.write(MAGIC)
+        out.write(schema.fingerprint)
+        schemaless_writer(out, schema.parsed, record, strict_allow_default=True)
+        return out.getvalue()
+
+    def writer_schema(self, data: bytes) -> WireSchema:
+        """The schema ``data`` was written with, or DecodeError saying why it cannot be known."""
+        if len(data) < _HEADER or data[:2] != MAGIC:
+            raise DecodeError("not a pobi record: it does not start with the Avro single-object marker C3 01")
+        schema = self.registry.by_fingerprint(bytes(data[2:_HEADER]))
+        if schema is None:
+            raise DecodeError(
+                f"written with a schema pobi does not know (fingerprint {bytes(data[2:_HEADER]).hex()}); "
+                "is the consumer older than the producer?")
+        return schema
+
+    def decode(self, data: bytes, reader_version: int | None = None) -> tuple[WireSchema, dict[str, Any]]:
+        """Decode ``data`` into (the reader schema, the record), resolved to the reader's version."""
+        writer = self.writer_schema(data)
+        reader = (self.registry.get(writer.subject, reader_version) if reader_version
+                  else self.registry.latest(writer.subject))
+        body = BytesIO(data[_HEADER:])
+        try:
+            if reader is writer:
+                record = schemaless_reader(body, writer.parsed, None)
+            else:
+                record = schemaless_reader(body, writer.parsed, reader.parsed)
+        except Exception as exc:  # fastavro raises many types on a corrupt body: EOFError, ValueError, …
+            raise DecodeError(
+                f"corrupt {writer.subject} v{writer.version} record: {type(exc).__name__}: {exc}") from exc
+        if body.read(1):
+            raise DecodeError(f"corrupt {writer.subject} v{writer.version} record: trailing bytes after the body")
+        return reader, record
