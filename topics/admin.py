@@ -13,6 +13,7 @@ from confluent_kafka import KafkaException
 from confluent_kafka.admin import AdminClient, ConfigResource, NewTopic, ResourceType
 
 from pobi.errors import TopicError
+from pobi.kafka import client_config
 from topics.catalogue import Catalogue, TopicSpec
 
 __all__ = ["ApplyReport", "TopicState", "admin_client", "apply_catalogue", "compare_catalogue"]
@@ -49,7 +50,7 @@ class ApplyReport:
 
 
 def admin_client(bootstrap: str, extra: dict[str, object] | None = None) -> AdminClient:
-    return AdminClient({"bootstrap.servers": bootstrap, "log_level": 4, **(extra or {})})
+    return AdminClient(client_config(bootstrap, **(extra or {})))
 
 
 def _cluster_topics(admin: AdminClient) -> dict[str, int]:

@@ -14,7 +14,7 @@ try:  # typer 0.29 vendors its own click
 except ImportError:  # pragma: no cover - older typer on plain click
     from click import UsageError
 
-from pobi.cli import schemas, stack, topics
+from pobi.cli import publish, schemas, stack, topics
 from pobi.errors import PobiError
 
 __all__ = ["app", "main"]
@@ -26,14 +26,17 @@ app = typer.Typer(
 app.add_typer(stack.app, name="stack")
 app.add_typer(topics.app, name="topics")
 app.add_typer(schemas.app, name="schemas")
+app.command("publish")(publish.publish)
 
 # exit codes: 0 ok, 1 error, 2 bad command line, 3 done but something needs attention (drift, rejects)
 EXIT_ERROR, EXIT_USAGE = 1, 2
 
 
 def main(argv: list[str] | None = None) -> None:
-    logging.basicConfig(level=os.environ.get("POBI_LOG_LEVEL", "WARNING").upper(),
-                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    level = os.environ.get("POBI_LOG_LEVEL", "WARNING").upper()
+    logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    if level != "DEBUG":
+        logging.getLogger("pobi.librdkafka").setLevel(logging.CRITICAL)
     try:
         code = app(args=argv, prog_name="pobi", standalone_mode=False)
     except UsageError as exc:

@@ -10,6 +10,7 @@ from pathlib import Path
 from confluent_kafka.admin import AdminClient
 
 from pobi.errors import StackError
+from pobi.kafka import client_config
 from pobi.stack.install import fetch_kafka_jars, require_java
 from pobi.stack.service import Service
 
@@ -96,23 +97,10 @@ class KafkaService(Service):
         return self._java("kafka.Kafka", str(self.home / "server.properties"))
 
     def is_ready(self) -> bool:
-        admin = AdminClient({"bootstrap.servers": self.settings.kafka_bootstrap, "log_level": 0,
-                             "logger": _quiet})
+        admin = AdminClient(client_config(self.settings.kafka_bootstrap))
         try:
             metadata = admin.list_topics(timeout=2)
         except Exception:
             return False
         return bool(metadata.brokers)
 
-
-class _Quiet:
-    """librdkafka logs every refused connection while the broker starts; those are expected here."""
-
-    def log(self, *_args: object, **_kwargs: object) -> None:
-        pass
-
-    def __getattr__(self, _name: str):
-        return self.log
-
-
-_quiet = _Quiet()

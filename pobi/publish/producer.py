@@ -1,0 +1,114 @@
+"""The publisher client: pobi envelopes and dead letters onto Kafka, idempotent, every delivery checked.
+
+    with Publisher(settings) as pub:
+        pub.send_event("person", envelope)
+    # leaving the block flushes; PublishError if Kafka did not acknowledge everything
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+from confluent_kafka import KafkaError, Message, Producer
+
+from pobi.errors import PublishError
+from pobi.kafka import client_config, require_kafka
+from pobi.publish.envelope import entity_key, partition_key
+from pobi.settings import Settings
+from schemas.codec import Codec
+
+__all__ = ["DeliveryStats", "Publisher", "dead_letter"]
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass
+class DeliveryStats:
+    acknowledged: int = 0
+    failed: int = 0
+    errors: list[str] = field(default_factory=list)
+
+
+def dead_letter(stage: str, reason: str, message: str, original: bytes, *, dataset: str | None = None,
+                original_key: bytes | None = None, source_topic: str | None = None,
+                source_partition: int | None = None, source_offset: int | None = None,
+                context: dict[str, str] | None = None) -> dict[str, Any]:
+    """A dead-letter record: the original bytes and where they came from, the reason code and words."""
+    return {
+        "stage": stage, "reason": reason, "message": message, "dataset": dataset, "original": original,
+        "original_key": original_key, "source_topic": source_topic, "source_partition": source_partition,
+        "source_offset": source_offset, "context": {k: str(v) for k, v in (context or {}).items()},
+        "ts_ms": int(time.time() * 1000),
+    }
+
+
+class Publisher:
+    """An idempotent confluent-kafka producer (acks=all) that encodes with pobi's codec."""
+
+    def __init__(self, settings: Settings, codec: Codec | None = None,
+                 extra_config: dict[str, Any] | None = None) -> None:
+        self.codec = codec or Codec()
+        self.stats = DeliveryStats()
+        require_kafka(settings.kafka_bootstrap)
+        self._producer = Producer(client_config(
+            settings.kafka_bootstrap,
+            **{
+            "enable.idempotence": True,  # implies acks=all and bounded in-flight requests, keeps order
+            "acks": "all",
+            "linger.ms": 20,
+            "batch.size": 1_000_000,
+            "compression.type": "lz4",
+            "queue.buffering.max.messages": 500_000,
+            "delivery.timeout.ms": 120_000,
+            **(extra_config or {}),
+            },
+        ))
+
+    def _on_delivery(self, err: KafkaError | None, _msg: Message) -> None:
+        if err is None:
+            self.stats.acknowledged += 1
+        else:
+            self.stats.failed += 1
+            if len(self.stats.errors) < 5:
+                self.stats.errors.append(err.str())
+
+    def produce(self, topic: str, key: bytes | None, value: bytes) -> None:
+        while True:
+            try:
+                self._producer.produce(topic, value=value, key=key, on_delivery=self._on_delivery)
+                break
+            except BufferError:  # the local queue is full: let deliveries drain, then try again
+                self._producer.poll(0.1)
+        self._producer.poll(0)
+
+    def send_event(self, dataset: str, envelope: dict[str, Any], topic: str | None = None) -> None:
+        """Encode a change event and send it to ``ingest.<dataset>``, keyed by its entity key."""
+        schema = self.codec.registry.latest(dataset)
+        self.produce(topic or f"ingest.{dataset}", partition_key(entity_key(schema, envelope)),
+                     self.codec.encode_with(schema, envelope))
+
+    def send_dead_letter(self, letter: dict[str, Any], topic: str | None = None) -> None:
+        self.produce(topic or f"dlq.{letter['stage']}", letter.get("original_key"),
+                     self.codec.encode("dead_letter", letter))
+
+    def flush(self, timeout_s: float = 60.0) -> DeliveryStats:
+        """Wait for every acknowledgement; PublishError if any record was not delivered."""
+        remaining = self._producer.flush(timeout_s)
+        if remaining:
+            raise PublishError(f"{remaining} records were still unacknowledged after {timeout_s:.0f}s; "
+                               "is Kafka reachable?")
+        if self.stats.failed:
+            raise PublishError(f"Kafka refused {self.stats.failed} records: {'; '.join(self.stats.errors)}")
+        return self.stats
+
+    def __enter__(self) -> Publisher:
+        return self
+
+    def __exit__(self, exc_type: object, *_: object) -> None:
+        if exc_type is None:
+            self.flush()
+        else:
+            self._producer.flush(10)

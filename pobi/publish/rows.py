@@ -1,0 +1,86 @@
+"""Checking that a row can become an envelope of its dataset: known fields, the key present, values of
+the schema's types. Values are not cleaned here: dirty but well-typed values pass as they are, because
+cleaning is the normaliser's job and it needs to see what the department sent."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from schemas.registry import FieldSpec, WireSchema
+
+__all__ = ["RowError", "check_row", "coerce_text_row"]
+
+
+@dataclass(frozen=True)
+class RowError(Exception):
+    """Why a row cannot be published; ``reason`` is a stable code, ``message`` says it in words."""
+
+    reason: str
+    message: str
+
+    def __str__(self) -> str:
+        return f"{self.reason}: {self.message}"
+
+
+def _type_ok(spec: FieldSpec, value: Any) -> bool:
+    kind = spec.base_type
+    if kind == "string":
+        return isinstance(value, str)
+    if kind in ("int", "long"):
+        return isinstance(value, int) and not isinstance(value, bool)
+    if kind in ("double", "float"):
+        return isinstance(value, int | float) and not isinstance(value, bool)
+    if kind == "boolean":
+        return isinstance(value, bool)
+    return True
+
+
+def check_row(schema: WireSchema, row: Any) -> dict[str, Any]:
+    """The row with every schema field present (absent optional ones as None), or RowError."""
+    if not isinstance(row, dict):
+        raise RowError("row.not_object", f"expected a JSON object with {schema.subject} fields, "
+                                           f"got {type(row).__name__}")
+    known = {f.name for f in schema.fields}
+    unknown = sorted(set(row) - known)
+    if unknown:
+        raise RowError("row.unknown_field", f"{schema.subject} has no field {', '.join(map(repr, unknown))}; "
+                                              f"its fields are {', '.join(sorted(known))}")
+    out: dict[str, Any] = {}
+    for spec in schema.fields:
+        value = row.get(spec.name)
+        if value is None or (spec.is_key and isinstance(value, str) and not value.strip()):
+            if spec.required:
+                raise RowError("row.missing_key" if spec.is_key else "row.missing_field",
+                                 f"{spec.name} is required and missing")
+            out[spec.name] = None
+            continue
+        if not _type_ok(spec, value):
+            raise RowError("value.type", f"{spec.name} should be a {spec.base_type}, got {type(value).__name__} "
+                                           f"{str(value)[:40]!r}")
+        out[spec.name] = float(value) if spec.base_type in ("double", "float") else value
+    return out
+
+
+def coerce_text_row(schema: WireSchema, row: dict[str, str]) -> dict[str, Any]:
+    """A CSV row (all text) turned into the schema's types: '' is null, numbers are parsed."""
+    out: dict[str, Any] = {}
+    for name, text in row.items():
+        value: Any = text.strip() if isinstance(text, str) else text
+        if value == "" or value is None:
+            out[name] = None
+            continue
+        try:
+            kind = schema.field_spec(name).base_type
+        except Exception:
+            out[name] = value  # check_row names the unknown field
+            continue
+        try:
+            if kind in ("int", "long"):
+                value = int(value)
+            elif kind in ("double", "float"):
+                value = float(value)
+        except ValueError:
+            raise RowError("value.type", f"{name} should be a {kind}, got {text[:40]!r}") from None
+        out[name] = value
+    return out
