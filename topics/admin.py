@@ -9,14 +9,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from confluent_kafka import KafkaException
+from confluent_kafka import Consumer, KafkaException, TopicPartition
 from confluent_kafka.admin import AdminClient, ConfigResource, NewTopic, ResourceType
 
 from pobi.errors import TopicError
 from pobi.kafka import client_config
 from topics.catalogue import Catalogue, TopicSpec
 
-__all__ = ["ApplyReport", "TopicState", "admin_client", "apply_catalogue", "compare_catalogue"]
+__all__ = ["ApplyReport", "TopicState", "admin_client", "apply_catalogue", "compare_catalogue", "record_counts"]
 
 _TIMEOUT_S = 15.0
 
@@ -124,3 +124,21 @@ def apply_catalogue(admin: AdminClient, catalogue: Catalogue) -> ApplyReport:
             report.created.append(name)
     report.states = compare_catalogue(admin, catalogue)
     return report
+
+
+def record_counts(bootstrap: str, names: list[str]) -> dict[str, int]:
+    """Records each topic holds (end minus start offsets over its partitions); absent topics count 0."""
+    consumer = Consumer(client_config(bootstrap, **{"group.id": "pobi-record-counts", "enable.auto.commit": False}))
+    try:
+        metadata = consumer.list_topics(timeout=_TIMEOUT_S)
+        counts = {}
+        for name in names:
+            topic = metadata.topics.get(name)
+            total = 0
+            for partition in (topic.partitions if topic and not topic.error else {}):
+                low, high = consumer.get_watermark_offsets(TopicPartition(name, partition), timeout=_TIMEOUT_S)
+                total += high - low
+            counts[name] = total
+        return counts
+    finally:
+        consumer.close()
