@@ -49,7 +49,8 @@ def run_demo(settings: Settings, console: Console, scale: int = 1, duplicate_sha
     Stack(settings).up(report=console.print)
     report = apply_catalogue(admin_client(settings.kafka_bootstrap), load_catalogue())
     managed = [s for s in report.states if s.in_catalogue]
-    console.print(f"topics: {len(report.created)} created, {len(managed)} in the catalogue, {len(report.drifted)} with drift")
+    console.print(f"topics: {len(report.created)} created, {len(managed)} in the catalogue, "
+                  f"{len(report.drifted)} with drift")
 
     traffic = DemoTraffic()
     started = traffic.now()
