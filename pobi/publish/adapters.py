@@ -34,7 +34,9 @@ _DEBEZIUM_POSITION_KEYS = ("connector", "name", "db", "schema", "table", "lsn", 
 @dataclass(frozen=True)
 class Draft:
     """A record read from the input; ``op``/``event_id``/``position``/``ts_ms`` are None when the input
-    does not say, and the publisher fills them in."""
+    does not say, and the publisher fills them in. The department and system always come from the
+    publisher (``--source-dept``, ``--system``), never from the file, so a file cannot speak for another
+    department."""
 
     line: int
     raw: bytes
@@ -44,8 +46,6 @@ class Draft:
     event_id: str | None = None
     position: str | None = None
     ts_ms: int | None = None
-    department: str | None = None
-    system: str | None = None
 
 
 @dataclass(frozen=True)
@@ -87,42 +87,34 @@ def decoded_lines(raw_lines: Iterable[bytes], encoding: str) -> Iterator[tuple[i
         yield number, body, text
 
 
-def _json_object(number: int, raw: bytes, text: str) -> Any:
-    try:
-        return orjson.loads(text)
-    except orjson.JSONDecodeError as exc:
-        return Rejected(number, raw, "json.malformed", f"not valid JSON: {exc}")
+def _json_records(raw_lines: Iterable[bytes], encoding: str) -> Iterator[tuple[int, bytes, Any]]:
+    """(line number, raw bytes, parsed JSON or Rejected) for every non-blank line."""
+    for number, raw, text in decoded_lines(raw_lines, encoding):
+        if isinstance(text, Rejected):
+            yield number, raw, text
+        elif text.strip():
+            try:
+                yield number, raw, orjson.loads(text)
+            except orjson.JSONDecodeError as exc:
+                yield number, raw, Rejected(number, raw, "json.malformed", f"not valid JSON: {exc}")
 
 
 def read_jsonl(raw_lines: Iterable[bytes], encoding: str = "utf-8") -> Iterator[Item]:
     """One row per line, or one whole pobi envelope per line (it has ``op`` and ``after``/``before``)."""
-    for number, raw, text in decoded_lines(raw_lines, encoding):
-        if isinstance(text, Rejected):
-            yield text
-            continue
-        if not text.strip():
-            continue
-        obj = _json_object(number, raw, text)
+    for number, raw, obj in _json_records(raw_lines, encoding):
         if isinstance(obj, Rejected):
             yield obj
         elif isinstance(obj, dict) and "op" in obj and ("after" in obj or "before" in obj):
             source = obj.get("source") if isinstance(obj.get("source"), dict) else {}
             yield Draft(number, raw, obj.get("before"), obj.get("after"), op=obj.get("op"),
-                        event_id=obj.get("event_id"), position=source.get("position"), ts_ms=obj.get("ts_ms"),
-                        department=source.get("department"), system=source.get("system"))
+                        event_id=obj.get("event_id"), position=source.get("position"), ts_ms=obj.get("ts_ms"))
         else:
             yield Draft(number, raw, None, obj)
 
 
 def read_debezium(raw_lines: Iterable[bytes], encoding: str = "utf-8") -> Iterator[Item]:
     """Debezium JSON change events, with or without the ``schema``/``payload`` wrapper."""
-    for number, raw, text in decoded_lines(raw_lines, encoding):
-        if isinstance(text, Rejected):
-            yield text
-            continue
-        if not text.strip():
-            continue
-        obj = _json_object(number, raw, text)
+    for number, raw, obj in _json_records(raw_lines, encoding):
         if isinstance(obj, Rejected):
             yield obj
             continue

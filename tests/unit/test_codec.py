@@ -122,3 +122,17 @@ def test_a_gap_in_versions_or_a_bad_property_is_refused(tmp_path: Path) -> None:
     (root / "person" / "v1.avsc").write_text(json.dumps(v1))
     with pytest.raises(SchemaError, match=r"pobi\.sensitivity must be one of"):
         SchemaRegistry(root)
+
+
+def test_schemas_check_command_refuses_broken_v3_naming_the_field(tmp_path: Path) -> None:
+    import subprocess
+    import sys
+
+    root = _evolved_root(tmp_path, v3_breaks=True)
+    run = subprocess.run([sys.executable, "-c", "from pobi.cli import main; main()", "schemas", "check",
+                          "--root", str(root)], capture_output=True, text=True, check=False)
+    assert run.returncode == 3
+    assert "person: v3 cannot read data written by v1: field 'mobile'" in run.stdout
+    ok = subprocess.run([sys.executable, "-c", "from pobi.cli import main; main()", "schemas", "check"],
+                        capture_output=True, text=True, check=False)
+    assert ok.returncode == 0 and "all FULL_TRANSITIVE compatible" in ok.stdout
