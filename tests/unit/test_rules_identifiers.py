@@ -1,0 +1,133 @@
+"""The identifier rules against the verified examples of shared/standards.md and their mutations."""
+
+from datetime import date
+
+import pytest
+
+from streams.rules.credit_code import normalize_uscc, organisation_code_valid
+from streams.rules.identity import normalize_id_number, ric15_to_18
+from streams.rules.outcome import RuleViolation
+from streams.rules.text import clean_text, compact_identifier
+
+TODAY = date(2026, 11, 26)
+
+
+@pytest.mark.parametrize(("number", "born", "gender"), [
+    ("11010519491231002X", date(1949, 12, 31), "2"),
+    ("440524188001010014", date(1880, 1, 1), "1"),
+    ("360426199101010071", date(1991, 1, 1), "1"),
+    ("44011320141005001X", date(2014, 10, 5), "1"),
+    ("350102199003071234", date(1990, 3, 7), "1"),
+    ("350203200002290029", date(2000, 2, 29), "2"),
+    ("35058219851111456X", date(1985, 11, 11), "2"),
+    ("350902197001010010", date(1970, 1, 1), "1"),
+    ("350681199512318883", date(1995, 12, 31), "2"),
+])
+def test_valid_id_numbers(number: str, born: date, gender: str) -> None:
+    result = normalize_id_number(number, today=TODAY)
+    assert (result.value, result.birth_date, result.gender) == (number, born, gender)
+
+
+def test_dirty_spellings_clean_to_the_canonical_number() -> None:
+    for dirty in ("４４０１１３２０１４１００５００１ｘ", " 440113 2014 1005 001x ", "\ufeff44011320141005001x\u200b"):
+        assert normalize_id_number(dirty, today=TODAY).value == "44011320141005001X"
+
+
+@pytest.mark.parametrize(("number", "code"), [
+    ("36042619910102009X", "id_number.checksum"),
+    ("360426199113010079", "id_number.birth_date"),
+    ("350102190002290011", "id_number.birth_date"),       # 1900 is not a leap year
+    ("350102203001010010", "id_number.birth_date"),       # born in the future
+    ("3.50102E+17", "id_number.excel_precision_loss"),
+    ("35010219900307123", "id_number.format"),
+    ("", "id_number.missing"),
+    ("无", "id_number.missing"),
+])
+def test_invalid_id_numbers(number: str, code: str) -> None:
+    with pytest.raises(RuleViolation) as err:
+        normalize_id_number(number, today=TODAY)
+    assert err.value.code == code
+
+
+def test_every_single_digit_mutation_of_a_valid_number_is_caught() -> None:
+    valid = "350102199003071234"
+    for i in range(17):
+        for d in "0123456789":
+            if d == valid[i]:
+                continue
+            mutated = valid[:i] + d + valid[i + 1:]
+            with pytest.raises(RuleViolation):
+                normalize_id_number(mutated, today=TODAY)
+
+
+def test_flags_for_old_and_residence_permit_numbers() -> None:
+    assert [f.code for f in normalize_id_number("440524188001010014", today=TODAY).flags] == [
+        "id_number.born_before_1900"]
+    body = "83000019900101002"
+    from stdnum.cn import ric
+    permit = normalize_id_number(body + ric.calc_check_digit(body + "0"), today=TODAY)
+    assert permit.residence_permit_region == "台湾"
+    assert "id_number.residence_permit" in [f.code for f in permit.flags]
+
+
+def test_legacy_15_digit_numbers() -> None:
+    assert ric15_to_18("110105491231002") == "11010519491231002X"
+    assert ric15_to_18("350102900307123") == "350102199003071234"
+    converted = normalize_id_number("350102900307123", today=TODAY)
+    assert converted.value == "350102199003071234"
+    assert [f.code for f in converted.flags] == ["id_number.converted_from_15"]
+    with pytest.raises(RuleViolation) as err:
+        ric15_to_18("350102050307997")
+    assert err.value.code == "id_number.legacy_centenarian"
+    from stdnum.cn import ric
+
+    with_century = ric15_to_18("350102050307997", century="18")
+    # (stdnum's is_valid also checks the county existed in 1805, which 350102 did not; the check digit is ours)
+    assert with_century.startswith("35010218050307997")
+    assert with_century[-1] == ric.calc_check_digit(with_century)
+
+
+@pytest.mark.parametrize("code", [
+    "91350100M000100Y43", "91110000600037341L", "91310115MA1K3BTP2B", "91310230MA1K314J7C", "91310230MA1K314K57",
+    "121200004013590816", "9144030071526726XG", "92340602MA2PBQAH7E", "91350200MA31ABCD0D", "123500000031000157",
+    "52350100MJ00000180", "92350582MA2YQ0T16R", "11350000003000006R",
+])
+def test_valid_credit_codes(code: str) -> None:
+    result = normalize_uscc(code)
+    assert result.value == code and result.division_code == code[2:8]
+    assert not [f for f in result.flags if f.code != "uscc.unknown_type"]
+
+
+@pytest.mark.parametrize(("code", "reason"), [
+    ("91350100M000100Y4Z", "uscc.format"), ("91110000600037341N", "uscc.checksum"),
+    ("9111000060003IOZSV", "uscc.format"), ("91350100M000100Y4", "uscc.format"), ("", "uscc.missing"),
+])
+def test_invalid_credit_codes(code: str, reason: str) -> None:
+    with pytest.raises(RuleViolation) as err:
+        normalize_uscc(code)
+    assert err.value.code == reason
+
+
+@pytest.mark.parametrize("code", ["91350100M0001TGQXM", "91350211M0000XUF46", "91350203M0001FUE2P"])
+def test_fujian_pilot_codes_are_flagged_not_rejected(code: str) -> None:
+    assert [f.code for f in normalize_uscc(code).flags] == ["uscc.checksum_mismatch_pilot"]
+
+
+def test_a_non_pilot_code_failing_only_the_outer_check_is_rejected() -> None:
+    with pytest.raises(RuleViolation):
+        normalize_uscc("91110000600037341M")
+
+
+def test_organisation_code_vectors() -> None:
+    for code in ("D2143569X", "MA1FL0LY9", "123456788", "876543210", "600037341", "M000100Y4", "743719761",
+                 "L18322123"):
+        assert organisation_code_valid(code)
+    assert not organisation_code_valid("876543211")
+
+
+def test_text_cleaning() -> None:
+    assert clean_text("\u3000福州市\u200b  鼓楼区\xa0") == "福州市 鼓楼区"
+    assert clean_text("ＡＢＣ１２３") == "ABC123"
+    for placeholder in ("无", " 暂无 ", "/", "NULL", "", "   "):
+        assert clean_text(placeholder) is None
+    assert compact_identifier(" 9135-0100 M000 100Y43 ") == "91350100M000100Y43"
