@@ -131,3 +131,20 @@ def test_text_cleaning() -> None:
     for placeholder in ("无", " 暂无 ", "/", "NULL", "", "   "):
         assert clean_text(placeholder) is None
     assert compact_identifier(" 9135-0100 M000 100Y43 ") == "91350100M000100Y43"
+
+
+def test_division_codes_with_names_and_history() -> None:
+    from streams.rules.division import normalize_division_code
+
+    gulou = normalize_division_code("350102", year=2026)
+    assert (gulou.province, gulou.city, gulou.county, gulou.flags) == ("福建省", "福州市", "鼓楼区", ())
+    meilie = normalize_division_code("３５０４０２", year=2026)
+    assert meilie.county == "梅列区" and [f.code for f in meilie.flags] == ["division_code.retired"]
+    assert normalize_division_code("350402", year=2020).flags == ()
+    fuzhou = normalize_division_code("350100", year=2026)
+    assert (fuzhou.city, fuzhou.county) == ("福州市", None)
+    assert [f.code for f in normalize_division_code("359999", year=2026).flags] == ["division_code.unknown"]
+    for bad in ("35010", "0350102", "35O102"):
+        with pytest.raises(RuleViolation) as err:
+            normalize_division_code(bad, year=2026)
+        assert err.value.code == "division_code.format"
