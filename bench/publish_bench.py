@@ -26,9 +26,9 @@ from confluent_kafka.admin import NewTopic
 
 from pobi.demo.traffic import DemoTraffic
 from pobi.kafka import client_config
-from pobi.publish.envelope import SourceRef, build_envelope, partition_key
+from pobi.publish.envelope import SourceRef, build_envelope, record_key
 from pobi.publish.files import PublishOptions, publish_input
-from pobi.publish.producer import Publisher
+from pobi.publish.producer import PRODUCER_SETTINGS, Publisher
 from pobi.settings import load_settings
 from schemas.codec import Codec
 from topics.admin import admin_client
@@ -39,12 +39,10 @@ SOURCE = SourceRef("public-security", "hukou")
 def _baseline(settings, topic: str, rows: list[dict]) -> float:
     codec = Codec()
     schema = codec.registry.latest("person")
-    encoded = [(partition_key(r["id_number"]), codec.encode_with(schema, build_envelope(
-        schema, event_id=f"b-{i}", op="r", source=SOURCE, position=f"b:{i}", ts_ms=0, before=None, after=r)))
-        for i, r in enumerate(rows)]
-    producer = Producer(client_config(settings.kafka_bootstrap, **{
-        "enable.idempotence": True, "acks": "all", "linger.ms": 20, "batch.size": 1_000_000,
-        "compression.type": "lz4", "queue.buffering.max.messages": 500_000}))
+    envelopes = [build_envelope(schema, event_id=f"b-{i}", op="r", source=SOURCE, position=f"b:{i}", ts_ms=0,
+                                before=None, after=r) for i, r in enumerate(rows)]
+    encoded = [(record_key(schema, e), codec.encode_with(schema, e)) for e in envelopes]
+    producer = Producer(client_config(settings.kafka_bootstrap, **PRODUCER_SETTINGS))
     t0 = time.perf_counter()
     for key, value in encoded:
         while True:

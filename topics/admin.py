@@ -119,8 +119,9 @@ def apply_catalogue(admin: AdminClient, catalogue: Catalogue) -> ApplyReport:
                 fut.result()
             except KafkaException as exc:
                 err = exc.args[0]
-                if err.code() != err.TOPIC_ALREADY_EXISTS:  # another applier won the race: fine
+                if err.code() != err.TOPIC_ALREADY_EXISTS:
                     raise TopicError(f"Kafka refused to create topic {name}: {err.str()}") from exc
+                continue  # created meanwhile (by another applier, or not yet in our metadata): not ours
             report.created.append(name)
     report.states = compare_catalogue(admin, catalogue)
     return report

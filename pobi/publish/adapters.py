@@ -18,7 +18,7 @@ import yaml
 
 from pobi.errors import ConfigError
 from pobi.publish.rows import RowError, coerce_text_row
-from schemas.registry import WireSchema
+from schemas.registry import OPS, WireSchema
 
 __all__ = [
     "FORMATS", "Draft", "Rejected", "Skipped", "decoded_lines", "load_header_mapping", "read_csv",
@@ -127,7 +127,7 @@ def read_debezium(raw_lines: Iterable[bytes], encoding: str = "utf-8") -> Iterat
                            "expected a Debezium change event with payload.op, before and after")
             continue
         op = payload["op"]
-        if op not in ("c", "u", "d", "r"):
+        if op not in OPS:
             yield Rejected(number, raw, "debezium.op",
                            f"op {op!r} is not a row change (c, u, d or r) and cannot be published")
             continue

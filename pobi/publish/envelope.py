@@ -11,7 +11,7 @@ from typing import Any
 
 from schemas.registry import OPS, WireSchema
 
-__all__ = ["SourceRef", "build_envelope", "event_id_for", "partition_key"]
+__all__ = ["SourceRef", "build_envelope", "entity_key", "event_id_for", "partition_key", "record_key"]
 
 # a fixed namespace, so the same source position gives the same event id on every machine, forever
 _EVENT_NAMESPACE = uuid.UUID("6f0c2a4e-4d1b-5b8e-9a57-70626f6269ee")
@@ -56,3 +56,8 @@ def build_envelope(schema: WireSchema, *, event_id: str, op: str, source: Source
 def entity_key(schema: WireSchema, envelope: dict[str, Any]) -> Any:
     row = envelope["after"] if envelope["after"] is not None else envelope["before"]
     return row[schema.key_field]
+
+
+def record_key(schema: WireSchema, envelope: dict[str, Any]) -> bytes:
+    """The Kafka key of a change event: its entity key, folded by ``partition_key``."""
+    return partition_key(entity_key(schema, envelope))

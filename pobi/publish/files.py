@@ -21,7 +21,7 @@ from pobi.publish.adapters import (
     read_debezium,
     read_jsonl,
 )
-from pobi.publish.envelope import SourceRef, build_envelope, entity_key, event_id_for, partition_key
+from pobi.publish.envelope import SourceRef, build_envelope, event_id_for
 from pobi.publish.producer import Publisher, dead_letter
 from pobi.publish.rows import RowError, check_row
 from schemas.registry import OPS, WireSchema
@@ -111,6 +111,7 @@ def publish_input(publisher: Publisher, path: Path | None, opts: PublishOptions,
     context = {"input": label, "format": opts.fmt, "department": opts.source.department,
                "system": opts.source.system}
     topic = opts.topic or f"ingest.{opts.dataset}"
+    encode_before = publisher.stats.encode_seconds
     started = time.perf_counter()
     stream = path.open("rb") if path else sys.stdin.buffer
     try:
@@ -128,10 +129,7 @@ def publish_input(publisher: Publisher, path: Path | None, opts: PublishOptions,
                 except RowError as problem:
                     item = Rejected(item.line, item.raw, problem.reason, problem.message)
                 else:
-                    t0 = time.perf_counter()
-                    value = publisher.codec.encode_with(schema, envelope)
-                    summary.encode_seconds += time.perf_counter() - t0
-                    publisher.produce(topic, partition_key(entity_key(schema, envelope)), value)
+                    publisher.send_event(opts.dataset, envelope, topic=topic)
                     summary.sent += 1
                     continue
             summary.rejected += 1
@@ -145,4 +143,5 @@ def publish_input(publisher: Publisher, path: Path | None, opts: PublishOptions,
         if path:
             stream.close()
     summary.seconds = time.perf_counter() - started
+    summary.encode_seconds = publisher.stats.encode_seconds - encode_before
     return summary

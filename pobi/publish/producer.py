@@ -16,19 +16,30 @@ from confluent_kafka import KafkaError, Message, Producer
 
 from pobi.errors import PublishError
 from pobi.kafka import client_config, require_kafka
-from pobi.publish.envelope import entity_key, partition_key
+from pobi.publish.envelope import record_key
 from pobi.settings import Settings
 from schemas.codec import Codec
 
-__all__ = ["DeliveryStats", "Publisher", "dead_letter"]
+__all__ = ["PRODUCER_SETTINGS", "DeliveryStats", "Publisher", "dead_letter"]
 
 logger = logging.getLogger(__name__)
+
+PRODUCER_SETTINGS: dict[str, Any] = {
+    "enable.idempotence": True,  # implies acks=all and bounded in-flight requests, keeps order
+    "acks": "all",
+    "linger.ms": 20,
+    "batch.size": 1_000_000,
+    "compression.type": "lz4",
+    "queue.buffering.max.messages": 500_000,
+    "delivery.timeout.ms": 120_000,
+}
 
 
 @dataclass
 class DeliveryStats:
     acknowledged: int = 0
     failed: int = 0
+    encode_seconds: float = 0.0  # time spent in Avro encoding of change events
     errors: list[str] = field(default_factory=list)
 
 
@@ -53,19 +64,8 @@ class Publisher:
         self.codec = codec or Codec()
         self.stats = DeliveryStats()
         require_kafka(settings.kafka_bootstrap)
-        self._producer = Producer(client_config(
-            settings.kafka_bootstrap,
-            **{
-            "enable.idempotence": True,  # implies acks=all and bounded in-flight requests, keeps order
-            "acks": "all",
-            "linger.ms": 20,
-            "batch.size": 1_000_000,
-            "compression.type": "lz4",
-            "queue.buffering.max.messages": 500_000,
-            "delivery.timeout.ms": 120_000,
-            **(extra_config or {}),
-            },
-        ))
+        self._producer = Producer(client_config(settings.kafka_bootstrap,
+                                                 **{**PRODUCER_SETTINGS, **(extra_config or {})}))
 
     def _on_delivery(self, err: KafkaError | None, _msg: Message) -> None:
         if err is None:
@@ -87,8 +87,10 @@ class Publisher:
     def send_event(self, dataset: str, envelope: dict[str, Any], topic: str | None = None) -> None:
         """Encode a change event and send it to ``ingest.<dataset>``, keyed by its entity key."""
         schema = self.codec.registry.latest(dataset)
-        self.produce(topic or f"ingest.{dataset}", partition_key(entity_key(schema, envelope)),
-                     self.codec.encode_with(schema, envelope))
+        started = time.perf_counter()
+        value = self.codec.encode_with(schema, envelope)
+        self.stats.encode_seconds += time.perf_counter() - started
+        self.produce(topic or f"ingest.{dataset}", record_key(schema, envelope), value)
 
     def send_dead_letter(self, letter: dict[str, Any], topic: str | None = None) -> None:
         self.produce(topic or f"dlq.{letter['stage']}", letter.get("original_key"),

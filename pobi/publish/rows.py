@@ -7,6 +7,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from pobi.errors import SchemaError
 from schemas.registry import FieldSpec, WireSchema
 
 __all__ = ["RowError", "check_row", "coerce_text_row"]
@@ -72,7 +73,7 @@ def coerce_text_row(schema: WireSchema, row: dict[str, str]) -> dict[str, Any]:
             continue
         try:
             kind = schema.field_spec(name).base_type
-        except Exception:
+        except SchemaError:
             out[name] = value  # check_row names the unknown field
             continue
         try:

@@ -39,13 +39,9 @@ class Stack:
 
     def up(self, report=print) -> list[ServiceStatus]:
         """Start what is not running. Idempotent; if one service fails, the ones this call started stop."""
-        foreign = [s for s in self.status() if s.state == "foreign"]
-        if foreign:
-            f = foreign[0]
-            raise StackError(
-                f"{f.name}: {f.address} is already in use by a process pobi did not start; "
-                "stop it or choose another port in the POBI_ settings"
-            )
+        for svc in self.services:  # before anything is installed or started
+            if svc.our_pid() is None:
+                svc.refuse_foreign_ports()
         missing = sorted({pkg for svc in self.services if svc.our_pid() is None
                           for pkg in svc.missing_packages()})
         apt_install(missing, self.settings.stack_path / "install.log")

@@ -123,14 +123,18 @@ class Service(ABC):
             state = "stopped"
         return ServiceStatus(self.name, state, self.address, pid, str(self.log_path))
 
-    def start(self) -> int:
-        """Start the process and wait until it answers; on failure stop it and raise StackError."""
+    def refuse_foreign_ports(self) -> None:
+        """StackError when a port of this service is held by a process pobi did not start."""
         taken = [p for p in self.ports if port_is_open(self.host, p)]
         if taken:
             raise StackError(
-                f"{self.name}: port {taken[0]} on {self.host} is already in use by a process pobi did not "
-                f"start; stop it or choose another port in the POBI_ settings"
+                f"{self.name}: {self.host}:{taken[0]} is already in use by a process pobi did not start; "
+                "stop it or choose another port in the POBI_ settings"
             )
+
+    def start(self) -> int:
+        """Start the process and wait until it answers; on failure stop it and raise StackError."""
+        self.refuse_foreign_ports()
         self.home.mkdir(parents=True, exist_ok=True)
         self.prepare()
         with self.log_path.open("ab") as log:
