@@ -84,9 +84,9 @@ class KafkaService(Service):
         (self.home / "server.properties").write_text(self._server_properties())
         (self.home / "log4j.properties").write_text(_LOG4J.format(log=self.home / "server.log"))
         if not (self.home / "data" / "meta.properties").exists():
-            cluster_id = base64.urlsafe_b64encode(uuid.uuid4().bytes).rstrip(b"=").decode()
+            cluster_id = _new_cluster_id()
             result = subprocess.run(
-                self._java("kafka.tools.StorageTool", "format", "-t", cluster_id,
+                self._java("kafka.tools.StorageTool", "format", f"--cluster-id={cluster_id}",
                            "-c", str(self.home / "server.properties")),
                 capture_output=True, text=True, check=False,
             )
@@ -104,3 +104,11 @@ class KafkaService(Service):
             return False
         return bool(metadata.brokers)
 
+
+def _new_cluster_id() -> str:
+    """A Kafka cluster id; like Kafka's own Uuid.randomUuid, never one starting with '-', which the storage
+    tool's argument parser would take for an option."""
+    while True:
+        cluster_id = base64.urlsafe_b64encode(uuid.uuid4().bytes).rstrip(b"=").decode()
+        if not cluster_id.startswith("-"):
+            return cluster_id

@@ -23,3 +23,12 @@ def test_a_kafka_version_maven_cannot_fetch_is_one_clear_line(tmp_path: Path) ->
     assert str(err.value).startswith("Maven could not fetch Apache Kafka 3.9.99")
     assert "\n" not in str(err.value)
     assert not (tmp_path / "libs-3.9.99" / ".complete").exists()
+
+
+def test_kafka_cluster_ids_never_look_like_an_option() -> None:
+    # about one random id in 64 starts with '-', which made the storage tool's parser fail in CI
+    from pobi.stack.kafka import _new_cluster_id
+
+    ids = [_new_cluster_id() for _ in range(2000)]
+    assert not [i for i in ids if i.startswith("-")]
+    assert all(len(i) == 22 for i in ids)
