@@ -35,7 +35,14 @@ class SchemaError(PobiError):
 
 
 class DecodeError(PobiError):
-    """Bytes on a topic could not be decoded as a pobi record (unknown schema, corrupt body)."""
+    """Bytes on a topic could not be decoded as a pobi record (unknown schema, corrupt body).
+
+    ``reason`` is the stable code a dead letter carries: decode.not_avro, decode.unknown_schema,
+    decode.corrupt."""
+
+    def __init__(self, message: str, reason: str = "decode.corrupt") -> None:
+        super().__init__(message)
+        self.reason = reason
 
 
 class PublishError(PobiError):

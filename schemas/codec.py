@@ -43,12 +43,13 @@ class Codec:
     def writer_schema(self, data: bytes) -> WireSchema:
         """The schema ``data`` was written with, or DecodeError saying why it cannot be known."""
         if len(data) < _HEADER or data[:2] != MAGIC:
-            raise DecodeError("not a pobi record: it does not start with the Avro single-object marker C3 01")
+            raise DecodeError("not a pobi record: it does not start with the Avro single-object marker C3 01",
+                              "decode.not_avro")
         schema = self.registry.by_fingerprint(bytes(data[2:_HEADER]))
         if schema is None:
             raise DecodeError(
                 f"written with a schema pobi does not know (fingerprint {bytes(data[2:_HEADER]).hex()}); "
-                "is the consumer older than the producer?")
+                "is the consumer older than the producer?", "decode.unknown_schema")
         return schema
 
     def decode(self, data: bytes, reader_version: int | None = None) -> tuple[WireSchema, dict[str, Any]]:

@@ -23,6 +23,7 @@ from pobi.errors import SchemaError
 
 __all__ = [
     "SCHEMA_ROOT", "SENSITIVITIES", "FieldSpec", "SchemaRegistry", "WireSchema", "change_event_schema",
+    "clean_event_schema",
     "default_registry",
 ]
 
@@ -62,6 +63,7 @@ class WireSchema:
     version: int
     schema: dict[str, Any] = field(repr=False)
     row: dict[str, Any] | None = field(repr=False)  # the dataset's row schema; None for other subjects
+    kind: str = "change"  # "change" (ingest.*), "clean" (norm.*, subject "<dataset>.clean") or "other"
 
     @cached_property
     def parsed(self) -> Any:
@@ -129,6 +131,37 @@ def change_event_schema(dataset: str, row: dict[str, Any]) -> dict[str, Any]:
     }
 
 
+def clean_event_schema(dataset: str, row: dict[str, Any]) -> dict[str, Any]:
+    """A normalised change event on ``norm.<dataset>``: the envelope with cleaned rows, plus where it came
+    from, what it is about (entity and related entities), its quality flags and enrichment."""
+    envelope = change_event_schema(dataset, row)
+    text = "string"
+    return {
+        "type": "record", "name": "CleanEvent", "namespace": f"pobi.{dataset}",
+        "doc": f"A normalised change to one {dataset} row.",
+        "fields": [*envelope["fields"],
+            {"name": "ingest", "type": {"type": "record", "name": "IngestRef", "fields": [
+                {"name": "topic", "type": text}, {"name": "partition", "type": "int"},
+                {"name": "offset", "type": "long"},
+                {"name": "ts_ms", "type": "long", "doc": "when Kafka received the raw event"}]}},
+            {"name": "normalized_ts_ms", "type": "long"},
+            {"name": "entity", "type": {"type": "record", "name": "EntityRef", "fields": [
+                {"name": "type", "type": text, "doc": "person, enterprise, licence, case, sensor"},
+                {"name": "id", "type": text, "doc": "the normalised identifier"}]}},
+            {"name": "related", "type": {"type": "array", "items": {
+                "type": "record", "name": "RelatedEntity", "fields": [
+                    {"name": "role", "type": text, "doc": "legal_representative, holder, applicant, station…"},
+                    {"name": "type", "type": text}, {"name": "id", "type": text}]}}, "default": []},
+            {"name": "quality_flags", "type": {"type": "array", "items": {
+                "type": "record", "name": "QualityFlag", "fields": [
+                    {"name": "code", "type": text}, {"name": "field", "type": ["null", text], "default": None},
+                    {"name": "message", "type": text}]}}, "default": []},
+            {"name": "enrichment", "type": {"type": "map", "values": text}, "default": {},
+             "doc": "derived values: division names, birth date and gender from the ID number…"},
+        ],
+    }
+
+
 class SchemaRegistry:
     """Every version of every subject under ``root``, found by subject and version or by fingerprint."""
 
@@ -156,7 +189,8 @@ class SchemaRegistry:
                 raise SchemaError(f"{path}: not a readable JSON schema: {exc}") from exc
             is_dataset = any(f.get("pobi.key") for f in raw.get("fields", []))
             wire = change_event_schema(folder.name, raw) if is_dataset else raw
-            schema = WireSchema(folder.name, number, wire, raw if is_dataset else None)
+            schema = WireSchema(folder.name, number, wire, raw if is_dataset else None,
+                                "change" if is_dataset else "other")
             try:
                 schema.parsed  # noqa: B018 - parse now so a broken file fails at load, naming itself
                 schema.fields  # noqa: B018
@@ -171,6 +205,10 @@ class SchemaRegistry:
                 raise SchemaError(f"{path} is identical to {other.subject} v{other.version}")
             self._by_fingerprint[schema.fingerprint] = schema
             versions.append(schema)
+            if is_dataset:
+                clean = WireSchema(f"{folder.name}.clean", number, clean_event_schema(folder.name, raw), raw, "clean")
+                self._by_fingerprint[clean.fingerprint] = clean
+                self._versions.setdefault(clean.subject, []).append(clean)
         self._versions[folder.name] = versions
 
     @property
@@ -179,7 +217,7 @@ class SchemaRegistry:
 
     @property
     def datasets(self) -> list[str]:
-        return [s for s, v in self._versions.items() if v[-1].row is not None]
+        return [s for s, v in self._versions.items() if v[-1].kind == "change"]
 
     def versions(self, subject: str) -> list[WireSchema]:
         try:

@@ -16,7 +16,8 @@ from pobi.errors import TopicError
 from pobi.kafka import client_config
 from topics.catalogue import Catalogue, TopicSpec
 
-__all__ = ["ApplyReport", "TopicState", "admin_client", "apply_catalogue", "compare_catalogue", "record_counts"]
+__all__ = ["ApplyReport", "TopicState", "admin_client", "apply_catalogue", "compare_catalogue", "group_progress",
+           "record_counts"]
 
 _TIMEOUT_S = 15.0
 
@@ -141,5 +142,23 @@ def record_counts(bootstrap: str, names: list[str]) -> dict[str, int]:
                 total += high - low
             counts[name] = total
         return counts
+    finally:
+        consumer.close()
+
+
+def group_progress(bootstrap: str, group: str, names: list[str]) -> dict[str, tuple[int, int]]:
+    """Per topic, (records ever written = sum of end offsets, records the group has committed past).
+    Absent topics give (0, 0)."""
+    consumer = Consumer(client_config(bootstrap, **{"group.id": group, "enable.auto.commit": False}))
+    try:
+        metadata = consumer.list_topics(timeout=_TIMEOUT_S)
+        progress = {}
+        for name in names:
+            topic = metadata.topics.get(name)
+            partitions = [TopicPartition(name, p) for p in (topic.partitions if topic and not topic.error else {})]
+            ends = sum(consumer.get_watermark_offsets(tp, timeout=_TIMEOUT_S)[1] for tp in partitions)
+            committed = consumer.committed(partitions, timeout=_TIMEOUT_S) if partitions else []
+            progress[name] = (ends, sum(max(tp.offset, 0) for tp in committed))
+        return progress
     finally:
         consumer.close()

@@ -14,7 +14,7 @@ try:  # typer 0.29 vendors its own click
 except ImportError:  # pragma: no cover - older typer on plain click
     from click import UsageError
 
-from pobi.cli import demo, publish, schemas, stack, topics
+from pobi.cli import demo, ledger, publish, schemas, stack, topics, worker
 from pobi.errors import PobiError
 
 __all__ = ["app", "main"]
@@ -28,6 +28,8 @@ app.add_typer(topics.app, name="topics")
 app.add_typer(schemas.app, name="schemas")
 app.command("publish")(publish.publish)
 app.command("demo")(demo.demo)
+app.command("worker")(worker.worker)
+app.command("ledger")(ledger.ledger)
 
 # exit codes: 0 ok, 1 error, 2 bad command line, 3 done but something needs attention (drift, rejects)
 EXIT_ERROR, EXIT_USAGE = 1, 2

@@ -49,6 +49,7 @@ def _lookup(code: str) -> tuple[str | None, str | None, int | None]:
     return province, name, until
 
 
+@lru_cache(maxsize=8192)  # a province has a few hundred codes: the cache answers nearly every record
 def normalize_division_code(raw: str | None, *, year: int) -> Division:
     """A six-digit code enriched with province, city and county names; unknown or retired codes are
     flagged (they may be historical), malformed ones rejected."""

@@ -11,6 +11,8 @@ __all__ = ["PLACEHOLDERS", "clean_text", "compact_identifier"]
 PLACEHOLDERS = frozenset({"无", "暂无", "/", "-", "--", "—", "NULL", "null", "None", "N/A", "n/a", "空"})
 _INVISIBLE = dict.fromkeys(map(ord, "\u200b\u200c\u200d\u2060\ufeff"))
 _SPACES = re.compile(r"\s+")
+# anything clean_text would change besides NFKC: invisible characters, NBSP, any whitespace but one inner space
+_UNTIDY = re.compile(r"[\u200b\u200c\u200d\u2060\ufeff\xa0]|\s\s|[^\S ]|^\s|\s$")
 _IDENTIFIER_NOISE = re.compile(r"[\s\-_/.]+")
 
 
@@ -19,6 +21,8 @@ def clean_text(value: str | None) -> str | None:
     trimmed; empty strings and placeholders become None."""
     if value is None:
         return None
+    if unicodedata.is_normalized("NFKC", value) and not _UNTIDY.search(value):
+        return value if value and value not in PLACEHOLDERS else None  # the common case, already tidy
     text = unicodedata.normalize("NFKC", value).translate(_INVISIBLE).replace("\xa0", " ")
     text = _SPACES.sub(" ", text).strip()
     return None if not text or text in PLACEHOLDERS else text

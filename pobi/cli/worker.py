@@ -1,0 +1,37 @@
+"""`pobi worker`: run the hub's stages in the foreground."""
+
+from __future__ import annotations
+
+import os
+
+import typer
+
+from pobi.errors import PobiError
+from pobi.settings import get_settings
+from schemas.registry import default_registry
+
+STAGES = ("normalize",)
+
+
+def worker(stage: list[str] = typer.Option(list(STAGES), "--stage", help="stage to run (repeatable)"),
+           dataset: list[str] = typer.Option([], "--dataset", help="only these datasets (default: all)"),
+           batch: int = typer.Option(0, "--batch", min=0, max=100_000, help="records per batch (0: the setting)"),
+           ) -> None:
+    """Run pobi's stages until Ctrl-C or SIGTERM; several workers share the work through consumer groups."""
+    from streams.app import Worker  # Faust is slow to import; only this command needs it
+    from streams.stages.normalize import NormalizeStage
+    from streams.stages.runner import StageRunner
+
+    settings = get_settings()
+    unknown = sorted(set(stage) - set(STAGES))
+    if unknown:
+        raise typer.BadParameter(f"unknown stage {', '.join(unknown)}; known: {', '.join(STAGES)}",
+                                 param_hint="--stage")
+    known = default_registry().datasets
+    if bad := sorted(set(dataset) - set(known)):
+        raise typer.BadParameter(f"unknown dataset {', '.join(bad)}; known: {', '.join(known)}",
+                                 param_hint="--dataset")
+    runners = [StageRunner(settings, NormalizeStage(settings, datasets=dataset or None), batch_size=batch or None)]
+    failures = Worker(settings, runners).run(loglevel=os.environ.get("POBI_LOG_LEVEL", "warn").lower()[:4])
+    if failures:
+        raise PobiError(f"the worker stopped because a stage failed: {failures[0]}")

@@ -1,0 +1,1 @@
+"""Faust agents for the worker's low-volume topics."""

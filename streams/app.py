@@ -1,0 +1,96 @@
+"""The worker process: a Faust app hosting pobi's stages.
+
+Faust gives the worker its life cycle: signal handling (Ctrl-C and SIGTERM stop it cleanly), logging,
+supervision, and the event loop that later low-volume agents run on. Each batch stage runs on its own
+thread as a Faust service (see ``streams.stages.runner`` for why the high-volume stages are not Faust
+streams), and a stage that fails stops the whole worker with a non-zero exit, never quietly.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import threading
+from concurrent.futures import Future
+
+import faust
+from mode import Service
+
+from pobi.settings import Settings
+from streams.agents.dead_letters import DeadLetterWatch
+from streams.stages.runner import StageRunner
+
+__all__ = ["Worker", "create_app"]
+
+logger = logging.getLogger(__name__)
+
+
+class StageService(Service):
+    """Runs one StageRunner on a thread for as long as the app runs."""
+
+    runner: StageRunner
+
+    def __init__(self, runner: StageRunner, **kwargs: object) -> None:
+        super().__init__(**kwargs)  # type: ignore[arg-type]
+        self.runner = runner
+        self.failure: BaseException | None = None
+        self._stop_requested = threading.Event()
+        self._done: Future[None] | None = None
+
+    @property
+    def shortlabel(self) -> str:
+        return f"stage:{self.runner.stage.name}"
+
+    async def on_start(self) -> None:
+        loop = asyncio.get_running_loop()
+        self._done = Future()
+        thread = threading.Thread(target=self._run, args=(loop,), name=self.shortlabel, daemon=True)
+        thread.start()
+
+    def _run(self, loop: asyncio.AbstractEventLoop) -> None:
+        assert self._done is not None
+        try:
+            self.runner.run(self._stop_requested)
+        except BaseException as exc:
+            self.failure = exc
+            logger.error("stage %s stopped: %s", self.runner.stage.name, exc)
+            asyncio.run_coroutine_threadsafe(self.crash(exc), loop)
+        finally:
+            self._done.set_result(None)
+
+    async def on_stop(self) -> None:
+        self._stop_requested.set()
+        if self._done is not None:
+            await asyncio.wrap_future(self._done)
+
+
+class Worker:
+    """``pobi worker``: the Faust app with its stage services; ``failures`` after it returns."""
+
+    def __init__(self, settings: Settings, runners: list[StageRunner]) -> None:
+        self.app = create_app(settings)
+        self.dead_letters = DeadLetterWatch(self.app, settings)
+        self.services = [StageService(r, loop=None) for r in runners]
+        for service in self.services:
+            self.app.service(service)  # type: ignore[arg-type]  # Faust accepts instances as well as classes
+
+    def run(self, loglevel: str = "warn") -> list[BaseException]:
+        worker = faust.Worker(self.app, loglevel=loglevel, quiet=True, redirect_stdouts=False)
+        with contextlib.suppress(SystemExit):  # mode's worker always ends with SystemExit(0)
+            worker.execute_from_commandline()
+        failures = [s.failure for s in self.services if s.failure is not None]
+        if worker.crash_reason is not None and worker.crash_reason not in failures:
+            failures.append(worker.crash_reason)
+        return failures
+
+
+def create_app(settings: Settings) -> faust.App:
+    return faust.App(
+        settings.topic("pobi-worker"),
+        broker=f"kafka://{settings.kafka_bootstrap}",
+        web_enabled=False,
+        topic_disable_leader=True,  # no leader election topic: pobi's stages coordinate through Kafka groups
+        datadir=str(settings.stack_path / "worker"),
+        consumer_auto_offset_reset="earliest",
+    )

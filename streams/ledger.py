@@ -1,0 +1,77 @@
+"""The ledger: per stage and dataset, how many records came in and where each went (clean, duplicate, dead
+letter by reason). The stages add to it in the same atomic Redis step that confirms the records (see
+``streams.dedup``), and Redis keeps it on disk (append-only file), so a worker restart loses nothing.
+
+Reading it beside Kafka's own offsets gives the check operators rely on: once a stage is idle (its group has
+committed everything), the records on its topics equal its ``in``, and ``in = clean + duplicate + dlq``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+import redis
+
+from pobi.settings import Settings
+from topics.admin import group_progress
+
+__all__ = ["LedgerRow", "read_ledger"]
+
+OUTCOMES = ("clean", "duplicate", "dlq")
+
+
+@dataclass
+class LedgerRow:
+    stage: str
+    dataset: str
+    on_topic: int  # records ever written to the stage's input topic
+    committed: int  # records the stage's consumer group has committed past
+    counts: dict[str, int] = field(default_factory=dict)  # in, clean, duplicate, dlq, redelivered
+
+    dlq_reasons: dict[str, int] = field(default_factory=dict)
+
+    @property
+    def accounted(self) -> int:
+        return sum(self.counts.get(o, 0) for o in OUTCOMES)
+
+    @property
+    def idle(self) -> bool:
+        return self.committed >= self.on_topic
+
+    @property
+    def status(self) -> str:
+        if self.counts.get("in", 0) != self.accounted:
+            return "unbalanced: in ≠ clean + duplicate + dlq"
+        if not self.idle:
+            return f"catching up ({self.on_topic - self.committed} to go)"
+        if self.counts.get("in", 0) != self.on_topic:
+            return f"unbalanced: {self.on_topic} on the topic, {self.counts.get('in', 0)} counted in"
+        return "balanced"
+
+    @property
+    def balanced(self) -> bool:
+        return self.status == "balanced" or self.status.startswith("catching up")
+
+    def as_dict(self) -> dict[str, Any]:
+        return {**asdict(self), "status": self.status}
+
+
+def read_ledger(settings: Settings, client: redis.Redis | None = None, stage: str = "normalize",
+                datasets: list[str] | None = None) -> list[LedgerRow]:
+    from schemas.registry import default_registry
+
+    client = client or redis.Redis(host=settings.redis_host, port=settings.redis_port, socket_connect_timeout=3)
+    names = datasets or default_registry().datasets
+    topics = {d: settings.topic(f"ingest.{d}") for d in names}
+    progress = group_progress(settings.kafka_bootstrap, settings.topic(f"pobi-{stage}"), list(topics.values()))
+    rows = []
+    for dataset in names:
+        raw = client.hgetall(f"{settings.redis_key('ledger')}:{stage}:{dataset}")
+        values = {k.decode(): int(v) for k, v in raw.items()}
+        on_topic, committed = progress[topics[dataset]]
+        rows.append(LedgerRow(
+            stage, dataset, on_topic, committed,
+            counts={k: v for k, v in values.items() if not k.startswith("dlq:")},
+            dlq_reasons={k.removeprefix("dlq:"): v for k, v in sorted(values.items()) if k.startswith("dlq:")}))
+    return rows

@@ -1,0 +1,98 @@
+"""One raw change event → one clean event, or RuleViolation saying why it cannot pass."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from schemas.registry import WireSchema
+from streams.normalize.classify import classify
+from streams.normalize.datasets import DATASET_CHECKS
+from streams.normalize.fields import FieldRule, RuleClock, field_rule, normalize_holder_id, violation_on
+from streams.rules.outcome import RuleViolation
+
+__all__ = ["CleanRow", "normalize_event", "normalize_row"]
+
+
+@dataclass
+class CleanRow:
+    row: dict[str, Any]
+    flags: list[dict[str, Any]] = field(default_factory=list)  # {code, field, message}
+    derived: dict[str, str] = field(default_factory=dict)  # "field.key" → value
+    holder_kinds: dict[str, str] = field(default_factory=dict)  # holder/applicant field → person|enterprise
+
+
+_Plan = tuple[tuple[str, FieldRule | None, str | None], ...]
+_plans: dict[tuple[str, int], _Plan] = {}
+
+
+def _plan(schema: WireSchema) -> _Plan:
+    """(field, rule, type field) per field of the row, worked out once per schema version."""
+    found = _plans.get((schema.subject, schema.version))
+    if found is not None:
+        return found
+    plan = []
+    for spec in schema.fields:
+        if spec.rule == "holder_id":
+            plan.append((spec.name, None, spec.name.removesuffix("_id") + "_type"))
+        else:
+            plan.append((spec.name, field_rule(spec.rule, required=spec.required), None))
+    _plans[(schema.subject, schema.version)] = tuple(plan)
+    return _plans[(schema.subject, schema.version)]
+
+
+def normalize_row(schema: WireSchema, row: dict[str, Any], clock: RuleClock) -> CleanRow:
+    clean = CleanRow({})
+    for name, rule, type_field in _plan(schema):
+        try:
+            if rule is None:
+                if row.get(name) is None:
+                    clean.row[name] = None
+                    continue
+                result, kind = normalize_holder_id(row.get(name), row.get(type_field or ""), clock)
+                clean.holder_kinds[name] = kind
+            else:
+                result = rule(row.get(name), clock)
+        except RuleViolation as exc:
+            raise violation_on(name, exc) from None
+        clean.row[name] = result.value
+        clean.flags += [{"code": f.code, "field": name, "message": f.message} for f in result.flags]
+        for key, value in result.derived.items():
+            clean.derived[f"{name}.{key}"] = value
+    for name, flag in DATASET_CHECKS[schema.subject](clean.row, clean.derived, clock):
+        clean.flags.append({"code": flag.code, "field": name, "message": flag.message})
+    return clean
+
+
+def _lenient_before(schema: WireSchema, row: dict[str, Any], clock: RuleClock) -> tuple[dict[str, Any], list]:
+    """The ``before`` image is history: cleaned where its rules pass, kept as sent where they do not."""
+    try:
+        return normalize_row(schema, row, clock).row, []
+    except RuleViolation as exc:
+        return row, [{"code": f"before.{exc.code}", "field": None, "message": f"before image: {exc.message}"}]
+
+
+def normalize_event(schema: WireSchema, event: dict[str, Any], clock: RuleClock,
+                    ingest: dict[str, Any]) -> dict[str, Any]:
+    """The clean event (``<dataset>.clean`` schema) of a decoded change event. A delete is judged by its
+    ``before`` image, everything else by ``after``."""
+    subject = event["before"] if event["op"] == "d" else event["after"]
+    if subject is None:
+        side = "before" if event["op"] == "d" else "after"
+        raise RuleViolation("event.row_missing", f"an op={event['op']} event needs a {side} row")
+    clean = normalize_row(schema, subject, clock)
+    before, before_flags = (None, [])
+    if event["op"] != "d" and event["before"] is not None:
+        before, before_flags = _lenient_before(schema, event["before"], clock)
+    entity, related = classify(schema.subject, schema.key_field, clean.row, clean.holder_kinds, clean.derived)
+    return {
+        **event,
+        "before": clean.row if event["op"] == "d" else before,
+        "after": None if event["op"] == "d" else clean.row,
+        "ingest": ingest,
+        "normalized_ts_ms": clock.now_ms,
+        "entity": entity,
+        "related": related,
+        "quality_flags": clean.flags + before_flags,
+        "enrichment": clean.derived,
+    }
