@@ -14,7 +14,7 @@ try:  # typer 0.29 vendors its own click
 except ImportError:  # pragma: no cover - older typer on plain click
     from click import UsageError
 
-from pobi.cli import demo, ledger, publish, schemas, stack, topics, worker
+from pobi.cli import demo, dlq, ledger, publish, schemas, stack, topics, worker
 from pobi.errors import PobiError
 
 __all__ = ["app", "main"]
@@ -26,6 +26,7 @@ app = typer.Typer(
 app.add_typer(stack.app, name="stack")
 app.add_typer(topics.app, name="topics")
 app.add_typer(schemas.app, name="schemas")
+app.add_typer(dlq.app, name="dlq")
 app.command("publish")(publish.publish)
 app.command("demo")(demo.demo)
 app.command("worker")(worker.worker)

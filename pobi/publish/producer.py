@@ -76,9 +76,13 @@ class Publisher:
                 self.stats.errors.append(err.str())
 
     def produce(self, topic: str, key: bytes | None, value: bytes) -> None:
+        self.produce_with_headers(topic, key, value, None)
+
+    def produce_with_headers(self, topic: str, key: bytes | None, value: bytes,
+                             headers: list[tuple[str, bytes]] | None) -> None:
         while True:
             try:
-                self._producer.produce(topic, value=value, key=key, on_delivery=self._on_delivery)
+                self._producer.produce(topic, value=value, key=key, headers=headers, on_delivery=self._on_delivery)
                 break
             except BufferError:  # the local queue is full: let deliveries drain, then try again
                 self._producer.poll(0.1)
