@@ -102,7 +102,12 @@ def normalize_datetime(raw: str | None) -> TimeValue | None:
     try:
         value = datetime.fromisoformat(text.replace("/", "-"))
     except ValueError:
-        day = normalize_date(text)  # a bare date, in any accepted spelling, is midnight that day
+        try:
+            day = normalize_date(text)  # a bare date, in any accepted spelling, is midnight that day
+        except RuleViolation as exc:
+            if exc.code == "date.impossible":
+                raise
+            day = None
         if day is None or day.flags:
             raise RuleViolation("datetime.format", f"{text!r} is not a date and time pobi can read") from None
         return TimeValue(datetime(day.value.year, day.value.month, day.value.day, tzinfo=CST))

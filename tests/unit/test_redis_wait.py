@@ -1,0 +1,32 @@
+"""Waiting out a Redis outage: retries with growing delays, never answers without Redis, never hides bugs."""
+
+import pytest
+import redis
+
+from streams.redis_wait import RedisWait
+
+
+def test_connection_errors_are_waited_out_with_backoff() -> None:
+    slept: list[float] = []
+    wait = RedisWait(clock=lambda: 0.0, sleep=slept.append)
+    failures = iter([redis.ConnectionError("down")] * 6)
+
+    def call() -> str:
+        error = next(failures, None)
+        if error is not None:
+            raise error
+        return "answer"
+
+    assert wait(call) == "answer"
+    assert slept == [0.2, 0.4, 0.8, 1.6, 3.2, 5.0]
+    assert wait.waited_s == pytest.approx(sum(slept))
+
+
+def test_other_errors_are_not_retried() -> None:
+    wait = RedisWait(sleep=lambda _s: pytest.fail("must not wait for a bug"))
+
+    def call() -> None:
+        raise redis.ResponseError("WRONGTYPE")
+
+    with pytest.raises(redis.ResponseError):
+        wait(call)
