@@ -12,6 +12,7 @@ import logging
 import time
 import uuid
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -57,8 +58,10 @@ class NormalizeStage:
     name = "normalize"
 
     def __init__(self, settings: Settings, *, datasets: list[str] | None = None, codec: Codec | None = None,
-                 seen: SeenEvents | None = None, publisher: Publisher | None = None) -> None:
+                 seen: SeenEvents | None = None, publisher: Publisher | None = None,
+                 clock: Callable[[], int] = lambda: int(time.time() * 1000)) -> None:
         self.settings = settings
+        self.clock = clock  # epoch ms; replaceable so tests can judge records "at" another time
         self.codec = codec or Codec()
         self.datasets = datasets or self.codec.registry.datasets
         self.seen = seen or SeenEvents(settings, token=uuid.uuid4().hex)
@@ -70,7 +73,7 @@ class NormalizeStage:
         return list(self._dataset_of)
 
     def handle(self, messages: list[Message]) -> None:
-        now_ms = int(time.time() * 1000)
+        now_ms = self.clock()
         clock = RuleClock(datetime.fromtimestamp(now_ms / 1000, CST).date(), now_ms)
         arrivals = [self._arrive(m) for m in messages]
         verdicts = self.seen.reserve([Candidate(a.event_id, a.position, a.replay) for a in arrivals])

@@ -15,8 +15,9 @@ from streams.rules.sensor import normalize_reading
 DAY = 86_400_000
 
 
-@pytest.mark.parametrize("spelling", ["2017年12月07日", "2017年12月7日", "2017.12.07", "2017/12/07", "20171207",
-                                      "2017-12-07 00:00:00", "二〇一七年十二月七日", "２０１７－１２－０７", " 2017-12-07 "])
+@pytest.mark.parametrize("spelling", [
+    "2017年12月07日", "2017年12月7日", "2017.12.07", "2017/12/07", "20171207", "2017-12-07 00:00:00",
+    "二〇一七年十二月七日", "２０１７－１２－０７", " 2017-12-07 "])
 def test_every_accepted_date_spelling_gives_the_iso_date(spelling: str) -> None:
     assert normalize_date(spelling).iso == "2017-12-07"
 

@@ -1,0 +1,61 @@
+"""Helpers for stream tests on the real stack: a private namespace of topics and Redis keys per test, a
+stage running in a thread, and waiting until the ledger says the stage is idle."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+from pobi.dlq import DLQ_STAGES
+from pobi.settings import Settings, load_settings
+from streams.ledger import LedgerRow, read_ledger
+from streams.stages.normalize import NormalizeStage
+from streams.stages.runner import StageRunner
+from tests.kafka_helpers import create_topics
+
+
+def namespaced(unique: str, **overrides: object) -> Settings:
+    """Settings whose topics, consumer groups and Redis keys belong to this test alone."""
+    return load_settings(namespace=f"t{unique}", **overrides)
+
+
+def create_stream_topics(settings: Settings, datasets: list[str], partitions: int = 3) -> None:
+    names = [settings.topic(f"{family}.{d}") for family in ("ingest", "norm") for d in datasets]
+    create_topics(settings, *names, *(settings.topic(f"dlq.{s}") for s in DLQ_STAGES), partitions=partitions)
+
+
+@contextmanager
+def running_stage(settings: Settings, datasets: list[str], stage: NormalizeStage | None = None,
+                  batch_size: int = 2000) -> Iterator[StageRunner]:
+    runner = StageRunner(settings, stage or NormalizeStage(settings, datasets=datasets), batch_size=batch_size)
+    stop, failures = threading.Event(), []
+
+    def run() -> None:
+        try:
+            runner.run(stop)
+        except Exception as exc:  # surfaced by the assert below, in the test's own thread
+            failures.append(exc)
+
+    thread = threading.Thread(target=run, daemon=True)
+    thread.start()
+    try:
+        yield runner
+    finally:
+        stop.set()
+        thread.join(60)
+    assert not failures, f"the stage failed: {failures[0]!r}"
+
+
+def wait_until_idle(settings: Settings, datasets: list[str], timeout_s: float = 90.0) -> dict[str, LedgerRow]:
+    """The ledger rows once every dataset's records are all counted and committed."""
+    deadline = time.monotonic() + timeout_s
+    while True:
+        rows = {r.dataset: r for r in read_ledger(settings, datasets=datasets)}
+        if all(r.idle and r.counts.get("in", 0) >= r.on_topic for r in rows.values()):
+            return rows
+        if time.monotonic() > deadline:
+            raise AssertionError(f"the stage did not catch up within {timeout_s}s: "
+                                 f"{[(r.dataset, r.on_topic, r.committed, r.counts) for r in rows.values()]}")
+        time.sleep(0.5)
