@@ -72,6 +72,6 @@ def read_ledger(settings: Settings, client: redis.Redis | None = None, stage: st
         on_topic, committed = progress[topics[dataset]]
         rows.append(LedgerRow(
             stage, dataset, on_topic, committed,
-            counts={k: v for k, v in values.items() if not k.startswith("dlq:")},
+            counts=dict.fromkeys(("in", *OUTCOMES), 0) | {k: v for k, v in values.items() if not k.startswith("dlq:")},
             dlq_reasons={k.removeprefix("dlq:"): v for k, v in sorted(values.items()) if k.startswith("dlq:")}))
     return rows
