@@ -93,4 +93,7 @@ def create_app(settings: Settings) -> faust.App:
         topic_disable_leader=True,  # no leader election topic: pobi's stages coordinate through Kafka groups
         datadir=str(settings.stack_path / "worker"),
         consumer_auto_offset_reset="earliest",
+        # Faust's default session timeout (60 s) would hold a restarted worker that long after a crash
+        broker_session_timeout=10.0,
+        broker_heartbeat_interval=3.0,
     )
