@@ -34,6 +34,13 @@ class Codec:
 
     @staticmethod
     def encode_with(schema: WireSchema, record: dict[str, Any]) -> bytes:
+        row_name = schema.row_name
+        if row_name is not None:
+            # name the union branch of before/after, so fastavro does not validate the whole row against each
+            # branch to find it (a third of the encoding time)
+            before, after = record["before"], record["after"]
+            record = {**record, "before": None if before is None else (row_name, before),
+                      "after": None if after is None else (row_name, after)}
         out = BytesIO()
         out.write(MAGIC)
         out.write(schema.fingerprint)

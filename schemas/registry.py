@@ -75,6 +75,14 @@ class WireSchema:
         return bytes.fromhex(fingerprint(to_parsing_canonical_form(self.parsed), "CRC-64-AVRO"))
 
     @cached_property
+    def row_name(self) -> str | None:
+        """The row record's full name (``pobi.person.Person``) in change and clean events."""
+        if self.row is None:
+            return None
+        namespace = self.row.get("namespace")
+        return f"{namespace}.{self.row['name']}" if namespace else self.row["name"]
+
+    @cached_property
     def fields(self) -> list[FieldSpec]:
         if self.row is None:
             return []

@@ -3,7 +3,7 @@
 Each event id moves through two states under ``pobi:<ns>:seen:<event_id>``:
 
 - ``r|<worker token>`` — *reserved* while a worker handles it, with a short TTL;
-- ``c|<outcome>|<topic>|<partition>|<offset>`` — *confirmed*, written only after the event's clean record or
+- ``c|<outcome letter>|<topic>|<partition>|<offset>`` — *confirmed*, written only after the event's clean record or
   dead letter was acknowledged by Kafka, kept for ``dedup_ttl_hours``.
 
 A crash between the two leaves a reservation, never a confirmation, so the event is handled again rather
@@ -38,6 +38,9 @@ class Verdict(StrEnum):
     REDELIVERED = "redelivered"  # this very record was handled and counted already
 
 
+_VERDICTS = {"n": Verdict.NEW, "r": Verdict.RETRY, "d": Verdict.DUPLICATE, "R": Verdict.REDELIVERED}
+
+
 @dataclass(frozen=True)
 class Candidate:
     event_id: str
@@ -61,57 +64,64 @@ class StateWrite:
     value: str
 
 
+# Lists travel as one string joined by the unit separator (\x1f): packing 15,000 arguments in redis-py costs
+# more than the whole script. Verdicts come back as one letter per event: n new, r retry, d duplicate,
+# R redelivered.
+_SEP = "\x1f"
+_OUTCOME_LETTER = {"clean": "c", "dlq": "q", "duplicate": "d"}
+
 _RESERVE = """
 local seen_prefix, dup_prefix, token, ttl = ARGV[1], ARGV[2], ARGV[3], tonumber(ARGV[4])
-local out = {}
-for i = 5, #ARGV, 3 do
-  local key, position, replay = seen_prefix .. ARGV[i], ARGV[i + 1], ARGV[i + 2]
-  local seen = redis.call('GET', key)
-  local verdict
-  if not seen then
-    verdict = 'new'
-  elseif string.sub(seen, 1, 2) == 'r|' then
-    if seen == 'r|' .. token then verdict = 'duplicate' else verdict = 'retry' end
-  else
-    local outcome, where = string.match(seen, '^c|([^|]*)|(.*)$')
-    if where == position then verdict = 'redelivered'
-    elseif outcome == 'dlq' and replay == '1' then verdict = 'new'
-    else verdict = 'duplicate' end
+local replays, positions = ARGV[7], {}
+for p in string.gmatch(ARGV[6], '[^\\31]+') do positions[#positions + 1] = p end
+local mine, out, i = 'r|' .. token, {}, 0
+for id in string.gmatch(ARGV[5], '[^\\31]+') do
+  i = i + 1
+  local key, position = seen_prefix .. id, positions[i]
+  local seen = redis.call('SET', key, mine, 'NX', 'PX', ttl, 'GET')
+  local verdict = 'n'
+  if seen then
+    if seen == mine then verdict = 'd'
+    elseif string.sub(seen, 1, 2) == 'r|' then verdict = 'r'
+    else
+      local outcome, where = string.match(seen, '^c|(%a)|(.*)$')
+      if where == position then verdict = 'R'
+      elseif outcome == 'q' and string.sub(replays, i, i) == '1' then verdict = 'n'
+      else verdict = 'd' end
+    end
+    if verdict == 'd' and redis.call('EXISTS', dup_prefix .. position) == 1 then verdict = 'R' end
+    if verdict == 'n' or verdict == 'r' then redis.call('SET', key, mine, 'PX', ttl) end
   end
-  if verdict == 'duplicate' and redis.call('EXISTS', dup_prefix .. position) == 1 then
-    verdict = 'redelivered'
-  end
-  if verdict == 'new' or verdict == 'retry' then
-    redis.call('SET', key, 'r|' .. token, 'PX', ttl)
-  end
-  out[#out + 1] = verdict
+  out[i] = verdict
 end
-return out
+return table.concat(out)
 """
 
 _CONFIRM = """
 local seen_prefix, dup_prefix, ledger, ttl = ARGV[1], ARGV[2], ARGV[3], tonumber(ARGV[4])
-local confirmations, counts = tonumber(ARGV[5]), tonumber(ARGV[6])
-local i = 7
-for _ = 1, confirmations do
-  local event_id, outcome, position = ARGV[i], ARGV[i + 1], ARGV[i + 2]
-  if outcome == 'duplicate' then
-    redis.call('SET', dup_prefix .. position, '1', 'PX', ttl)
+local outcomes, positions, i = ARGV[6], {}, 0
+for p in string.gmatch(ARGV[7], '[^\\31]+') do positions[#positions + 1] = p end
+for id in string.gmatch(ARGV[5], '[^\\31]+') do
+  i = i + 1
+  local outcome = string.sub(outcomes, i, i)
+  if outcome == 'd' then
+    redis.call('SET', dup_prefix .. positions[i], '1', 'PX', ttl)
   else
-    redis.call('SET', seen_prefix .. event_id, 'c|' .. outcome .. '|' .. position, 'PX', ttl)
+    redis.call('SET', seen_prefix .. id, 'c|' .. outcome .. '|' .. positions[i], 'PX', ttl)
   end
-  i = i + 3
 end
-for _ = 1, counts do
-  redis.call('HINCRBY', ledger .. ARGV[i], ARGV[i + 1], tonumber(ARGV[i + 2]))
-  i = i + 3
+local n = 8
+while n <= #ARGV and ARGV[n] ~= '--state' do
+  redis.call('HINCRBY', ledger .. ARGV[n], ARGV[n + 1], tonumber(ARGV[n + 2]))
+  n = n + 3
 end
-while i <= #ARGV do
-  redis.call('HSET', ARGV[i], ARGV[i + 1], ARGV[i + 2])
-  redis.call('PEXPIRE', ARGV[i], ttl)
-  i = i + 3
+n = n + 1
+while n <= #ARGV do
+  redis.call('HSET', ARGV[n], ARGV[n + 1], ARGV[n + 2])
+  redis.call('PEXPIRE', ARGV[n], ttl)
+  n = n + 3
 end
-return confirmations
+return i
 """
 
 
@@ -136,21 +146,23 @@ class SeenEvents:
     def reserve(self, candidates: Sequence[Candidate]) -> list[Verdict]:
         if not candidates:
             return []
-        args: list[str | int] = [*self._prefixes, self._token, self._reservation_ms]
-        for c in candidates:
-            args += [c.event_id, c.position, "1" if c.replay else "0"]
+        args = [*self._prefixes, self._token, self._reservation_ms,
+                _SEP.join(c.event_id for c in candidates), _SEP.join(c.position for c in candidates),
+                "".join("1" if c.replay else "0" for c in candidates)]
         answer = self.wait(lambda: self._reserve(args=args))
-        return [Verdict(v.decode() if isinstance(v, bytes) else v) for v in answer]
+        letters = answer.decode() if isinstance(answer, bytes) else answer
+        return [_VERDICTS[letter] for letter in letters]
 
     def confirm(self, confirmations: Sequence[Confirmation], counts: dict[tuple[str, str], int],
                 state: Sequence[StateWrite] = ()) -> None:
         """Mark events as handled, add ``counts`` ({(ledger row, field): n}) to the ledger and write the
         stage's state, in one atomic step."""
-        args: list[str | int] = [*self._prefixes, self._ledger, self._confirmed_ms, len(confirmations), len(counts)]
-        for c in confirmations:
-            args += [c.event_id, c.outcome, c.position]
+        args: list[str | int] = [
+            *self._prefixes, self._ledger, self._confirmed_ms, _SEP.join(c.event_id for c in confirmations),
+            "".join(_OUTCOME_LETTER[c.outcome] for c in confirmations), _SEP.join(c.position for c in confirmations)]
         for (row, field), n in counts.items():
             args += [row, field, n]
+        args.append("--state")
         for write in state:
             args += [write.key, write.field, write.value]
         self.wait(lambda: self._confirm(args=args))

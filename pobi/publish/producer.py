@@ -66,6 +66,7 @@ class Publisher:
         require_kafka(settings.kafka_bootstrap)
         self._producer = Producer(client_config(settings.kafka_bootstrap,
                                                  **{**PRODUCER_SETTINGS, **(extra_config or {})}))
+        self._unpolled = 0
 
     def _on_delivery(self, err: KafkaError | None, _msg: Message) -> None:
         if err is None:
@@ -86,7 +87,10 @@ class Publisher:
                 break
             except BufferError:  # the local queue is full: let deliveries drain, then try again
                 self._producer.poll(0.1)
-        self._producer.poll(0)
+        self._unpolled += 1
+        if self._unpolled >= 1000:  # serve delivery reports now and then, not per record: poll costs ~7 µs
+            self._producer.poll(0)
+            self._unpolled = 0
 
     def send_event(self, dataset: str, envelope: dict[str, Any], topic: str | None = None) -> None:
         """Encode a change event and send it to ``ingest.<dataset>``, keyed by its entity key."""

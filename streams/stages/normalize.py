@@ -112,7 +112,11 @@ class NormalizeStage:
             # no event id to deduplicate by: the position stands in, so a redelivery is still recognised
             return Arrival(message, dataset, position, f"raw:{position}", problem=RuleViolation(exc.reason, str(exc)),
                            replay=replay)
-        arrival = Arrival(message, dataset, position, event["event_id"], schema, event, replay=replay)
+        event_id = event["event_id"]
+        if not event_id or "\x1f" in event_id:
+            return Arrival(message, dataset, position, f"raw:{position}", schema, event, replay=replay,
+                           problem=RuleViolation("event.id_invalid", "the event id is empty or has control characters"))
+        arrival = Arrival(message, dataset, position, event_id, schema, event, replay=replay)
         if schema.subject != dataset:
             arrival.problem = RuleViolation("event.wrong_topic", f"a {schema.subject} event on {topic}")
         return arrival
