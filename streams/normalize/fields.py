@@ -21,7 +21,8 @@ from streams.rules.licence import normalize_licence_id
 from streams.rules.outcome import Flag, RuleViolation
 from streams.rules.text import clean_text
 
-__all__ = ["FieldResult", "RuleClock", "field_rule", "holder_kind", "normalize_gender", "normalize_holder_id"]
+__all__ = ["FieldResult", "RuleClock", "field_rule", "holder_kind", "normalize_gender", "normalize_holder_id",
+           "text_rule"]
 
 
 @dataclass(frozen=True)
@@ -46,7 +47,7 @@ _GENDERS = {"1": "1", "男": "1", "m": "1", "male": "1", "2": "2", "女": "2", "
             "0": "0", "9": "9", "未知": "0", "未说明": "9"}
 
 
-def _text(value: Any, _clock: RuleClock) -> FieldResult:
+def text_rule(value: Any, _clock: RuleClock) -> FieldResult:
     return FieldResult(clean_text(value) if isinstance(value, str) else value)
 
 
@@ -130,7 +131,7 @@ def normalize_holder_id(value: Any, holder_type: Any, clock: RuleClock) -> tuple
 
 
 _RULES: dict[str | None, FieldRule] = {
-    None: _text, "text": _text, "gender": normalize_gender, "phone": _phone, "date": _date,
+    None: text_rule, "text": text_rule, "gender": normalize_gender, "phone": _phone, "date": _date,
     "datetime": _datetime, "id_number": _id_number, "uscc": _uscc, "division_code": _division,
     "licence_id": _licence,
 }
