@@ -25,6 +25,7 @@ import subprocess
 import sys
 import threading
 import time
+from concurrent.futures import Future
 from pathlib import Path
 
 import redis
@@ -81,9 +82,9 @@ def baseline(settings: Settings, source: str, target: str, events: int) -> float
 class _FirstBatchClock(NormalizeStage):
     started = 0.0
 
-    def handle(self, messages: list) -> None:
+    def handle(self, messages: list) -> Future[None]:
         self.started = self.started or time.perf_counter()
-        super().handle(messages)
+        return super().handle(messages)
 
 
 def pobi_stage(settings: Settings, events: int) -> float:
@@ -92,7 +93,7 @@ def pobi_stage(settings: Settings, events: int) -> float:
     stop = threading.Event()
     thread = threading.Thread(target=runner.run, args=(stop,), daemon=True)
     thread.start()
-    while runner.handled < events:
+    while runner.settled < events:
         time.sleep(0.01)
         if not thread.is_alive():
             raise SystemExit("the stage stopped early")

@@ -1,9 +1,14 @@
 """The normalisation stage: every record on ``ingest.<dataset>`` becomes exactly one of a clean event on
 ``norm.<dataset>``, a counted duplicate, or a dead letter on ``dlq.normalize`` with its reason.
 
-Per batch: decode → reserve event ids (one Redis call) → normalise (pure rules) → produce clean events and
-dead letters → wait for Kafka's acknowledgements → confirm ids, ledger counts and case histories (one Redis
-call) → the runner stores the offsets. A crash anywhere before the confirmation re-processes the batch.
+Per batch: decode → reserve the event ids in Redis *while* the rules run and the clean events are encoded
+→ produce clean events and dead letters for the ids that were new → wait for Kafka's acknowledgements →
+confirm ids, ledger counts and case histories in Redis. The confirmation runs while the runner fetches the
+next batch; the runner stores a batch's offsets only once its confirmation is done. A crash anywhere before
+that re-processes the batch.
+
+All Redis work goes through one single-thread executor, so it happens in batch order: a batch's reservation
+and case-history read come after the previous batch's confirmation.
 """
 
 from __future__ import annotations
@@ -13,6 +18,7 @@ import time
 import uuid
 from collections import Counter
 from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -20,7 +26,6 @@ from typing import Any
 from confluent_kafka import Message
 
 from pobi.errors import DecodeError
-from pobi.publish.envelope import partition_key
 from pobi.publish.producer import Publisher, dead_letter
 from pobi.settings import Settings
 from schemas.codec import Codec
@@ -31,18 +36,18 @@ from streams.normalize.fields import RuleClock
 from streams.rules.approval import check_case_stage
 from streams.rules.dates import CST
 from streams.rules.outcome import RuleViolation
-from streams.rules.text import clean_text
 
 __all__ = ["REPLAY_HEADER", "NormalizeStage"]
 
 logger = logging.getLogger(__name__)
 
 REPLAY_HEADER = "pobi-replay-of"  # set by `pobi dlq replay`: the dead letter's dlq topic/partition/offset
+_HANDLED = (Verdict.NEW, Verdict.RETRY)
 
 
-@dataclass
+@dataclass(slots=True)
 class Arrival:
-    """One record as it arrived, decoded as far as it could be."""
+    """One record as it arrived, decoded and normalised as far as it could be."""
 
     message: Message
     dataset: str
@@ -52,6 +57,8 @@ class Arrival:
     event: dict[str, Any] | None = None
     problem: RuleViolation | None = None
     replay: bool = False
+    clean: dict[str, Any] | None = None
+    encoded: bytes | None = None
 
 
 class NormalizeStage:
@@ -68,21 +75,30 @@ class NormalizeStage:
         # only failed deliveries call back: flush() waits for the rest, so per-record callbacks buy nothing
         self.publisher = publisher or Publisher(settings, self.codec, {"delivery.report.only.error": True})
         self._dataset_of = {settings.topic(f"ingest.{d}"): d for d in self.datasets}
+        self._output = {d: (settings.topic(f"norm.{d}"), self.codec.registry.latest(f"{d}.clean"))
+                        for d in self.datasets}
         self._dlq_topic = settings.topic("dlq.normalize")
+        self._redis = ThreadPoolExecutor(1, thread_name_prefix="normalize-redis")
 
     def topics(self) -> list[str]:
         return list(self._dataset_of)
 
-    def handle(self, messages: list[Message]) -> None:
+    def handle(self, messages: list[Message]) -> Future[None]:
+        """Produce the batch's outcomes and wait for Kafka; returns the pending Redis confirmation."""
         now_ms = self.clock()
         clock = RuleClock(datetime.fromtimestamp(now_ms / 1000, CST).date(), now_ms)
         arrivals = [self._arrive(m) for m in messages]
-        verdicts = self.seen.reserve([Candidate(a.event_id, a.position, a.replay) for a in arrivals])
-        histories = self._case_histories(a for a, v in zip(arrivals, verdicts, strict=True)
-                                         if v in (Verdict.NEW, Verdict.RETRY))
+        reserved = self._redis.submit(self.seen.reserve, [Candidate(a.event_id, a.position, a.replay)
+                                                          for a in arrivals])
+        for arrival in arrivals:  # pure work, done while Redis answers; a duplicate's is thrown away
+            if arrival.problem is None:
+                self._normalize(arrival, clock)
+        verdicts = reserved.result()
+        cases = [a for a, v in zip(arrivals, verdicts, strict=True) if v in _HANDLED and a.dataset == "approval_case"
+                 and a.clean is not None and a.clean["after"] is not None]
+        state = self._follow_cases(cases) if cases else []
         counts: Counter[tuple[str, str]] = Counter()
         confirmations: list[Confirmation] = []
-        state: list[StateWrite] = []
         for arrival, verdict in zip(arrivals, verdicts, strict=True):
             row = f"{self.name}:{arrival.dataset}"
             if verdict is Verdict.REDELIVERED:
@@ -93,13 +109,16 @@ class NormalizeStage:
                 counts[(row, "duplicate")] += 1
                 confirmations.append(Confirmation(arrival.event_id, "duplicate", arrival.position))
                 continue
-            outcome = self._route(arrival, clock, histories, state)
+            outcome = self._send(arrival)
             counts[(row, outcome)] += 1
-            if outcome == "dlq" and arrival.problem is not None:
+            if arrival.problem is not None:
                 counts[(row, f"dlq:{arrival.problem.code}")] += 1
             confirmations.append(Confirmation(arrival.event_id, outcome, arrival.position))
         self.publisher.flush()  # raises PublishError unless Kafka acknowledged every record
-        self.seen.confirm(confirmations, counts, state)
+        return self._redis.submit(self.seen.confirm, confirmations, counts, state)
+
+    def close(self) -> None:
+        self._redis.shutdown(wait=True)
 
     def _arrive(self, message: Message) -> Arrival:
         topic, partition, offset = message.topic(), message.partition(), message.offset()
@@ -122,57 +141,56 @@ class NormalizeStage:
             arrival.problem = RuleViolation("event.wrong_topic", f"a {schema.subject} event on {topic}")
         return arrival
 
-    def _route(self, arrival: Arrival, clock: RuleClock, histories: dict[str, dict[str, int]],
-               state: list[StateWrite]) -> str:
+    def _normalize(self, arrival: Arrival, clock: RuleClock) -> None:
+        """The clean event (and its bytes, unless the case history still has to flag it), or the problem."""
+        assert arrival.schema is not None and arrival.event is not None
+        message = arrival.message
+        timestamp = message.timestamp()[1]
+        ingest = {"topic": message.topic(), "partition": message.partition(), "offset": message.offset(),
+                  "ts_ms": timestamp if timestamp > 0 else clock.now_ms}
+        try:
+            arrival.clean = normalize_event(arrival.schema, arrival.event, clock, ingest)
+            if arrival.dataset != "approval_case":
+                arrival.encoded = self.codec.encode_with(self._output[arrival.dataset][1], arrival.clean)
+        except RuleViolation as exc:
+            arrival.problem = exc
+        except Exception as exc:  # a bug in a rule must not stop the hub: the record waits in the DLQ
+            logger.exception("normalising %s failed unexpectedly", arrival.position)
+            arrival.problem = RuleViolation("normalize.unexpected_error", f"{type(exc).__name__}: {exc}")
+
+    def _send(self, arrival: Arrival) -> str:
         """Produce the arrival's clean event or dead letter; returns the outcome, ``clean`` or ``dlq``."""
-        if arrival.problem is None:
-            try:
-                clean = self._normalize(arrival, clock, histories, state)
-            except RuleViolation as exc:
-                arrival.problem = exc
-            except Exception as exc:  # a bug in a rule must not stop the hub: the record waits in the DLQ
-                logger.exception("normalising %s failed unexpectedly", arrival.position)
-                arrival.problem = RuleViolation("normalize.unexpected_error", f"{type(exc).__name__}: {exc}")
-            else:
-                schema = self.codec.registry.latest(f"{arrival.dataset}.clean")
-                self.publisher.produce(self.settings.topic(f"norm.{arrival.dataset}"),
-                                       partition_key(clean["entity"]["id"]), self.codec.encode_with(schema, clean))
-                return "clean"
+        if arrival.problem is None and arrival.clean is not None:
+            topic, schema = self._output[arrival.dataset]
+            encoded = arrival.encoded or self.codec.encode_with(schema, arrival.clean)
+            self.publisher.produce(topic, arrival.clean["entity"]["id"].encode(), encoded)
+            return "clean"
         self._dead_letter(arrival)
         return "dlq"
 
-    def _normalize(self, arrival: Arrival, clock: RuleClock, histories: dict[str, dict[str, int]],
-                   state: list[StateWrite]) -> dict[str, Any]:
-        assert arrival.schema is not None and arrival.event is not None
-        timestamp = arrival.message.timestamp()[1]
-        ingest = {"topic": arrival.message.topic(), "partition": arrival.message.partition(),
-                  "offset": arrival.message.offset(), "ts_ms": timestamp if timestamp > 0 else clock.now_ms}
-        clean = normalize_event(arrival.schema, arrival.event, clock, ingest)
-        if arrival.dataset == "approval_case" and clean["after"] is not None:
-            self._follow_case(clean, histories, state)
-        return clean
+    def _follow_cases(self, arrivals: list[Arrival]) -> list[StateWrite]:
+        """Stage order and time limits need each case's earlier stages: flag against them, then remember
+        the new stage (written with the batch's confirmation)."""
+        histories = self._redis.submit(self._case_histories, {a.clean["after"]["case_id"] for a in arrivals
+                                                              if a.clean}).result()
+        state = []
+        for arrival in arrivals:
+            clean = arrival.clean
+            assert clean is not None
+            row = clean["after"]
+            stage, stage_ms = row["stage"], int(clean["enrichment"]["stage_time.epoch_ms"])
+            seen = histories.setdefault(row["case_id"], {})
+            for flag in check_case_stage(stage, stage_ms, seen, statutory_days=row.get("statutory_limit_days"),
+                                         promised_days=row.get("promised_limit_days")):
+                clean["quality_flags"].append({"code": flag.code, "field": "stage", "message": flag.message})
+            if "applied" in seen and stage in ("approved", "rejected"):
+                clean["enrichment"]["case.days_to_decision"] = f"{(stage_ms - seen['applied']) / 86_400_000:.2f}"
+            seen[stage] = stage_ms
+            state.append(StateWrite(self.settings.redis_key("case", row["case_id"]), stage, str(stage_ms)))
+        return state
 
-    def _follow_case(self, clean: dict[str, Any], histories: dict[str, dict[str, int]],
-                     state: list[StateWrite]) -> None:
-        """Stage order and time limits need the case's earlier stages: flag against them, then remember."""
-        row = clean["after"]
-        stage, stage_ms = row["stage"], int(clean["enrichment"]["stage_time.epoch_ms"])
-        seen = histories.setdefault(row["case_id"], {})
-        for flag in check_case_stage(stage, stage_ms, seen, statutory_days=row.get("statutory_limit_days"),
-                                     promised_days=row.get("promised_limit_days")):
-            clean["quality_flags"].append({"code": flag.code, "field": "stage", "message": flag.message})
-        if "applied" in seen and stage in ("approved", "rejected"):
-            clean["enrichment"]["case.days_to_decision"] = f"{(stage_ms - seen['applied']) / 86_400_000:.2f}"
-        seen[stage] = stage_ms
-        state.append(StateWrite(self.settings.redis_key("case", row["case_id"]), stage, str(stage_ms)))
-
-    def _case_histories(self, arrivals: Any) -> dict[str, dict[str, int]]:
-        case_ids = {clean_text(row.get("case_id")) for a in arrivals
-                    if a.dataset == "approval_case" and a.event and (row := a.event["after"] or a.event["before"])}
-        case_ids.discard(None)
-        if not case_ids:
-            return {}
-        ordered = sorted(case_ids)  # type: ignore[arg-type]
+    def _case_histories(self, case_ids: set[str]) -> dict[str, dict[str, int]]:
+        ordered = sorted(case_ids)
 
         def load() -> list[dict[bytes, bytes]]:
             pipe = self.seen.redis.pipeline(transaction=False)

@@ -12,9 +12,11 @@ from __future__ import annotations
 
 import logging
 import threading
+from collections import deque
+from concurrent.futures import Future
 from typing import Protocol
 
-from confluent_kafka import Consumer, KafkaError, Message, TopicPartition
+from confluent_kafka import Consumer, KafkaError, KafkaException, Message, TopicPartition
 
 from pobi.errors import PobiError
 from pobi.kafka import client_config
@@ -34,9 +36,12 @@ class BatchStage(Protocol):
 
     def topics(self) -> list[str]: ...
 
-    def handle(self, messages: list[Message]) -> None:
-        """Process one batch; return only when every effect is durable. Raise to stop the stage: the
-        batch's offsets are then not committed and it is processed again after a restart."""
+    def handle(self, messages: list[Message]) -> Future[None]:
+        """Process one batch. Its records must be acknowledged by Kafka before this returns; the returned
+        future completes when the batch's last effect (its Redis confirmation) is durable. Raise, or fail
+        the future, to stop the stage: the batch's offsets are then not committed."""
+
+    def close(self) -> None: ...
 
 
 class StageRunner:
@@ -46,7 +51,8 @@ class StageRunner:
         self.group = group or settings.topic(f"pobi-{stage.name}")
         self.batch_size = batch_size or settings.worker_batch
         self.poll_timeout_s = poll_timeout_s
-        self.handled = 0
+        self.handled = 0  # records handed to the stage
+        self.settled = 0  # records whose effects are durable and offsets stored
         self._config = client_config(
             settings.kafka_bootstrap, **{
                 "group.id": self.group, "enable.auto.commit": True, "auto.commit.interval.ms": 1000,
@@ -59,8 +65,12 @@ class StageRunner:
             })
 
     def run(self, stop: threading.Event) -> None:
-        """Consume and handle batches until ``stop`` is set; StageError if the stage cannot go on."""
+        """Consume and handle batches until ``stop`` is set; StageError if the stage cannot go on.
+
+        A batch's offsets are stored when its future completes, in batch order; the next batch is fetched
+        and handled meanwhile, so the last Redis round trip of one batch overlaps the next."""
         consumer = Consumer(self._config)
+        pending: deque[tuple[Future[None], list[TopicPartition], int]] = deque()
         try:
             self._require_topics(consumer)
             consumer.subscribe(self.stage.topics())
@@ -68,11 +78,23 @@ class StageRunner:
             while not stop.is_set():
                 batch = self._poll(consumer)
                 if batch:
-                    self.stage.handle(batch)
-                    consumer.store_offsets(offsets=_next_offsets(batch))
+                    pending.append((self.stage.handle(batch), _next_offsets(batch), len(batch)))
                     self.handled += len(batch)
+                while pending and (len(pending) > 1 or not batch or pending[0][0].done()):
+                    self._settle(consumer, *pending.popleft())
+            while pending:
+                self._settle(consumer, *pending.popleft())
         finally:
+            self.stage.close()
             consumer.close()  # commits the stored offsets and leaves the group at once
+
+    def _settle(self, consumer: Consumer, done: Future[None], offsets: list[TopicPartition], size: int) -> None:
+        done.result()  # a failed confirmation stops the stage before these offsets are stored
+        try:
+            consumer.store_offsets(offsets=offsets)
+        except KafkaException as exc:  # the partition moved to another worker meanwhile: it re-reads them
+            logger.warning("offsets of a handled batch not stored (%s); they will be read again", exc)
+        self.settled += size
 
     def _require_topics(self, consumer: Consumer) -> None:
         known = consumer.list_topics(timeout=10).topics

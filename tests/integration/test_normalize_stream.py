@@ -82,7 +82,8 @@ def test_a_mixed_stream_ends_exactly_in_clean_duplicate_and_dlq(live_stack: obje
     assert ledger.status == "balanced"
 
     codec = Codec()
-    clean = [codec.decode(m.value())[1] for m in read_all(settings, settings.topic("norm.person"))]
+    records = read_all(settings, settings.topic("norm.person"))
+    clean = [codec.decode(m.value())[1] for m in records]
     assert sorted(e["event_id"] for e in clean) == sorted([*valid, *dirty])
     by_id = {e["event_id"]: e for e in clean}
     for event_id, row in dirty.items():
@@ -92,8 +93,7 @@ def test_a_mixed_stream_ends_exactly_in_clean_duplicate_and_dlq(live_stack: obje
         assert after["name"] == row["name"].strip("\u3000 ")
         assert after["phone"] == "13905910001"
         assert by_id[event_id]["entity"] == {"type": "person", "id": after["id_number"]}
-    assert all(m.key() == e["entity"]["id"].encode()
-               for m, e in zip(read_all(settings, settings.topic("norm.person")), clean, strict=True))
+    assert all(m.key() == e["entity"]["id"].encode() for m, e in zip(records, clean, strict=True))
 
     letters = [(m, codec.decode(m.value())[1]) for m in read_all(settings, settings.topic("dlq.normalize"))]
     assert Counter(letter["reason"] for _m, letter in letters) == Counter(ledger.dlq_reasons)
