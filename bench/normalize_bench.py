@@ -1,18 +1,20 @@
-"""Normalisation throughput for one worker on ``person`` events, beside two figures measured in the same run.
+"""Normalisation throughput on ``person`` events, beside two figures measured in the same run.
 
-    .venv/bin/python bench/normalize_bench.py [--events 100000] [--json bench/results/normalize.json]
+    .venv/bin/python bench/normalize_bench.py [--events 100000] [--processes 2] [--json bench/results/normalize.json]
 
-baseline: a plain confluent-kafka consume→produce loop over the same topic (batches of 5,000, the bytes
+baseline: a plain confluent-kafka consume→produce loop over the same events (batches of 5,000, the bytes
           forwarded unchanged to another topic, flushed and offsets stored per batch): what Kafka and
           librdkafka cost here with no work at all.
-pobi:     the worker's normalisation stage (``StageRunner`` + ``NormalizeStage``, the code `pobi worker`
-          runs): decode, Redis reservation, rules, classification, encode, produce, wait for acks, Redis
-          confirmation and ledger, store offsets.
-faust:    an empty Faust agent (``noack_take`` + ack) over the same topic: the ceiling pobi would have if the
+faust:    an empty Faust agent (``noack_take`` + ack) over the same events: the ceiling pobi would have if the
           stage ran as a Faust stream.
-Timing starts when the first batch arrives (so group joins are not counted) and stops when the last event
-is handled. Needs the local stack (`pobi stack up`); topics and Redis keys are private to the run and removed
-afterwards.
+pobi:     the worker's normalisation stage (``StageRunner`` + ``NormalizeStage``, what `pobi worker` runs):
+          decode, Redis reservation, rules, classification, encode, produce, wait for acks, Redis
+          confirmation and ledger, store offsets — once in one process, once as `pobi worker` runs it by
+          default (one stage process per core).
+For the pobi figures the events wait on the topic; the stage's copies start (each in its own process, as
+the worker runs them), and the ledger is counted from the moment every copy holds its partitions to the
+last event, so process start-up and group joins are not counted. Each measurement has its own namespace of
+topics and Redis keys, removed afterwards. Needs the local stack (`pobi stack up`).
 """
 
 from __future__ import annotations
@@ -25,36 +27,73 @@ import subprocess
 import sys
 import threading
 import time
-from concurrent.futures import Future
 from pathlib import Path
 
 import redis
 from confluent_kafka import Consumer, Producer, TopicPartition
+from confluent_kafka.admin import NewTopic
 
 from pobi.demo.traffic import DemoTraffic
 from pobi.dlq import DLQ_STAGES
 from pobi.kafka import client_config
 from pobi.publish.envelope import SourceRef, build_envelope, record_key
-from pobi.publish.producer import PRODUCER_SETTINGS, Publisher
+from pobi.publish.producer import PRODUCER_SETTINGS
 from pobi.settings import Settings, load_settings
 from schemas.codec import Codec
-from streams.stages.normalize import NormalizeStage
-from streams.stages.runner import StageRunner
+from streams.stages.spec import StageSpec, run_copies
 from topics.admin import admin_client
 
 SOURCE = SourceRef("public-security", "hukou")
 BATCH = 5000
+PARTITIONS = 6
+Encoded = list[tuple[bytes, bytes]]
 
 
-def publish_people(settings: Settings, topic: str, events: int) -> None:
+def encode_people(events: int) -> Encoded:
     codec = Codec()
     schema = codec.registry.latest("person")
     traffic = DemoTraffic(seed=5)  # 5 % dirty, 2 % invalid: the DLQ path is part of the work
-    with Publisher(settings) as publisher:
-        for n in range(events):
-            envelope = build_envelope(schema, event_id=f"bench-{n}", op="c", source=SOURCE, position=str(n),
-                                      ts_ms=int(time.time() * 1000), before=None, after=traffic.person())
-            publisher.produce(topic, record_key(schema, envelope), codec.encode_with(schema, envelope))
+    out = []
+    for n in range(events):
+        envelope = build_envelope(schema, event_id=f"bench-{n}", op="c", source=SOURCE, position=str(n),
+                                  ts_ms=int(time.time() * 1000), before=None, after=traffic.person())
+        out.append((record_key(schema, envelope), codec.encode_with(schema, envelope)))
+    return out
+
+
+def send(settings: Settings, topic: str, encoded: Encoded) -> None:
+    producer = Producer(client_config(settings.kafka_bootstrap, **PRODUCER_SETTINGS))
+    for key, value in encoded:
+        while True:
+            try:
+                producer.produce(topic, value=value, key=key)
+                break
+            except BufferError:
+                producer.poll(0.1)
+    assert producer.flush(60) == 0
+
+
+def namespace(run: str, tag: str, created: list[Settings]) -> Settings:
+    settings = load_settings(namespace=f"{run}{tag}")
+    names = [settings.topic(t) for t in ("ingest.person", "norm.person", "baseline.out",
+                                         *(f"dlq.{s}" for s in DLQ_STAGES))]
+    admin = admin_client(settings.kafka_bootstrap)  # must outlive its futures
+    for fut in admin.create_topics([NewTopic(t, PARTITIONS, 1) for t in names]).values():
+        fut.result(timeout=15)
+    created.append(settings)
+    return settings
+
+
+def remove(created: list[Settings]) -> None:
+    for settings in created:
+        admin = admin_client(settings.kafka_bootstrap)
+        topics = [t for t in admin.list_topics(timeout=10).topics if t.startswith(settings.namespace + ".")]
+        for fut in admin.delete_topics(topics).values():
+            fut.result(timeout=30)
+        client = redis.Redis(host=settings.redis_host, port=settings.redis_port)
+        keys = list(client.scan_iter(f"{settings.redis_key()}:*", count=10_000))
+        for start in range(0, len(keys), 10_000):
+            client.delete(*keys[start:start + 10_000])
 
 
 def baseline(settings: Settings, source: str, target: str, events: int) -> float:
@@ -79,28 +118,43 @@ def baseline(settings: Settings, source: str, target: str, events: int) -> float
     return time.perf_counter() - started
 
 
-class _FirstBatchClock(NormalizeStage):
-    started = 0.0
+def _wait_for_group(settings: Settings, group: str, members: int, timeout_s: float = 60) -> None:
+    admin = admin_client(settings.kafka_bootstrap)
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        description = admin.describe_consumer_groups([group])[group].result(timeout=10)
+        assigned = sum(len(m.assignment.topic_partitions) for m in description.members)
+        if len(description.members) == members and assigned == PARTITIONS:
+            return
+        time.sleep(0.2)
+    raise SystemExit(f"{members} stage copies did not join group {group} in {timeout_s:.0f}s")
 
-    def handle(self, messages: list) -> Future[None]:
-        self.started = self.started or time.perf_counter()
-        return super().handle(messages)
 
-
-def pobi_stage(settings: Settings, events: int) -> float:
-    stage = _FirstBatchClock(settings, datasets=["person"])
-    runner = StageRunner(settings, stage, batch_size=BATCH)
+def pobi_stage(settings: Settings, encoded: Encoded, copies: int) -> tuple[int, float]:
+    """The stage as `pobi worker --processes <copies>` runs it, each copy in its own process, over a backlog
+    of the events. Counted (from the ledger) from the moment every copy holds its partitions; returns
+    (events counted, seconds)."""
+    send(settings, settings.topic("ingest.person"), encoded)
     stop = threading.Event()
-    thread = threading.Thread(target=runner.run, args=(stop,), daemon=True)
+    thread = threading.Thread(target=run_copies, args=(StageSpec.of("normalize", settings, ["person"], BATCH),
+                                                       copies, stop), kwargs={"children": True}, daemon=True)
     thread.start()
-    while runner.settled < events:
-        time.sleep(0.01)
+    _wait_for_group(settings, settings.topic("pobi-normalize"), copies)
+    client = redis.Redis(host=settings.redis_host, port=settings.redis_port)
+    key = f"{settings.redis_key('ledger')}:normalize:person"
+
+    def counted() -> int:
+        return int(client.hget(key, "in") or 0)
+
+    first, started = counted(), time.perf_counter()
+    while counted() < len(encoded):
+        time.sleep(0.005)
         if not thread.is_alive():
             raise SystemExit("the stage stopped early")
-    seconds = time.perf_counter() - stage.started
+    seconds = time.perf_counter() - started
     stop.set()
-    thread.join(30)
-    return seconds
+    thread.join(60)
+    return len(encoded) - first, seconds
 
 
 def faust_ceiling(settings: Settings, topic: str, events: int) -> float:
@@ -119,36 +173,30 @@ def faust_ceiling(settings: Settings, topic: str, events: int) -> float:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--events", type=int, default=100_000)
+    parser.add_argument("--processes", type=int, default=os.cpu_count() or 1,
+                        help="stage processes for the `pobi worker` figure (its default: one per core)")
     parser.add_argument("--json", type=Path, default=Path("bench/results/normalize.json"))
     args = parser.parse_args()
-    settings = load_settings(namespace=f"bench{int(time.time())}")
-    names = [settings.topic(t) for t in ("ingest.person", "norm.person", "baseline.out",
-                                         *(f"dlq.{s}" for s in DLQ_STAGES))]
-    admin = admin_client(settings.kafka_bootstrap)
-    from confluent_kafka.admin import NewTopic
-
-    for fut in admin.create_topics([NewTopic(t, 6, 1) for t in names]).values():
-        fut.result(timeout=15)
-    results: dict[str, dict] = {}
+    run, created = f"bench{int(time.time())}", []
+    encoded = encode_people(args.events)
+    timings: dict[str, tuple[int, float]] = {}
     try:
-        publish_people(settings, settings.topic("ingest.person"), args.events)
-        timings = {
-            "baseline: plain confluent-kafka consume→produce": baseline(
-                settings, settings.topic("ingest.person"), settings.topic("baseline.out"), args.events),
-            "pobi normalisation stage (one worker)": pobi_stage(settings, args.events),
-            "faust: empty agent, noack_take + ack": faust_ceiling(settings, settings.topic("ingest.person"),
-                                                                  args.events),
-        }
-        for name, seconds in timings.items():
-            results[name] = {"events_per_second": round(args.events / seconds), "seconds": round(seconds, 3)}
+        plain = namespace(run, "a", created)
+        send(plain, plain.topic("ingest.person"), encoded)
+        timings["baseline: plain confluent-kafka consume→produce"] = (args.events, baseline(
+            plain, plain.topic("ingest.person"), plain.topic("baseline.out"), args.events))
+        timings["faust: empty agent, noack_take + ack"] = (args.events, faust_ceiling(
+            plain, plain.topic("ingest.person"), args.events))
+        timings["pobi normalisation stage, one process"] = pobi_stage(namespace(run, "b", created), encoded, 1)
+        timings[f"pobi worker, {args.processes} stage processes"] = pobi_stage(
+            namespace(run, "c", created), encoded, args.processes)
     finally:
-        admin.delete_topics(names)
-        client = redis.Redis(host=settings.redis_host, port=settings.redis_port)
-        for key in client.scan_iter(f"{settings.redis_key()}:*", count=10_000):
-            client.delete(key)
+        remove(created)
+    results = {name: {"events_per_second": round(n / s), "events": n, "seconds": round(s, 3)}
+               for name, (n, s) in timings.items()}
     base = results["baseline: plain confluent-kafka consume→produce"]["events_per_second"]
     for r in results.values():
-        r["ratio_to_baseline"] = round(r["events_per_second"] / base, 2)
+        r["ratio_to_baseline"] = round(r["events_per_second"] / base, 3)
     report = {"events": args.events, "machine": f"{platform.machine()}, {os.cpu_count()} cores, Python "
               f"{platform.python_version()}", "results": results}
     args.json.parent.mkdir(parents=True, exist_ok=True)

@@ -19,7 +19,7 @@ from mode import Service
 
 from pobi.settings import Settings
 from streams.agents.dead_letters import DeadLetterWatch
-from streams.stages.runner import StageRunner
+from streams.stages.spec import StageSpec, run_copies
 
 __all__ = ["Worker", "create_app"]
 
@@ -27,20 +27,19 @@ logger = logging.getLogger(__name__)
 
 
 class StageService(Service):
-    """Runs one StageRunner on a thread for as long as the app runs."""
+    """Runs a stage (one copy on a thread, or several in child processes) for as long as the app runs."""
 
-    runner: StageRunner
-
-    def __init__(self, runner: StageRunner, **kwargs: object) -> None:
+    def __init__(self, spec: StageSpec, copies: int = 1, **kwargs: object) -> None:
         super().__init__(**kwargs)  # type: ignore[arg-type]
-        self.runner = runner
+        self.spec = spec
+        self.copies = copies
         self.failure: BaseException | None = None
         self._stop_requested = threading.Event()
         self._done: Future[None] | None = None
 
     @property
     def shortlabel(self) -> str:
-        return f"stage:{self.runner.stage.name}"
+        return f"stage:{self.spec.stage}"
 
     async def on_start(self) -> None:
         loop = asyncio.get_running_loop()
@@ -51,10 +50,10 @@ class StageService(Service):
     def _run(self, loop: asyncio.AbstractEventLoop) -> None:
         assert self._done is not None
         try:
-            self.runner.run(self._stop_requested)
+            run_copies(self.spec, self.copies, self._stop_requested)
         except BaseException as exc:
             self.failure = exc
-            logger.error("stage %s stopped: %s", self.runner.stage.name, exc)
+            logger.error("stage %s stopped: %s", self.spec.stage, exc)
             asyncio.run_coroutine_threadsafe(self.crash(exc), loop)
         finally:
             self._done.set_result(None)
@@ -68,10 +67,10 @@ class StageService(Service):
 class Worker:
     """``pobi worker``: the Faust app with its stage services; ``failures`` after it returns."""
 
-    def __init__(self, settings: Settings, runners: list[StageRunner]) -> None:
+    def __init__(self, settings: Settings, stages: list[StageSpec], copies: int = 1) -> None:
         self.app = create_app(settings)
         self.dead_letters = DeadLetterWatch(self.app, settings)
-        self.services = [StageService(r, loop=None) for r in runners]
+        self.services = [StageService(spec, copies, loop=None) for spec in stages]
         for service in self.services:
             self.app.service(service)  # type: ignore[arg-type]  # Faust accepts instances as well as classes
 

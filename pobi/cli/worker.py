@@ -16,11 +16,12 @@ STAGES = ("normalize",)
 def worker(stage: list[str] = typer.Option(list(STAGES), "--stage", help="stage to run (repeatable)"),
            dataset: list[str] = typer.Option([], "--dataset", help="only these datasets (default: all)"),
            batch: int = typer.Option(0, "--batch", min=0, max=100_000, help="records per batch (0: the setting)"),
+           processes: int = typer.Option(0, "--processes", min=0, max=64,
+                                         help="copies of each stage, one per process (0: one per CPU core)"),
            ) -> None:
     """Run pobi's stages until Ctrl-C or SIGTERM; several workers share the work through consumer groups."""
     from streams.app import Worker  # Faust is slow to import; only this command needs it
-    from streams.stages.normalize import NormalizeStage
-    from streams.stages.runner import StageRunner
+    from streams.stages.spec import StageSpec
 
     settings = get_settings()
     unknown = sorted(set(stage) - set(STAGES))
@@ -31,7 +32,8 @@ def worker(stage: list[str] = typer.Option(list(STAGES), "--stage", help="stage 
     if bad := sorted(set(dataset) - set(known)):
         raise typer.BadParameter(f"unknown dataset {', '.join(bad)}; known: {', '.join(known)}",
                                  param_hint="--dataset")
-    runners = [StageRunner(settings, NormalizeStage(settings, datasets=dataset or None), batch_size=batch or None)]
-    failures = Worker(settings, runners).run(loglevel=os.environ.get("POBI_LOG_LEVEL", "warn").lower()[:4])
+    specs = [StageSpec.of(name, settings, dataset, batch or None) for name in dict.fromkeys(stage)]
+    copies = processes or os.cpu_count() or 1
+    failures = Worker(settings, specs, copies).run(loglevel=os.environ.get("POBI_LOG_LEVEL", "warn").lower()[:4])
     if failures:
         raise PobiError(f"the worker stopped because a stage failed: {failures[0]}")
