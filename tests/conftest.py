@@ -24,8 +24,29 @@ def live_stack(settings: Settings) -> Iterator[Stack]:
     if not already:
         stack.up(report=lambda _msg: None)
     yield stack
+    _remove_test_namespaces(settings)
     if not already:
         stack.down(report=lambda _msg: None)
+
+
+def _remove_test_namespaces(settings: Settings) -> None:
+    """Topics and Redis keys of the tests' private namespaces (``t<10 hex>``), so a developer's stack does
+    not fill up run after run."""
+    import re
+
+    import redis
+
+    from topics.admin import admin_client
+
+    admin = admin_client(settings.kafka_bootstrap)
+    ours = [t for t in admin.list_topics(timeout=10).topics if re.match(r"^t[0-9a-f]{10}\.", t)]
+    if ours:
+        for future in admin.delete_topics(ours).values():
+            future.exception(timeout=30)
+    client = redis.Redis(host=settings.redis_host, port=settings.redis_port)
+    keys = list(client.scan_iter("pobi:t??????????:*", count=10_000))
+    for start in range(0, len(keys), 10_000):
+        client.delete(*keys[start:start + 10_000])
 
 
 @pytest.fixture

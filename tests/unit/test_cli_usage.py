@@ -13,7 +13,11 @@ def _pobi(*args: str, env: dict[str, str] | None = None) -> subprocess.Completed
                           capture_output=True, text=True, env={**os.environ, **(env or {})}, check=False)
 
 
-@pytest.mark.parametrize("args", [("stack", "sideways"), ("topics", "list", "--jsn"), ("nonsense",)])
+@pytest.mark.parametrize("args", [
+    ("stack", "sideways"), ("topics", "list", "--jsn"), ("nonsense",), ("dlq", "list", "--since", "yesterday"),
+    ("dlq", "replay", "--stage", "everything"), ("worker", "--stage", "fanout-later"),
+    ("worker", "--dataset", "pets"), ("worker", "--processes", "-1"), ("ledger", "--verbose"),
+])
 def test_bad_arguments_give_one_line_and_exit_2(args: tuple[str, ...]) -> None:
     result = _pobi(*args)
     assert result.returncode == 2
