@@ -13,10 +13,11 @@ from typing import Any
 
 import redis
 
+from pobi.errors import PobiError
 from pobi.settings import Settings
 from topics.admin import group_progress
 
-__all__ = ["LedgerRow", "read_ledger"]
+__all__ = ["LedgerRow", "read_ledger", "wait_until_idle"]
 
 OUTCOMES = ("clean", "duplicate", "dlq")
 
@@ -75,3 +76,22 @@ def read_ledger(settings: Settings, client: redis.Redis | None = None, stage: st
             counts=dict.fromkeys(("in", *OUTCOMES), 0) | {k: v for k, v in values.items() if not k.startswith("dlq:")},
             dlq_reasons={k.removeprefix("dlq:"): v for k, v in sorted(values.items()) if k.startswith("dlq:")}))
     return rows
+
+
+def wait_until_idle(settings: Settings, datasets: list[str] | None = None, timeout_s: float = 90.0,
+                    stage: str = "normalize") -> dict[str, LedgerRow]:
+    """The ledger rows once the stage's group has committed every record on its topics (a stage confirms
+    its counts before it stores offsets, so the counts are then complete); PobiError saying how far each
+    dataset got if that takes longer than ``timeout_s``."""
+    import time
+
+    client = redis.Redis(host=settings.redis_host, port=settings.redis_port, socket_connect_timeout=3)
+    deadline = time.monotonic() + timeout_s
+    while True:
+        rows = {r.dataset: r for r in read_ledger(settings, client, stage, datasets)}
+        if all(r.idle for r in rows.values()):
+            return rows
+        if time.monotonic() > deadline:
+            progress = ", ".join(f"{r.dataset} {r.committed}/{r.on_topic}" for r in rows.values())
+            raise PobiError(f"the {stage} stage did not catch up within {timeout_s:.0f}s ({progress})")
+        time.sleep(0.5)

@@ -1,16 +1,15 @@
-"""Helpers for stream tests on the real stack: a private namespace of topics and Redis keys per test, a
-stage running in a thread, and waiting until the ledger says the stage is idle."""
+"""Helpers for stream tests on the real stack: a private namespace of topics and Redis keys per test, and a
+stage running in a thread. ``wait_until_idle`` (from ``streams.ledger``) waits until the stage caught up."""
 
 from __future__ import annotations
 
 import threading
-import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 
 from pobi.dlq import DLQ_STAGES
 from pobi.settings import Settings, load_settings
-from streams.ledger import LedgerRow, read_ledger
+from streams.ledger import wait_until_idle
 from streams.stages.normalize import NormalizeStage
 from streams.stages.runner import StageRunner
 from tests.kafka_helpers import create_topics
@@ -48,14 +47,4 @@ def running_stage(settings: Settings, datasets: list[str], stage: NormalizeStage
     assert not failures, f"the stage failed: {failures[0]!r}"
 
 
-def wait_until_idle(settings: Settings, datasets: list[str], timeout_s: float = 90.0) -> dict[str, LedgerRow]:
-    """The ledger rows once every dataset's records are all counted and committed."""
-    deadline = time.monotonic() + timeout_s
-    while True:
-        rows = {r.dataset: r for r in read_ledger(settings, datasets=datasets)}
-        if all(r.idle and r.counts.get("in", 0) >= r.on_topic for r in rows.values()):
-            return rows
-        if time.monotonic() > deadline:
-            raise AssertionError(f"the stage did not catch up within {timeout_s}s: "
-                                 f"{[(r.dataset, r.on_topic, r.committed, r.counts) for r in rows.values()]}")
-        time.sleep(0.5)
+__all__ = ["create_stream_topics", "namespaced", "running_stage", "wait_until_idle"]
