@@ -7,9 +7,10 @@ loses data, so both stay an operator's decision.
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass, field
 
-from confluent_kafka import Consumer, KafkaException, TopicPartition
+from confluent_kafka import Consumer, KafkaError, KafkaException, TopicPartition
 from confluent_kafka.admin import AdminClient, ConfigResource, NewTopic, ResourceType
 
 from pobi.errors import TopicError
@@ -157,8 +158,25 @@ def group_progress(bootstrap: str, group: str, names: list[str]) -> dict[str, tu
             topic = metadata.topics.get(name)
             partitions = [TopicPartition(name, p) for p in (topic.partitions if topic and not topic.error else {})]
             ends = sum(consumer.get_watermark_offsets(tp, timeout=_TIMEOUT_S)[1] for tp in partitions)
-            committed = consumer.committed(partitions, timeout=_TIMEOUT_S) if partitions else []
+            committed = _committed(consumer, partitions) if partitions else []
             progress[name] = (ends, sum(max(tp.offset, 0) for tp in committed))
         return progress
     finally:
         consumer.close()
+
+
+_COORDINATOR_NOT_READY = (KafkaError.NOT_COORDINATOR, KafkaError.COORDINATOR_LOAD_IN_PROGRESS,
+                          KafkaError.COORDINATOR_NOT_AVAILABLE, KafkaError._WAIT_COORD, KafkaError._TIMED_OUT)
+
+
+def _committed(consumer: Consumer, partitions: list[TopicPartition]) -> list[TopicPartition]:
+    """Committed offsets, waiting out a group coordinator that is still loading (a fresh broker creates
+    ``__consumer_offsets`` on first use and answers NOT_COORDINATOR meanwhile)."""
+    deadline = time.monotonic() + _TIMEOUT_S
+    while True:
+        try:
+            return consumer.committed(partitions, timeout=_TIMEOUT_S)
+        except KafkaException as exc:
+            if exc.args[0].code() not in _COORDINATOR_NOT_READY or time.monotonic() > deadline:
+                raise
+            time.sleep(0.5)
