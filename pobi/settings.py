@@ -39,6 +39,7 @@ class Settings(BaseSettings):
     metrics_port: Port = Field(9464, ge=1, le=65535, description="port of pobi's own /metrics")
     stack_dir: Path = Field(Path(".pobi"), description="where the local stack keeps binaries, data and logs")
     ready_timeout_s: float = Field(90.0, gt=0, description="how long `stack up` waits for each service")
+    secrets_dir: Path = Field(Path(".pobi/secrets"), description="the hub key and subscriber credentials (0700)")
     namespace: str = Field("", pattern=r"^[a-z0-9_-]*$",
                            description="prefix of topics, consumer groups and Redis keys (isolates tests)")
     dedup_ttl_hours: int = Field(168, ge=1, description="how long an event id is remembered (≥ ingest retention)")
@@ -64,6 +65,10 @@ class Settings(BaseSettings):
     @property
     def stack_path(self) -> Path:
         return self.stack_dir.expanduser().resolve()
+
+    @property
+    def secrets_path(self) -> Path:
+        return self.secrets_dir.expanduser().resolve()
 
     def topic(self, name: str) -> str:
         """A catalogue topic name (``ingest.person``) as it is called in this namespace."""

@@ -63,7 +63,7 @@ class WireSchema:
     version: int
     schema: dict[str, Any] = field(repr=False)
     row: dict[str, Any] | None = field(repr=False)  # the dataset's row schema; None for other subjects
-    kind: str = "change"  # "change" (ingest.*), "clean" (norm.*, subject "<dataset>.clean") or "other"
+    kind: str = "change"  # change (ingest.*), clean (norm.*, "<dataset>.clean"), delivery (out.*) or other
 
     @cached_property
     def parsed(self) -> Any:

@@ -10,7 +10,7 @@ from pobi.errors import PobiError
 from pobi.settings import get_settings
 from schemas.registry import default_registry
 
-STAGES = ("normalize",)
+STAGES = ("normalize", "fanout")
 
 
 def worker(stage: list[str] = typer.Option(list(STAGES), "--stage", help="stage to run (repeatable)"),

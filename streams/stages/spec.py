@@ -37,12 +37,14 @@ class StageSpec:
         return cls(stage, settings.model_dump(), tuple(datasets or ()), batch_size)
 
     def build(self) -> StageRunner:
+        from streams.stages.fanout import FanoutStage
         from streams.stages.normalize import NormalizeStage
 
         settings = Settings(**self.settings_values)
-        if self.stage != "normalize":
+        kinds = {"normalize": NormalizeStage, "fanout": FanoutStage}
+        if self.stage not in kinds:
             raise StageError(f"unknown stage {self.stage!r}")
-        stage = NormalizeStage(settings, datasets=list(self.datasets) or None)
+        stage = kinds[self.stage](settings, datasets=list(self.datasets) or None)
         return StageRunner(settings, stage, batch_size=self.batch_size)
 
 

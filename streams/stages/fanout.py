@@ -1,0 +1,113 @@
+"""The fan-out stage: every clean event on ``norm.*``, for each contract in force that selects it, becomes a
+delivery on ``out.<subscriber>`` (projected, masked, encoded with the contract's delivery schema, keyed by the
+masked entity id so one entity's deliveries stay in order) and an entry on ``audit.delivery``.
+
+Contracts come from ``pobi.subscriptions`` and are re-read before every batch, so a change applies without a
+restart; a withdrawn contract gets nothing more, nor does one past its ``valid_until`` (logged once).
+At least once: the batch's offsets are stored only after Kafka acknowledged every delivery and log entry, so
+a crash repeats deliveries with the same event ids rather than losing any.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections import Counter
+from collections.abc import Callable
+from concurrent.futures import Future
+from datetime import date, datetime
+
+from confluent_kafka import Message
+
+from pobi.errors import DecodeError
+from pobi.publish.producer import Publisher, dead_letter
+from pobi.secrets import hub_key
+from pobi.settings import Settings
+from schemas.codec import Codec
+from streams.fanout.deliver import Grant, compile_grants
+from streams.rules.dates import CST
+from topics.subscriptions import ContractBook
+
+__all__ = ["FanoutStage"]
+
+logger = logging.getLogger(__name__)
+
+
+def _done() -> Future[None]:
+    future: Future[None] = Future()
+    future.set_result(None)
+    return future
+
+
+class FanoutStage:
+    name = "fanout"
+
+    def __init__(self, settings: Settings, *, datasets: list[str] | None = None, codec: Codec | None = None,
+                 clock: Callable[[], int] = lambda: int(time.time() * 1000)) -> None:
+        self.settings = settings
+        self.codec = codec or Codec()
+        self.clock = clock
+        self.datasets = datasets or self.codec.registry.datasets
+        self.publisher = Publisher(settings, self.codec, {"delivery.report.only.error": True})
+        self.book = ContractBook(settings)
+        self.book.load()
+        self._hub_key = hub_key(settings)
+        self._grants: dict[str, list[Grant]] = {}
+        self._modes: dict[str, str] = {}
+        self._expired: set[str] = set()
+        self._audit_topic = settings.topic("audit.delivery")
+        self._audit_schema = self.codec.registry.latest("delivery_record")
+        self.delivered: Counter[str] = Counter()
+        self._compile()
+
+    def topics(self) -> list[str]:
+        return [self.settings.topic(f"norm.{d}") for d in self.datasets]
+
+    def _compile(self) -> None:
+        self._grants = {}
+        for contract in self.book.contracts():
+            self._modes[contract.subscriber] = contract.delivery
+            for grant in compile_grants(contract, self.codec.registry, self._hub_key):
+                self._grants.setdefault(grant.dataset, []).append(grant)
+
+    def _in_force(self, today: date) -> dict[str, list[Grant]]:
+        valid_until = {c.subscriber: c.valid_until for c in self.book.contracts()}
+        in_force: dict[str, list[Grant]] = {}
+        for dataset, grants in self._grants.items():
+            for grant in grants:
+                if today <= valid_until[grant.subscriber]:
+                    in_force.setdefault(dataset, []).append(grant)
+                elif grant.subscriber not in self._expired:
+                    self._expired.add(grant.subscriber)
+                    logger.warning("contract %s expired on %s: its deliveries stop", grant.subscriber,
+                                   valid_until[grant.subscriber])
+        return in_force
+
+    def handle(self, messages: list[Message]) -> Future[None]:
+        if self.book.refresh():
+            self._compile()
+        now_ms = self.clock()
+        in_force = self._in_force(datetime.fromtimestamp(now_ms / 1000, CST).date())
+        produce, encode = self.publisher.produce, self.codec.encode_with
+        for message in messages:
+            try:
+                _schema, event = self.codec.decode(message.value())
+            except DecodeError as exc:
+                self.publisher.send_dead_letter(dead_letter(
+                    self.name, exc.reason, str(exc), message.value(), original_key=message.key(),
+                    source_topic=message.topic(), source_partition=message.partition(),
+                    source_offset=message.offset()), topic=self.settings.topic("dlq.delivery"))
+                continue
+            for grant in in_force.get(event["dataset"], ()):
+                if not grant.selects(event):
+                    continue
+                key, record = grant.delivery(event, now_ms)
+                produce(self.settings.topic(f"out.{grant.subscriber}"), key, encode(grant.wire, record))
+                produce(self._audit_topic, event["entity"]["id"].encode(),
+                        encode(self._audit_schema, grant.audit(event, now_ms, self._modes[grant.subscriber])))
+                self.delivered[grant.subscriber] += 1
+        self.publisher.flush()
+        return _done()
+
+    def close(self) -> None:
+        self.book.close()

@@ -1,0 +1,162 @@
+"""Subscription contracts: what one subscribing system may receive — which rows (a filter per dataset),
+which fields, each sensitive field masked as the contract says — under which legal basis, until when.
+
+A contract is a YAML file (examples in ``topics/contracts/``). ``load_contract`` checks it against this
+model and against the datasets' schemas, and refuses it with ``file:line: problem`` for the first thing
+wrong: malformed YAML, an unknown dataset or field, a personal or sensitive field without a mask, ``clear``
+on such a field without the contract naming it under ``consent_clear``, an expired date.
+"""
+
+from __future__ import annotations
+
+from datetime import date
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+from pobi.errors import PobiError
+from schemas.registry import SchemaRegistry
+from topics.contract_yaml import LocatedYaml, read_located_yaml
+
+__all__ = ["EVENT_FIELDS", "ContractError", "DatasetGrant", "Match", "SubscriptionContract", "Webhook",
+           "check_contract", "load_contract"]
+
+MASKS = ("hash", "partial", "redact", "clear")
+PROTECTED = ("personal", "sensitive")
+EVENT_FIELDS = ("op", "department", "system")  # filterable besides the row's own fields
+
+
+class ContractError(PobiError):
+    """A contract that cannot be accepted; the message names the file, the line and the problem."""
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+
+
+class Match(_Strict):
+    """One filter condition: exactly one of equality, prefix or set membership. Nothing that runs code."""
+
+    equals: str | int | float | None = None
+    prefix: str | None = None
+    in_: list[str | int | float] | None = Field(None, alias="in")
+
+    @model_validator(mode="after")
+    def _exactly_one(self) -> Match:
+        given = [n for n in ("equals", "prefix", "in_") if getattr(self, n) is not None]
+        if len(given) != 1:
+            raise ValueError("a condition has exactly one of equals, prefix, in")
+        return self
+
+    def matches(self, value: Any) -> bool:
+        if value is None:
+            return False
+        if self.equals is not None:
+            return value == self.equals or str(value) == str(self.equals)
+        if self.prefix is not None:
+            return str(value).startswith(self.prefix)
+        return value in self.in_ or str(value) in {str(v) for v in self.in_ or ()}
+
+
+class DatasetGrant(_Strict):
+    filter: dict[str, Match] = Field(default_factory=dict)
+    fields: list[str] = Field(min_length=1)
+    masks: dict[str, Literal["hash", "partial", "redact", "clear"]] = Field(default_factory=dict)
+    consent_clear: list[str] = Field(default_factory=list)
+
+
+class Webhook(_Strict):
+    url: str = Field(pattern=r"^https?://[^\s/]+(/\S*)?$")
+    batch_size: int = Field(100, ge=1, le=5000)
+    max_attempts: int = Field(8, ge=1, le=100)
+    timeout_s: float = Field(10.0, gt=0, le=120)
+
+
+class SubscriptionContract(_Strict):
+    subscriber: str = Field(pattern=r"^[a-z][a-z0-9-]{1,40}$")
+    version: int = Field(ge=1)
+    owner_department: str = Field(min_length=1)
+    purpose: str = Field(min_length=1)
+    legal_basis: str = Field(min_length=1)
+    approver: str = Field(min_length=1)
+    valid_until: date
+    delivery: Literal["kafka", "webhook"] = "kafka"
+    webhook: Webhook | None = None
+    datasets: dict[str, DatasetGrant] = Field(min_length=1)
+
+    def active_on(self, day: date) -> bool:
+        return day <= self.valid_until
+
+
+Problem = tuple[tuple[str | int, ...], str]
+
+
+def check_contract(contract: SubscriptionContract, registry: SchemaRegistry, today: date) -> list[Problem]:
+    """Everything wrong with a well-formed contract, as (path, message)."""
+    problems: list[Problem] = []
+    if contract.valid_until < today:
+        problems.append((("valid_until",), f"the contract expired on {contract.valid_until}"))
+    if (contract.delivery == "webhook") != (contract.webhook is not None):
+        problems.append((("webhook",), "a webhook section is needed exactly when delivery is webhook"))
+    for dataset, grant in contract.datasets.items():
+        where = ("datasets", dataset)
+        if dataset not in registry.datasets:
+            problems.append((where, f"unknown dataset {dataset!r}; known: {', '.join(registry.datasets)}"))
+            continue
+        specs = {f.name: f for f in registry.latest(dataset).fields}
+        for name in grant.filter:
+            if name not in specs and name not in EVENT_FIELDS:
+                problems.append(((*where, "filter", name), f"{dataset} has no field {name!r} to filter on"))
+        for index, name in enumerate(grant.fields):
+            if name not in specs:
+                problems.append(((*where, "fields", index), f"{dataset} has no field {name!r}"))
+        for name, mask in grant.masks.items():
+            if name not in grant.fields:
+                problems.append(((*where, "masks", name), f"{name!r} is masked but not among the fields"))
+            elif specs[name].sensitivity in PROTECTED and mask == "clear" and name not in grant.consent_clear:
+                problems.append(((*where, "masks", name),
+                                 f"{name} is {specs[name].sensitivity}: `clear` needs it listed under consent_clear"))
+        for name in grant.fields:
+            if name in specs and specs[name].sensitivity in PROTECTED and name not in grant.masks:
+                problems.append(((*where, "fields"), f"{name} is {specs[name].sensitivity}: give it a mask "
+                                 "(hash, partial, redact) or `clear` with consent_clear"))
+        for name in grant.consent_clear:
+            if grant.masks.get(name) != "clear":
+                problems.append(((*where, "consent_clear"), f"{name} is in consent_clear but not masked `clear`"))
+    return problems
+
+
+def load_contract(path: Path, registry: SchemaRegistry, today: date) -> SubscriptionContract:
+    """Read and check one contract file; ContractError ``file:line: problem`` for the first problem."""
+    try:
+        located = read_located_yaml(path)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        line = f":{mark.line + 1}" if mark else ""
+        raise ContractError(f"{path}{line}: not valid YAML: {getattr(exc, 'problem', exc)}") from None
+    except OSError as exc:
+        raise ContractError(f"{path}: cannot be read: {exc.strerror}") from None
+    if not isinstance(located.data, dict):
+        raise ContractError(f"{path}:1: a contract is a mapping of subscriber, version, datasets, …")
+    try:
+        contract = SubscriptionContract.model_validate(located.data)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        loc = tuple("in" if part == "in_" else part for part in first["loc"])
+        message = f"{'.'.join(map(str, loc)) or 'contract'}: {first['msg']}"
+        raise ContractError(_where(path, located, loc, message)) from None
+    if path.stem != contract.subscriber:
+        raise ContractError(f"{path}:{located.line(('subscriber',))}: the file must be named after its subscriber "
+                            f"({contract.subscriber}.yaml)")
+    problems = check_contract(contract, registry, today)
+    if problems:
+        loc, message = problems[0]
+        raise ContractError(_where(path, located, loc, message))
+    return contract
+
+
+def _where(path: Path, located: LocatedYaml, loc: tuple[str | int, ...], message: str) -> str:
+    line = located.line(loc)
+    return f"{path}:{line}: {message}" if line else f"{path}: {message}"

@@ -1,0 +1,150 @@
+"""The contracts of a deployment: a folder of YAML files (``topics/contracts/`` by default), published to the
+compacted topic ``pobi.subscriptions`` (key: subscriber; value: a JSON document with the contract and every
+delivery schema it was ever delivered under; a tombstone when the contract is withdrawn). Workers follow
+that topic (``ContractBook``), so a change applies without a restart.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+from dataclasses import dataclass, field
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+from confluent_kafka import OFFSET_BEGINNING, Consumer, KafkaError, TopicPartition
+
+from pobi.kafka import client_config
+from pobi.publish.producer import Publisher
+from pobi.settings import Settings
+from schemas.projection import delivery_schema
+from schemas.registry import SchemaRegistry, WireSchema
+from topics.contract import ContractError, SubscriptionContract, load_contract
+
+__all__ = ["CONTRACTS_DIR", "ApplyResult", "ContractBook", "apply_contracts", "contract_document", "load_contracts",
+           "read_documents"]
+
+logger = logging.getLogger(__name__)
+CONTRACTS_DIR = Path(__file__).with_name("contracts")
+TOPIC = "pobi.subscriptions"
+
+
+def load_contracts(folder: Path, registry: SchemaRegistry, today: date) -> tuple[list[SubscriptionContract],
+                                                                                  list[str]]:
+    """Every contract in ``folder`` (``*.yaml``), and one ``file:line: problem`` per file that is refused."""
+    contracts, problems = [], []
+    if not folder.is_dir():
+        return [], [f"{folder}: no such folder of contracts"]
+    for path in sorted(folder.glob("*.yaml")):
+        try:
+            contracts.append(load_contract(path, registry, today))
+        except ContractError as exc:
+            problems.append(str(exc))
+    return contracts, problems
+
+
+def contract_document(contract: SubscriptionContract, registry: SchemaRegistry,
+                      previous: dict[str, Any] | None = None) -> dict[str, Any]:
+    schemas = dict((previous or {}).get("schemas", {}))
+    for dataset, grant in contract.datasets.items():
+        schema = delivery_schema(contract.subscriber, contract.version, dataset, grant.fields, grant.masks, registry)
+        schemas[WireSchema("delivery", 0, schema, None, "delivery").fingerprint.hex()] = schema
+    return {"contract": contract.model_dump(mode="json", by_alias=True, exclude_none=True), "schemas": schemas,
+            "applied_ts_ms": int(time.time() * 1000)}
+
+
+def read_documents(settings: Settings, timeout_s: float = 10.0) -> dict[str, dict[str, Any]]:
+    book = ContractBook(settings)
+    try:
+        book.load(timeout_s)
+        return dict(book.documents)
+    finally:
+        book.close()
+
+
+@dataclass
+class ApplyResult:
+    published: list[str] = field(default_factory=list)
+    unchanged: list[str] = field(default_factory=list)
+    withdrawn: list[str] = field(default_factory=list)
+
+
+def apply_contracts(settings: Settings, contracts: list[SubscriptionContract], registry: SchemaRegistry,
+                    *, withdraw_missing: bool = True) -> ApplyResult:
+    """Publish new and changed contracts; withdraw (tombstone) those no longer in the folder. A contract
+    whose content changed must carry a higher version, so deliveries name the terms they were made under."""
+    current = read_documents(settings)
+    result = ApplyResult()
+    topic = settings.topic(TOPIC)
+    with Publisher(settings) as publisher:
+        for contract in contracts:
+            before = current.get(contract.subscriber)
+            new = contract.model_dump(mode="json", by_alias=True, exclude_none=True)
+            if before and before["contract"] == new:
+                result.unchanged.append(contract.subscriber)
+                continue
+            if before and before["contract"]["version"] >= contract.version:
+                raise ContractError(f"{contract.subscriber}: the contract changed but its version stayed at "
+                                    f"{before['contract']['version']}; raise it")
+            document = contract_document(contract, registry, before)
+            publisher.produce(topic, contract.subscriber.encode(), json.dumps(document, ensure_ascii=False).encode())
+            result.published.append(contract.subscriber)
+        if withdraw_missing:
+            for subscriber in sorted(set(current) - {c.subscriber for c in contracts}):
+                publisher.produce(topic, subscriber.encode(), None)  # type: ignore[arg-type]  # a tombstone
+                result.withdrawn.append(subscriber)
+    return result
+
+
+class ContractBook:
+    """The contracts in force as ``pobi.subscriptions`` says, kept current by ``refresh`` (cheap: a poll that
+    returns at once when nothing changed). Each copy of a stage holds its own."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.documents: dict[str, dict[str, Any]] = {}
+        self._topic = settings.topic(TOPIC)
+        self._consumer = Consumer(client_config(settings.kafka_bootstrap, **{
+            "group.id": settings.topic("pobi-contract-book"), "enable.auto.commit": False,
+            "enable.partition.eof": True}))
+        self._consumer.assign([TopicPartition(self._topic, 0, OFFSET_BEGINNING)])
+
+    def load(self, timeout_s: float = 10.0) -> list[str]:
+        """Read up to the current end of the topic; the subscribers whose contract changed."""
+        _low, high = self._consumer.get_watermark_offsets(TopicPartition(self._topic, 0), timeout=timeout_s)
+        changed = []
+        deadline = time.monotonic() + timeout_s
+        position = self._consumer.position([TopicPartition(self._topic, 0)])[0].offset
+        while (position < 0 or position < high) and high > 0 and time.monotonic() < deadline:
+            messages = self._consumer.consume(500, 0.5)
+            changed += self._apply(messages)
+            position = self._consumer.position([TopicPartition(self._topic, 0)])[0].offset
+        return changed
+
+    def refresh(self) -> list[str]:
+        return self._apply(self._consumer.consume(500, 0))
+
+    def _apply(self, messages: list[Any]) -> list[str]:
+        changed = []
+        for message in messages:
+            if message.error():
+                if message.error().code() != KafkaError._PARTITION_EOF:
+                    logger.warning("reading %s: %s", self._topic, message.error().str())
+                continue
+            subscriber = message.key().decode()
+            if message.value() is None:
+                if self.documents.pop(subscriber, None) is not None:
+                    logger.warning("contract %s withdrawn: its deliveries stop", subscriber)
+            else:
+                document = json.loads(message.value())
+                self.documents[subscriber] = document
+                logger.info("contract %s v%s in force", subscriber, document["contract"]["version"])
+            changed.append(subscriber)
+        return changed
+
+    def contracts(self) -> list[SubscriptionContract]:
+        return [SubscriptionContract.model_validate(d["contract"]) for d in self.documents.values()]
+
+    def close(self) -> None:
+        self._consumer.close()
