@@ -67,10 +67,11 @@ class StageService(Service):
 class Worker:
     """``pobi worker``: the Faust app with its stage services; ``failures`` after it returns."""
 
-    def __init__(self, settings: Settings, stages: list[StageSpec], copies: int = 1) -> None:
+    def __init__(self, settings: Settings, stages: list[tuple[StageSpec, int]]) -> None:
+        """``stages``: each stage with how many copies of it to run."""
         self.app = create_app(settings)
         self.dead_letters = DeadLetterWatch(self.app, settings)
-        self.services = [StageService(spec, copies, loop=None) for spec in stages]
+        self.services = [StageService(spec, copies, loop=None) for spec, copies in stages]
         for service in self.services:
             self.app.service(service)  # type: ignore[arg-type]  # Faust accepts instances as well as classes
 

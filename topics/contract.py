@@ -98,8 +98,10 @@ def check_contract(contract: SubscriptionContract, registry: SchemaRegistry, tod
     problems: list[Problem] = []
     if contract.valid_until < today:
         problems.append((("valid_until",), f"the contract expired on {contract.valid_until}"))
-    if (contract.delivery == "webhook") != (contract.webhook is not None):
-        problems.append((("webhook",), "a webhook section is needed exactly when delivery is webhook"))
+    if contract.delivery == "webhook" and contract.webhook is None:
+        problems.append((("delivery",), "delivery is webhook: add a webhook section with its url"))
+    if contract.delivery == "kafka" and contract.webhook is not None:
+        problems.append((("webhook",), "a webhook section is only for delivery: webhook"))
     for dataset, grant in contract.datasets.items():
         where = ("datasets", dataset)
         if dataset not in registry.datasets:

@@ -10,14 +10,16 @@ from pobi.errors import PobiError
 from pobi.settings import get_settings
 from schemas.registry import default_registry
 
-STAGES = ("normalize", "fanout")
+STAGES = ("normalize", "fanout", "webhook")
+SINGLE_COPY = ("webhook",)  # waits on HTTP, not on a CPU: one copy is enough
 
 
 def worker(stage: list[str] = typer.Option(list(STAGES), "--stage", help="stage to run (repeatable)"),
            dataset: list[str] = typer.Option([], "--dataset", help="only these datasets (default: all)"),
            batch: int = typer.Option(0, "--batch", min=0, max=100_000, help="records per batch (0: the setting)"),
            processes: int = typer.Option(0, "--processes", min=0, max=64,
-                                         help="copies of each stage, one per process (0: one per CPU core)"),
+                                         help="copies of normalize and fanout, one per process "
+                                              "(0: one per CPU core); webhook runs one"),
            ) -> None:
     """Run pobi's stages until Ctrl-C or SIGTERM; several workers share the work through consumer groups."""
     from streams.app import Worker  # Faust is slow to import; only this command needs it
@@ -32,8 +34,9 @@ def worker(stage: list[str] = typer.Option(list(STAGES), "--stage", help="stage 
     if bad := sorted(set(dataset) - set(known)):
         raise typer.BadParameter(f"unknown dataset {', '.join(bad)}; known: {', '.join(known)}",
                                  param_hint="--dataset")
-    specs = [StageSpec.of(name, settings, dataset, batch or None) for name in dict.fromkeys(stage)]
     copies = processes or os.cpu_count() or 1
-    failures = Worker(settings, specs, copies).run(loglevel=os.environ.get("POBI_LOG_LEVEL", "warn").lower()[:4])
+    specs = [(StageSpec.of(name, settings, dataset, batch or None), 1 if name in SINGLE_COPY else copies)
+             for name in dict.fromkeys(stage)]
+    failures = Worker(settings, specs).run(loglevel=os.environ.get("POBI_LOG_LEVEL", "warn").lower()[:4])
     if failures:
         raise PobiError(f"the worker stopped because a stage failed: {failures[0]}")

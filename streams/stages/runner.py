@@ -98,7 +98,7 @@ class StageRunner:
 
     def _require_topics(self, consumer: Consumer) -> None:
         known = consumer.list_topics(timeout=10).topics
-        missing = [t for t in self.stage.topics() if t not in known]
+        missing = [t for t in self.stage.topics() if t not in known and not t.startswith("^")]  # ^ a pattern
         if missing:
             raise StageError(f"topics {', '.join(missing)} do not exist; run `pobi topics apply` first")
 

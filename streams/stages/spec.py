@@ -39,9 +39,10 @@ class StageSpec:
     def build(self) -> StageRunner:
         from streams.stages.fanout import FanoutStage
         from streams.stages.normalize import NormalizeStage
+        from streams.stages.webhook import WebhookStage
 
         settings = Settings(**self.settings_values)
-        kinds = {"normalize": NormalizeStage, "fanout": FanoutStage}
+        kinds = {"normalize": NormalizeStage, "fanout": FanoutStage, "webhook": WebhookStage}
         if self.stage not in kinds:
             raise StageError(f"unknown stage {self.stage!r}")
         stage = kinds[self.stage](settings, datasets=list(self.datasets) or None)

@@ -1,0 +1,61 @@
+"""`pobi subscribe NAME`: a subscriber's feed, decoded as its own client would see it."""
+
+from __future__ import annotations
+
+import sys
+import time
+
+import orjson
+import typer
+from confluent_kafka import OFFSET_BEGINNING, OFFSET_END, Consumer, TopicPartition
+
+from pobi.cli.output import console
+from pobi.errors import PobiError
+from pobi.kafka import client_config, require_kafka
+from pobi.settings import get_settings
+
+
+def subscribe(name: str = typer.Argument(..., help="the subscriber"),
+              from_beginning: bool = typer.Option(False, "--from-beginning", help="start at the oldest delivery"),
+              max_records: int = typer.Option(0, "--max", min=0, help="stop after N deliveries (0: never)"),
+              idle_s: float = typer.Option(0, "--idle", min=0, help="stop after S seconds without a delivery"),
+              as_json: bool = typer.Option(False, "--json", help="one JSON object per line")) -> None:
+    """Tail a subscriber's feed (out.NAME), decoded with the schemas published with its contract."""
+    from schemas.projection import DeliveryDecoder
+    from topics.subscriptions import read_documents
+
+    settings = get_settings()
+    require_kafka(settings.kafka_bootstrap)
+    document = read_documents(settings).get(name)
+    if document is None:
+        raise PobiError(f"no contract for {name!r} on the hub; `pobi subscriptions list` shows those there are")
+    decoder = DeliveryDecoder(list(document["schemas"].values()))
+    topic = settings.topic(f"out.{name}")
+    consumer = Consumer(client_config(settings.kafka_bootstrap, **{
+        "group.id": settings.topic(f"pobi-subscribe-{name}"), "enable.auto.commit": False}))
+    try:
+        metadata = consumer.list_topics(topic, timeout=10).topics.get(topic)
+        if metadata is None or metadata.error:
+            raise PobiError(f"{topic} does not exist; `pobi subscriptions apply` creates it")
+        start = OFFSET_BEGINNING if from_beginning else OFFSET_END
+        consumer.assign([TopicPartition(topic, p, start) for p in metadata.partitions])
+        shown, last = 0, time.monotonic()
+        while not max_records or shown < max_records:
+            message = consumer.poll(0.5)
+            if message is None or message.error():
+                if idle_s and time.monotonic() - last > idle_s:
+                    break
+                continue
+            last = time.monotonic()
+            record = decoder.decode(message.value())
+            if as_json:
+                sys.stdout.write(orjson.dumps(record).decode() + "\n")
+                sys.stdout.flush()
+            else:
+                console.print(f"{record['dataset']} {record['op']} {record['entity_key'][:20]} "
+                              f"v{record['contract_version']}: {record['row']}", soft_wrap=True)
+            shown += 1
+    except KeyboardInterrupt:
+        pass
+    finally:
+        consumer.close()
