@@ -11,7 +11,7 @@ from pobi.dlq import DLQ_STAGES
 from pobi.settings import Settings, load_settings
 from streams.ledger import wait_until_idle
 from streams.stages.normalize import NormalizeStage
-from streams.stages.runner import StageRunner
+from streams.stages.runner import BatchStage, StageRunner
 from tests.kafka_helpers import create_topics
 
 
@@ -26,7 +26,7 @@ def create_stream_topics(settings: Settings, datasets: list[str], partitions: in
 
 
 @contextmanager
-def running_stage(settings: Settings, datasets: list[str], stage: NormalizeStage | None = None,
+def running_stage(settings: Settings, datasets: list[str], stage: BatchStage | None = None,
                   batch_size: int = 2000) -> Iterator[StageRunner]:
     runner = StageRunner(settings, stage or NormalizeStage(settings, datasets=datasets), batch_size=batch_size)
     stop, failures = threading.Event(), []
@@ -47,4 +47,20 @@ def running_stage(settings: Settings, datasets: list[str], stage: NormalizeStage
     assert not failures, f"the stage failed: {failures[0]!r}"
 
 
-__all__ = ["create_stream_topics", "namespaced", "running_stage", "wait_until_idle"]
+__all__ = ["create_stream_topics", "namespaced", "running_stage", "wait_for_group", "wait_until_idle"]
+
+
+def wait_for_group(settings: Settings, group: str, topics: list[str], timeout_s: float = 60.0) -> None:
+    """Until ``group`` has committed every record on ``topics``."""
+    import time
+
+    from topics.admin import group_progress
+
+    deadline = time.monotonic() + timeout_s
+    while True:
+        progress = group_progress(settings.kafka_bootstrap, settings.topic(group), topics)
+        if all(committed >= ends for ends, committed in progress.values()):
+            return
+        if time.monotonic() > deadline:
+            raise AssertionError(f"{group} did not catch up within {timeout_s}s: {progress}")
+        time.sleep(0.3)

@@ -14,8 +14,9 @@ from datetime import date
 from pathlib import Path
 from typing import Any
 
-from confluent_kafka import OFFSET_BEGINNING, Consumer, KafkaError, TopicPartition
+from confluent_kafka import OFFSET_BEGINNING, Consumer, KafkaError, KafkaException, TopicPartition
 
+from pobi.errors import PobiError
 from pobi.kafka import client_config
 from pobi.publish.producer import Publisher
 from pobi.settings import Settings
@@ -104,6 +105,7 @@ class ContractBook:
 
     def __init__(self, settings: Settings) -> None:
         self.documents: dict[str, dict[str, Any]] = {}
+        self._live = False  # history read by load() is not news; changes seen by refresh() are logged
         self._topic = settings.topic(TOPIC)
         self._consumer = Consumer(client_config(settings.kafka_bootstrap, **{
             "group.id": settings.topic("pobi-contract-book"), "enable.auto.commit": False,
@@ -112,15 +114,28 @@ class ContractBook:
 
     def load(self, timeout_s: float = 10.0) -> list[str]:
         """Read up to the current end of the topic; the subscribers whose contract changed."""
-        _low, high = self._consumer.get_watermark_offsets(TopicPartition(self._topic, 0), timeout=timeout_s)
-        changed = []
         deadline = time.monotonic() + timeout_s
+        high = self._end_offset(deadline)
+        changed = []
         position = self._consumer.position([TopicPartition(self._topic, 0)])[0].offset
         while (position < 0 or position < high) and high > 0 and time.monotonic() < deadline:
             messages = self._consumer.consume(500, 0.5)
             changed += self._apply(messages)
             position = self._consumer.position([TopicPartition(self._topic, 0)])[0].offset
+        self._live = True
         return changed
+
+    def _end_offset(self, deadline: float) -> int:
+        """The topic's end offset, waiting out metadata that has not yet caught up with a new topic."""
+        while True:
+            try:
+                return self._consumer.get_watermark_offsets(TopicPartition(self._topic, 0), timeout=5)[1]
+            except KafkaException as exc:
+                if exc.args[0].code() not in (KafkaError._UNKNOWN_PARTITION, KafkaError.UNKNOWN_TOPIC_OR_PART,
+                                              KafkaError._UNKNOWN_TOPIC) or time.monotonic() > deadline:
+                    raise PobiError(f"cannot read {self._topic} ({exc.args[0].str()}); "
+                                    "does it exist? (`pobi topics apply`)") from None
+                time.sleep(0.2)
 
     def refresh(self) -> list[str]:
         return self._apply(self._consumer.consume(500, 0))
@@ -134,12 +149,13 @@ class ContractBook:
                 continue
             subscriber = message.key().decode()
             if message.value() is None:
-                if self.documents.pop(subscriber, None) is not None:
+                if self.documents.pop(subscriber, None) is not None and self._live:
                     logger.warning("contract %s withdrawn: its deliveries stop", subscriber)
             else:
                 document = json.loads(message.value())
                 self.documents[subscriber] = document
-                logger.info("contract %s v%s in force", subscriber, document["contract"]["version"])
+                if self._live:
+                    logger.warning("contract %s v%s in force", subscriber, document["contract"]["version"])
             changed.append(subscriber)
         return changed
 
