@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from collections.abc import Callable
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import yaml
@@ -46,6 +47,10 @@ class Catalogue:
             if spec.name == name:
                 return spec
         raise TopicError(f"topic {name!r} is not in the catalogue")
+
+    def in_namespace(self, topic_name: Callable[[str], str]) -> Catalogue:
+        """The same catalogue with every name as the deployment calls it (``Settings.topic``)."""
+        return Catalogue(self.datasets, [replace(t, name=topic_name(t.name)) for t in self.topics])
 
     def with_subscribers(self, subscribers: list[str], partitions: int, retention_hours: int,
                          replication: int) -> Catalogue:

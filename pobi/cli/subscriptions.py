@@ -62,7 +62,8 @@ def apply(contracts: Path = ContractsOption,
             console.print(f"[red]refused[/] {problem}", soft_wrap=True)
         raise PobiError(f"{len(problems)} contract(s) refused; nothing was applied")
     settings = get_settings()
-    apply_catalogue(admin_client(settings.kafka_bootstrap), load_catalogue(subscribers=subscribers_in(contracts)))
+    apply_catalogue(admin_client(settings.kafka_bootstrap),
+                    load_catalogue(subscribers=subscribers_in(contracts)).in_namespace(settings.topic))
     result = apply_contracts(settings, found, default_registry(), withdraw_missing=not keep_missing)
     for subscriber in result.published:
         console.print(f"published {subscriber}")

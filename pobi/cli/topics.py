@@ -39,7 +39,7 @@ def _as_json(states: list[TopicState]) -> list[dict[str, object]]:
 def apply(as_json: bool = JsonOption, catalogue: Path = CatalogueOption, contracts: Path = ContractsOption) -> int:
     """Create missing topics; report drift without changing existing topics. Exit 3 on drift."""
     report = apply_catalogue(admin_client(get_settings().kafka_bootstrap),
-                             load_catalogue(catalogue, subscribers_in(contracts)))
+                             load_catalogue(catalogue, subscribers_in(contracts)).in_namespace(get_settings().topic))
     managed = [s for s in report.states if s.in_catalogue]
     if as_json:
         print_json({"created": report.created, "topics": _as_json(managed)})
@@ -58,7 +58,7 @@ def list_topics(as_json: bool = JsonOption, catalogue: Path = CatalogueOption,
                 contracts: Path = ContractsOption) -> None:
     """Every catalogue topic and every cluster topic, side by side."""
     states = compare_catalogue(admin_client(get_settings().kafka_bootstrap),
-                               load_catalogue(catalogue, subscribers_in(contracts)))
+                               load_catalogue(catalogue, subscribers_in(contracts)).in_namespace(get_settings().topic))
     if as_json:
         print_json(_as_json(states))
     else:

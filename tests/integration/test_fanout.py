@@ -199,3 +199,46 @@ def test_each_feed_holds_what_its_contract_allows(live_stack: object, unique: st
          "gulou-deletes": len(deletes)})
     assert {a["entity_id"] for a in audit if a["subscriber"] == "fuzhou-city"} >= {
         by_id[i]["entity"]["id"] for i in w1_fuzhou}
+
+
+def test_pobi_subscribe_and_the_subscriptions_commands(live_stack: object, unique: str, tmp_path: Path) -> None:
+    import json
+    import os
+    import subprocess
+    import sys
+
+    settings = namespaced(unique, secrets_dir=tmp_path / "secrets")
+    create_stream_topics(settings, DATASETS)
+    create_topics(settings, settings.topic("pobi.subscriptions"), partitions=1)
+    env = {**os.environ, "POBI_NAMESPACE": settings.namespace, "POBI_SECRETS_DIR": str(settings.secrets_dir)}
+    pobi = [sys.executable, "-c", "from pobi.cli import main; main()"]
+
+    def run(*args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run([*pobi, *args], capture_output=True, text=True, env=env, timeout=120, check=False)
+
+    bad = tmp_path / "bad"
+    bad.mkdir()
+    (bad / "fuzhou-city.yaml").write_text(
+        (CONTRACTS_DIR / "fuzhou-city.yaml").read_text(encoding="utf-8").replace("      phone: partial\n", ""))
+    refused = run("subscriptions", "apply", "--contracts", str(bad))
+    assert refused.returncode == 1 and "phone is personal: give it a mask" in refused.stdout
+    assert run("subscriptions", "validate", "--contracts", str(bad)).returncode == 3
+
+    applied = run("subscriptions", "apply", "--contracts", str(contracts_folder(tmp_path)))
+    assert applied.returncode == 0, applied.stderr
+    assert "2 published" in applied.stdout
+    publish(settings, wave("w1"))
+    with running_stage(settings, DATASETS, stage=FanoutStage(settings, datasets=DATASETS)):
+        wait_for_group(settings, "pobi-fanout", [settings.topic(f"norm.{d}") for d in DATASETS])
+    tail = run("subscribe", "fuzhou-city", "--from-beginning", "--max", "3", "--json")
+    assert tail.returncode == 0, tail.stderr
+    records = [json.loads(line) for line in tail.stdout.splitlines()]
+    assert len(records) == 3 and all(r["row"]["name"] == "陈**" for r in records)
+    missing = run("subscribe", "nobody", "--max", "1")
+    assert missing.returncode == 1 and "no contract for 'nobody'" in missing.stderr
+    listed = json.loads(run("subscriptions", "list", "--json").stdout)
+    assert {c["subscriber"] for c in listed} == {"fuzhou-city", "credit-system"}
+    key_file = tmp_path / "fuzhou.key"
+    assert run("subscriptions", "secret", "fuzhou-city", "--out", str(key_file)).returncode == 0
+    assert oct(key_file.stat().st_mode & 0o777) == "0o600" and key_file.read_text().strip() not in applied.stdout
+    assert run("subscriptions", "secret", "fuzhou-city", "--out", str(key_file)).returncode == 1
