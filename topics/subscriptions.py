@@ -29,6 +29,9 @@ __all__ = ["CONTRACTS_DIR", "ApplyResult", "ContractBook", "apply_contracts", "c
 
 logger = logging.getLogger(__name__)
 CONTRACTS_DIR = Path(__file__).with_name("contracts")
+# what a topic created a moment ago answers until its metadata and leader have settled
+_NOT_READY_YET = (KafkaError._UNKNOWN_PARTITION, KafkaError.UNKNOWN_TOPIC_OR_PART, KafkaError._UNKNOWN_TOPIC,
+                  KafkaError.NOT_LEADER_FOR_PARTITION, KafkaError.LEADER_NOT_AVAILABLE)
 TOPIC = "pobi.subscriptions"
 
 
@@ -131,8 +134,7 @@ class ContractBook:
             try:
                 return self._consumer.get_watermark_offsets(TopicPartition(self._topic, 0), timeout=5)[1]
             except KafkaException as exc:
-                if exc.args[0].code() not in (KafkaError._UNKNOWN_PARTITION, KafkaError.UNKNOWN_TOPIC_OR_PART,
-                                              KafkaError._UNKNOWN_TOPIC) or time.monotonic() > deadline:
+                if exc.args[0].code() not in _NOT_READY_YET or time.monotonic() > deadline:
                     raise PobiError(f"cannot read {self._topic} ({exc.args[0].str()}); "
                                     "does it exist? (`pobi topics apply`)") from None
                 time.sleep(0.2)
