@@ -8,7 +8,8 @@ COPY topics ./topics
 COPY sinks ./sinks
 COPY schemas ./schemas
 COPY monitoring ./monitoring
-RUN pip install --no-cache-dir . && useradd --system --uid 10001 pobi
+RUN pip install --no-cache-dir . && useradd --system --uid 10001 pobi \
+    && install -d -o pobi -m 700 /var/lib/pobi/secrets
 USER pobi
 EXPOSE 9464
 CMD ["pobi", "worker"]
