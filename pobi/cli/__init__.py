@@ -14,7 +14,20 @@ try:  # typer 0.29 vendors its own click
 except ImportError:  # pragma: no cover - older typer on plain click
     from click import UsageError
 
-from pobi.cli import demo, dlq, ledger, publish, schemas, stack, subscribe, subscriptions, topics, worker
+from pobi.cli import (
+    demo,
+    dlq,
+    ledger,
+    objects,
+    publish,
+    schemas,
+    stack,
+    subscribe,
+    subscriptions,
+    topics,
+    views,
+    worker,
+)
 from pobi.errors import PobiError
 
 __all__ = ["app", "main"]
@@ -28,11 +41,16 @@ app.add_typer(topics.app, name="topics")
 app.add_typer(schemas.app, name="schemas")
 app.add_typer(dlq.app, name="dlq")
 app.add_typer(subscriptions.app, name="subscriptions")
+app.add_typer(views.app, name="views")
 app.command("publish")(publish.publish)
 app.command("demo")(demo.demo)
 app.command("worker")(worker.worker)
 app.command("ledger")(ledger.ledger)
 app.command("subscribe")(subscribe.subscribe)
+app.command("object")(objects.object_)
+app.command("timeline")(objects.timeline)
+app.command("search")(objects.search)
+app.command("tracker")(objects.tracker)
 
 # exit codes: 0 ok, 1 error, 2 bad command line, 3 done but something needs attention (drift, rejects)
 EXIT_ERROR, EXIT_USAGE = 1, 2

@@ -10,8 +10,8 @@ from pobi.errors import PobiError
 from pobi.settings import get_settings
 from schemas.registry import default_registry
 
-STAGES = ("normalize", "fanout", "webhook")
-SINGLE_COPY = ("webhook",)  # waits on HTTP, not on a CPU: one copy is enough
+STAGES = ("normalize", "fanout", "webhook", "sink")
+SINGLE_COPY = ("webhook", "sink")  # wait on HTTP and ClickHouse, not on a CPU: one copy is enough
 
 
 def worker(stage: list[str] = typer.Option(list(STAGES), "--stage", help="stage to run (repeatable)"),

@@ -49,8 +49,9 @@ class StageRunner:
                  batch_size: int | None = None, poll_timeout_s: float = 0.5) -> None:
         self.stage = stage
         self.group = group or settings.topic(f"pobi-{stage.name}")
-        self.batch_size = batch_size or settings.worker_batch
-        self.poll_timeout_s = poll_timeout_s
+        # a stage may fix its own batch shape (the ClickHouse sink: 10,000 records or 1 s, whichever first)
+        self.batch_size = batch_size or getattr(stage, "batch_size", None) or settings.worker_batch
+        self.poll_timeout_s = getattr(stage, "poll_timeout_s", poll_timeout_s)
         self.handled = 0  # records handed to the stage
         self.settled = 0  # records whose effects are durable and offsets stored
         self._config = client_config(

@@ -37,12 +37,13 @@ class StageSpec:
         return cls(stage, settings.model_dump(), tuple(datasets or ()), batch_size)
 
     def build(self) -> StageRunner:
+        from sinks.clickhouse.stage import SinkStage
         from streams.stages.fanout import FanoutStage
         from streams.stages.normalize import NormalizeStage
         from streams.stages.webhook import WebhookStage
 
         settings = Settings(**self.settings_values)
-        kinds = {"normalize": NormalizeStage, "fanout": FanoutStage, "webhook": WebhookStage}
+        kinds = {"normalize": NormalizeStage, "fanout": FanoutStage, "webhook": WebhookStage, "sink": SinkStage}
         if self.stage not in kinds:
             raise StageError(f"unknown stage {self.stage!r}")
         stage = kinds[self.stage](settings, datasets=list(self.datasets) or None)

@@ -1,0 +1,125 @@
+"""The object services: what pobi knows about a person, an enterprise or a licence (``object``), what
+happened to it (``timeline``), finding it (``search``), and who received its data (``tracker``). The CLI and
+the worker's HTTP API both call these.
+
+An id may be given in any spelling the normaliser accepts (full-width, lower-case x, spaces, a legacy
+15-digit number); one that fails its check gets that said, rather than an empty answer.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import date
+from typing import Any
+
+from pobi.errors import PobiError
+from sinks.clickhouse.queries import OBJECT_QUERIES
+from streams.rules.credit_code import normalize_uscc
+from streams.rules.identity import normalize_id_number
+from streams.rules.licence import LICENCE_ROOT, normalize_licence_id
+from streams.rules.outcome import RuleViolation
+from streams.rules.text import compact_identifier
+
+__all__ = ["ObjectService", "object_service", "resolve_id"]
+
+Execute = Callable[[str, dict[str, Any]], list[tuple[Any, ...]]]
+
+
+def resolve_id(text: str, today: date) -> tuple[str, str]:
+    """(entity type, normalised id) of an ID number, credit code or licence id; PobiError saying what is
+    wrong with it otherwise."""
+    raw = text.strip()
+    if raw.replace(" ", "").startswith(LICENCE_ROOT):
+        try:
+            return "licence", normalize_licence_id(raw).value
+        except RuleViolation as exc:
+            raise PobiError(f"{raw!r} is not a valid licence identifier: {exc.message}") from None
+    compact = compact_identifier(raw) or ""
+    looks_personal = len(compact) in (15, 18) and compact[:-1].isdigit()
+    if looks_personal:
+        try:
+            return "person", normalize_id_number(raw, today=today).value
+        except RuleViolation as exc:
+            if len(compact) == 15 or exc.code != "id_number.checksum":
+                raise PobiError(f"{raw!r} is not a valid ID number: {exc.message}") from None
+            person_error = exc.message
+    if len(compact) == 18:
+        try:
+            return "enterprise", normalize_uscc(raw).value
+        except RuleViolation as exc:
+            what = f"an ID number ({person_error}) nor a credit code" if looks_personal else "a valid credit code"
+            raise PobiError(f"{raw!r} is not {what}: {exc.message}") from None
+    raise PobiError(f"{raw!r} is not an ID number (18 or 15 characters), a credit code (18) or a licence id "
+                    f"({LICENCE_ROOT}.…)")
+
+
+class ObjectService:
+    def __init__(self, execute: Execute, database: str, today: Callable[[], date],
+                 purposes: Callable[[], dict[str, str]] = dict) -> None:
+        self._execute = execute
+        self._db = database
+        self._today = today
+        self._purposes = purposes
+
+    def _query(self, name: str, **params: Any) -> list[tuple[Any, ...]]:
+        return self._execute(OBJECT_QUERIES[name].replace("{db}", self._db), params)
+
+    def object(self, text: str) -> dict[str, Any]:
+        kind, entity_id = resolve_id(text, self._today())
+        attributes = self._query("attributes", entity_type=kind, entity_id=entity_id)
+        if not attributes:
+            raise PobiError(f"no {kind} {entity_id} has passed through pobi")
+        values = {a: {"value": v, "department": d, "source_ts_ms": ts, "sources": sorted(s)}
+                  for a, v, d, ts, s in attributes}
+        deleted = values.pop("__deleted", {}).get("value") == "1"
+        return {"entity_type": kind, "entity_id": entity_id, "deleted": deleted,
+                "attributes": {k: v for k, v in values.items() if "." not in k},
+                "derived": {k: v["value"] for k, v in values.items() if "." in k},
+                "related": [{"direction": d, "role": r, "type": t, "id": i, "department": dep, "source_ts_ms": ts}
+                            for d, r, t, i, dep, ts in self._query("links", entity_type=kind, entity_id=entity_id)]}
+
+    def timeline(self, text: str, limit: int = 200) -> dict[str, Any]:
+        kind, entity_id = resolve_id(text, self._today())
+        rows = self._query("timeline", entity_type=kind, entity_id=entity_id, limit=limit)
+        return {"entity_type": kind, "entity_id": entity_id, "events": [
+            {"ts_ms": ts, "dataset": ds, "op": op, "department": dep, "system": sys_, "event_id": eid,
+             "quality_flags": list(flags), "ingest_ts_ms": ingest}
+            for ts, ds, op, dep, sys_, eid, flags, ingest in rows]}
+
+    def search(self, text: str, limit: int = 20) -> list[dict[str, Any]]:
+        needle = text.strip()
+        if len(needle) < 2:
+            raise PobiError("search needs at least two characters")
+        if needle.isascii():
+            needle = (compact_identifier(needle) or needle).upper()
+        rows = self._query("search", text=needle, limit=limit)
+        return [{"entity_type": t, "entity_id": i, "label": label, "matched": "id" if by_id else "name"}
+                for t, i, label, by_id, _newest in rows]
+
+    def tracker(self, text: str, limit: int = 500) -> dict[str, Any]:
+        kind, entity_id = resolve_id(text, self._today())
+        purposes = self._purposes()
+        rows = self._query("tracker", entity_type=kind, entity_id=entity_id, limit=limit)
+        return {"entity_type": kind, "entity_id": entity_id, "deliveries": [
+            {"subscriber": s, "contract_version": v, "purpose": purposes.get(s, ""), "dataset": ds,
+             "event_id": eid, "fields": list(fields), "mode": mode, "ts_ms": ts}
+            for s, v, ds, eid, fields, mode, ts in rows]}
+
+
+def object_service(settings: Any) -> ObjectService:
+    """The services on the deployment's ClickHouse, with purposes from the contracts on the hub."""
+    from datetime import datetime
+
+    from sinks.clickhouse.writer import ClickHouseWriter
+    from streams.rules.dates import CST
+    from topics.subscriptions import read_documents
+
+    writer = ClickHouseWriter(settings, wait=False)
+
+    def purposes() -> dict[str, str]:
+        try:
+            return {s: d["contract"]["purpose"] for s, d in read_documents(settings).items()}
+        except PobiError:
+            return {}
+
+    return ObjectService(writer.execute, settings.clickhouse_database, lambda: datetime.now(CST).date(), purposes)

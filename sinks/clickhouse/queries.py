@@ -1,0 +1,67 @@
+"""Every query pobi runs on ClickHouse, in one place (a test runs each of them on current ClickHouse through
+chdb as well as on the test server). Parameters use clickhouse-driver's ``%(name)s`` substitution."""
+
+from __future__ import annotations
+
+__all__ = ["OBJECT_QUERIES", "VIEW_QUERIES"]
+
+OBJECT_QUERIES: dict[str, str] = {
+    # the 360° view: each attribute's current value, who said it last and when, and every department that did
+    "attributes": """
+        SELECT attribute, current_value, last_department, last_ts_ms, sources
+        FROM {db}.entity_current
+        WHERE entity_type = %(entity_type)s AND entity_id = %(entity_id)s
+        ORDER BY attribute""",
+    "links": """
+        SELECT 'out' AS direction, role, to_type AS other_type, to_id AS other_id, department, source_ts_ms
+        FROM {db}.links FINAL WHERE from_type = %(entity_type)s AND from_id = %(entity_id)s
+        UNION ALL
+        SELECT 'in' AS direction, role, from_type AS other_type, from_id AS other_id, department, source_ts_ms
+        FROM {db}.links FINAL WHERE to_type = %(entity_type)s AND to_id = %(entity_id)s""",
+    "timeline": """
+        SELECT event_ts_ms, dataset, op, department, system, event_id, quality_flags, ingest_ts_ms
+        FROM {db}.events FINAL
+        WHERE entity_type = %(entity_type)s AND entity_id = %(entity_id)s
+        ORDER BY event_ts_ms, event_id
+        LIMIT %(limit)s""",
+    # an id prefix ranks first, then name matches, newest first
+    "search": """
+        SELECT entity_type, entity_id, argMax(value, source_ts_ms) AS label,
+               max(startsWith(entity_id, %(text)s)) AS by_id, max(source_ts_ms) AS newest
+        FROM {db}.attributes FINAL
+        WHERE (attribute IN ('name', 'legal_rep_name', 'holder_name', 'licence_name', 'item_name')
+               AND positionUTF8(value, %(text)s) > 0)
+           OR (startsWith(entity_id, %(text)s) AND attribute IN ('name', 'licence_name', 'item_name', '__deleted'))
+        GROUP BY entity_type, entity_id
+        ORDER BY by_id DESC, newest DESC
+        LIMIT %(limit)s""",
+    "tracker": """
+        SELECT subscriber, contract_version, dataset, event_id, fields, mode, ts_ms
+        FROM {db}.deliveries FINAL
+        WHERE entity_type = %(entity_type)s AND entity_id = %(entity_id)s
+        ORDER BY ts_ms DESC
+        LIMIT %(limit)s""",
+}
+
+VIEW_QUERIES: dict[str, str] = {
+    "event_counts": "SELECT dataset, count() AS events FROM {db}.events FINAL GROUP BY dataset ORDER BY dataset",
+    "throughput": """
+        SELECT minute, dataset, stage, sum(events) AS events FROM {db}.throughput_per_minute
+        WHERE minute >= now() - 3600 GROUP BY minute, dataset, stage ORDER BY minute, dataset, stage""",
+    "sensor_minutes": """
+        SELECT minute, sensor_id, metric, readings, min_value, max_value, avg_value
+        FROM {db}.sensor_minutes ORDER BY minute DESC, sensor_id, metric LIMIT 100""",
+    "case_timeliness": """
+        SELECT item_code, item_name, department, decided_cases, avg_days, share_within_promised,
+               share_within_statutory, share_within_half_statutory, avg_trips
+        FROM {db}.case_timeliness_by_item ORDER BY item_code, department""",
+    "licence_status": """
+        SELECT licence_type, licence_name, issuer, issued, valid, expiring_30_days
+        FROM {db}.licence_status ORDER BY licence_type, issuer""",
+    "deliveries_per_subscriber": """
+        SELECT subscriber, count() AS deliveries, max(ts_ms) AS last_ms
+        FROM {db}.deliveries FINAL GROUP BY subscriber ORDER BY subscriber""",
+    "dead_letters_by_reason": """
+        SELECT stage, reason, count() AS letters FROM {db}.dead_letters FINAL
+        GROUP BY stage, reason ORDER BY letters DESC""",
+}

@@ -1,0 +1,128 @@
+"""What each record becomes in ClickHouse, as plain rows per table — pure functions, tested without a server.
+
+A clean event gives one ``events`` row (also the entity's timeline), one ``attributes`` row per known value
+(the material of the one-record-per-entity view, each with its department and source time), one ``links``
+row per related entity, and a row in its dataset's own table (``readings``, ``case_stages``, ``licences``).
+Delivery-log entries, dead letters and arrivals each give one row.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from datetime import UTC, date, datetime
+from typing import Any
+
+__all__ = ["COLUMNS", "Rows", "arrival_rows", "clean_event_rows", "dead_letter_rows", "delivery_rows"]
+
+COLUMNS: dict[str, tuple[str, ...]] = {
+    "events": ("event_id", "dataset", "op", "entity_type", "entity_id", "department", "system", "event_ts_ms",
+               "ingest_ts_ms", "normalized_ts_ms", "event_time", "ingest_time", "quality_flags", "related_roles",
+               "related_types", "related_ids"),
+    "attributes": ("entity_type", "entity_id", "attribute", "value", "department", "system", "source_ts_ms",
+                   "event_id"),
+    "links": ("from_type", "from_id", "role", "to_type", "to_id", "department", "source_ts_ms", "event_id"),
+    "readings": ("sensor_id", "station_id", "division_code", "metric", "value", "unit", "measured_ms",
+                 "measured_at", "event_id", "quality_flags"),
+    "case_stages": ("case_id", "item_code", "item_name", "department", "applicant_type", "applicant_id", "stage",
+                    "stage_ms", "statutory_limit_days", "promised_limit_days", "channel", "trips", "event_id"),
+    "licences": ("licence_id", "licence_type", "licence_name", "holder_type", "holder_id", "holder_name", "issuer",
+                 "issuer_code", "issued_date", "valid_from", "valid_to", "status", "op", "source_ts_ms", "event_id"),
+    "deliveries": ("subscriber", "contract_version", "dataset", "event_id", "entity_type", "entity_id", "fields",
+                   "mode", "ts_ms", "delivered_at"),
+    "dead_letters": ("dlq_topic", "dlq_partition", "dlq_offset", "stage", "reason", "message", "dataset",
+                     "source_topic", "source_partition", "source_offset", "department", "event_id", "ts_ms",
+                     "dead_at"),
+    "arrivals": ("topic", "partition", "offset", "dataset", "department", "event_id", "ingest_ts_ms",
+                 "ingest_time"),
+}
+
+
+class Rows:
+    """Rows gathered for a batch, per table, kept as columns for clickhouse-driver's columnar insert."""
+
+    def __init__(self) -> None:
+        self.tables: dict[str, list[tuple[Any, ...]]] = defaultdict(list)
+
+    def add(self, table: str, row: tuple[Any, ...]) -> None:
+        self.tables[table].append(row)
+
+    def columns(self, table: str) -> list[list[Any]]:
+        return [list(column) for column in zip(*self.tables[table], strict=True)]
+
+    def __len__(self) -> int:
+        return sum(len(rows) for rows in self.tables.values())
+
+
+def _time(ms: int) -> datetime:
+    return datetime.fromtimestamp(ms / 1000, UTC)  # aware, so the driver does not guess a zone
+
+
+def _day(value: str | None) -> date | None:
+    return date.fromisoformat(value) if value else None
+
+
+def clean_event_rows(event: dict[str, Any], rows: Rows) -> None:
+    row = event["after"] if event["after"] is not None else event["before"]
+    entity_type, entity_id = event["entity"]["type"], event["entity"]["id"]
+    source = event["source"]
+    ts, ingest_ts = event["ts_ms"], event["ingest"]["ts_ms"]
+    related = event["related"]
+    flags = [f["code"] for f in event["quality_flags"]]
+    rows.add("events", (event["event_id"], event["dataset"], event["op"], entity_type, entity_id,
+                        source["department"], source["system"], ts, ingest_ts, event["normalized_ts_ms"],
+                        _time(ts), _time(ingest_ts), flags, [r["role"] for r in related],
+                        [r["type"] for r in related], [r["id"] for r in related]))
+    values = {} if row is None else {k: v for k, v in row.items() if v is not None}
+    values |= event["enrichment"]
+    values["__deleted"] = "1" if event["op"] == "d" else "0"
+    for attribute, value in values.items():
+        rows.add("attributes", (entity_type, entity_id, attribute, str(value), source["department"],
+                                source["system"], ts, event["event_id"]))
+    for link in related:
+        rows.add("links", (entity_type, entity_id, link["role"], link["type"], link["id"], source["department"], ts,
+                           event["event_id"]))
+    if row is not None:
+        _dataset_row(event, row, rows, flags)
+
+
+def _dataset_row(event: dict[str, Any], row: dict[str, Any], rows: Rows, flags: list[str]) -> None:
+    dataset, enrichment = event["dataset"], event["enrichment"]
+    if dataset == "sensor_reading":
+        measured = int(enrichment.get("measured_at.epoch_ms", event["ts_ms"]))
+        rows.add("readings", (row["sensor_id"], row.get("station_id") or "", row.get("division_code") or "",
+                              row["metric"], float(row["value"]), row["unit"], measured, _time(measured),
+                              event["event_id"], flags))
+    elif dataset == "approval_case":
+        stage_ms = int(enrichment.get("stage_time.epoch_ms", event["ts_ms"]))
+        rows.add("case_stages", (row["case_id"], row.get("item_code") or "", row.get("item_name") or "",
+                                 row.get("department") or "", row.get("applicant_type") or "",
+                                 row.get("applicant_id") or "", row["stage"], stage_ms,
+                                 row.get("statutory_limit_days"), row.get("promised_limit_days"),
+                                 row.get("channel") or "", row.get("trips"), event["event_id"]))
+    elif dataset == "licence":
+        rows.add("licences", (row["licence_id"], row.get("licence_type") or "", row.get("licence_name") or "",
+                              row.get("holder_type") or "", row.get("holder_id") or "", row.get("holder_name") or "",
+                              row.get("issuer") or "", enrichment.get("licence_id.issuer", ""),
+                              _day(row.get("issued_date")), _day(row.get("valid_from")), _day(row.get("valid_to")),
+                              row.get("status") or "", event["op"], event["ts_ms"], event["event_id"]))
+
+
+def delivery_rows(entry: dict[str, Any], rows: Rows) -> None:
+    rows.add("deliveries", (entry["subscriber"], entry["contract_version"], entry["dataset"], entry["event_id"],
+                            entry["entity_type"], entry["entity_id"], entry["fields"], entry["mode"], entry["ts_ms"],
+                            _time(entry["ts_ms"])))
+
+
+def dead_letter_rows(letter: dict[str, Any], position: tuple[str, int, int], rows: Rows) -> None:
+    context = letter["context"]
+    rows.add("dead_letters", (*position, letter["stage"], letter["reason"], letter["message"],
+                              letter["dataset"] or "", letter["source_topic"] or "",
+                              -1 if letter["source_partition"] is None else letter["source_partition"],
+                              -1 if letter["source_offset"] is None else letter["source_offset"],
+                              context.get("department", ""), context.get("event_id", ""), letter["ts_ms"],
+                              _time(letter["ts_ms"])))
+
+
+def arrival_rows(event: dict[str, Any], position: tuple[str, int, int], ingest_ts_ms: int, rows: Rows) -> None:
+    rows.add("arrivals", (*position, event["dataset"], event["source"]["department"], event["event_id"],
+                          ingest_ts_ms, _time(ingest_ts_ms)))
