@@ -88,8 +88,8 @@ class ObjectService:
 
     def search(self, text: str, limit: int = 20) -> list[dict[str, Any]]:
         needle = text.strip()
-        if len(needle) < 2:
-            raise PobiError("search needs at least two characters")
+        if not needle or (needle.isascii() and len(needle) < 2):
+            raise PobiError("search needs a name fragment (one Chinese character is enough) or two characters")
         if needle.isascii():
             needle = (compact_identifier(needle) or needle).upper()
         rows = self._query("search", text=needle, limit=limit)

@@ -17,6 +17,7 @@ from concurrent.futures import Future
 import faust
 from mode import Service
 
+from pobi.api import ObjectApi
 from pobi.settings import Settings
 from streams.agents.dead_letters import DeadLetterWatch
 from streams.stages.spec import StageSpec, run_copies
@@ -64,6 +65,26 @@ class StageService(Service):
             await asyncio.wrap_future(self._done)
 
 
+class ApiService(Service):
+    """The object-services HTTP API (``pobi.api``) for as long as the worker runs."""
+
+    def __init__(self, settings: Settings, **kwargs: object) -> None:
+        super().__init__(**kwargs)  # type: ignore[arg-type]
+        self.settings = settings
+        self.api: ObjectApi | None = None
+
+    async def on_start(self) -> None:
+        from pobi.objects import object_service
+
+        self.api = ObjectApi(object_service(self.settings), "127.0.0.1", self.settings.api_port)
+        self.api.start()
+        logger.info("object services on http://127.0.0.1:%d/", self.api.port)
+
+    async def on_stop(self) -> None:
+        if self.api is not None:
+            self.api.stop()
+
+
 class Worker:
     """``pobi worker``: the Faust app with its stage services; ``failures`` after it returns."""
 
@@ -74,6 +95,8 @@ class Worker:
         self.services = [StageService(spec, copies, loop=None) for spec, copies in stages]
         for service in self.services:
             self.app.service(service)  # type: ignore[arg-type]  # Faust accepts instances as well as classes
+        if settings.api_port:
+            self.app.service(ApiService(settings, loop=None))  # type: ignore[arg-type]
 
     def run(self, loglevel: str = "warn") -> list[BaseException]:
         worker = faust.Worker(self.app, loglevel=loglevel, quiet=True, redirect_stdouts=False)
