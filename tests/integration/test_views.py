@@ -1,0 +1,143 @@
+"""The views on the real stack: events published through pobi, normalised, fanned out and sunk show up in
+every view with the right counts; publishing twice and replaying the sink leave counts unchanged; a person
+published by two departments has one current record with the newest values and both sources."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import threading
+import time
+from datetime import datetime, timedelta
+from pathlib import Path
+
+import pytest
+
+from pobi.objects import object_service
+from pobi.publish.envelope import SourceRef, build_envelope
+from pobi.publish.producer import Publisher
+from pobi.settings import Settings
+from schemas.registry import default_registry
+from sinks.clickhouse.migrate import apply_migrations
+from sinks.clickhouse.queries import VIEW_QUERIES
+from sinks.clickhouse.stage import SinkStage
+from sinks.clickhouse.writer import ClickHouseWriter
+from streams.rules.dates import CST
+from streams.stages.fanout import FanoutStage
+from streams.stages.runner import StageRunner
+from tests.kafka_helpers import create_topics
+from tests.samples import SAMPLE_ROWS
+from tests.stream_helpers import create_stream_topics, namespaced, running_stage, wait_for_group
+from topics.subscriptions import CONTRACTS_DIR, apply_contracts, load_contracts
+
+pytestmark = pytest.mark.stack
+DATASETS = ["person", "enterprise", "licence", "approval_case", "sensor_reading"]
+PERSON = SAMPLE_ROWS["person"]["id_number"]
+POLICE, CIVIL = SourceRef("public-security", "hukou"), SourceRef("civil-affairs", "marriage-register")
+T0 = int(datetime(2026, 11, 20, 9, tzinfo=CST).timestamp() * 1000)
+
+
+def events() -> list[tuple[str, SourceRef, str, int, dict]]:
+    now = datetime.now(CST)
+    case = SAMPLE_ROWS["approval_case"] | {"applicant_id": SAMPLE_ROWS["enterprise"]["uscc"]}
+    return [
+        ("person", POLICE, "p-1", T0, SAMPLE_ROWS["person"] | {"phone": "13905910001"}),
+        ("person", CIVIL, "p-2", T0 + 3_600_000, SAMPLE_ROWS["person"] | {"name": "陈志明", "phone": "13905910002",
+                                                                           "address": "福州市鼓楼区湖东路 8 号"}),
+        ("enterprise", SourceRef("market-regulation", "aic"), "e-1", T0, SAMPLE_ROWS["enterprise"]),
+        ("licence", SourceRef("housing", "e-licence"), "l-1", T0, SAMPLE_ROWS["licence"]),
+        *[("approval_case", SourceRef("service-hall", "wsbs"), f"c-{stage}", T0 + day * 86_400_000,
+           case | {"stage": stage, "stage_time": (datetime(2026, 11, 2, 9, tzinfo=CST) + timedelta(days=day))
+                   .isoformat()}) for stage, day in (("applied", 0), ("accepted", 1), ("approved", 3))],
+        *[("sensor_reading", SourceRef("environment", "aqms"), f"s-{n}", T0,
+           SAMPLE_ROWS["sensor_reading"] | {"value": float(20 + n), "measured_at": now.isoformat()})
+          for n in range(4)],
+    ]
+
+
+def publish(settings: Settings) -> None:
+    with Publisher(settings) as publisher:
+        for dataset, source, event_id, ts, row in events():
+            publisher.send_event(dataset, build_envelope(
+                default_registry().latest(dataset), event_id=event_id, op="c", source=source, position=event_id,
+                ts_ms=ts, before=None, after=row), topic=settings.topic(f"ingest.{dataset}"))
+
+
+def counts(writer: ClickHouseWriter, db: str) -> dict[str, int]:
+    return dict(writer.execute(VIEW_QUERIES["event_counts"].replace("{db}", db)))
+
+
+def test_views_object_services_and_idempotent_replays(live_stack: object, unique: str, tmp_path: Path) -> None:
+    settings = namespaced(unique, clickhouse_database=f"t{unique}", secrets_dir=tmp_path / "secrets")
+    create_stream_topics(settings, DATASETS)
+    create_topics(settings, settings.topic("out.fuzhou-city"), settings.topic("audit.delivery"))
+    create_topics(settings, settings.topic("pobi.subscriptions"), partitions=1)
+    found, _ = load_contracts(CONTRACTS_DIR, default_registry(), datetime.now(CST).date())
+    apply_contracts(settings, [c for c in found if c.subscriber == "fuzhou-city"], default_registry())
+    writer = ClickHouseWriter(settings, wait=False)
+    apply_migrations(lambda q: writer.execute(q), settings.clickhouse_database)
+    db = settings.clickhouse_database
+    sink = SinkStage(settings)
+    sink_topics = sink.topics()
+    publish(settings)
+    publish(settings)  # the department sends the same batch again
+    with running_stage(settings, DATASETS), \
+            running_stage(settings, DATASETS, stage=FanoutStage(settings, datasets=DATASETS)), \
+            running_stage(settings, DATASETS, stage=sink):
+        wait_for_group(settings, "pobi-normalize", [settings.topic(f"ingest.{d}") for d in DATASETS])
+        wait_for_group(settings, "pobi-fanout", [settings.topic(f"norm.{d}") for d in DATASETS])
+        wait_for_group(settings, "pobi-sink", sink_topics)
+
+    expected = {"person": 2, "enterprise": 1, "licence": 1, "approval_case": 3, "sensor_reading": 4}
+    assert counts(writer, db) == expected
+    service = object_service(settings)
+    person = service.object("３５０１０２１９９００３０７１２３ ４")
+    assert person["attributes"]["phone"]["value"] == "13905910002"  # the newest source wins
+    assert person["attributes"]["phone"]["department"] == "civil-affairs"
+    assert person["attributes"]["name"]["sources"] == ["civil-affairs", "public-security"]
+    assert person["attributes"]["address"]["value"] == "福州市鼓楼区湖东路 8 号"
+    assert {"direction": "in", "role": "legal_representative", "type": "enterprise",
+            "id": SAMPLE_ROWS["enterprise"]["uscc"]} in [
+        {k: r[k] for k in ("direction", "role", "type", "id")} for r in person["related"]]
+    assert [e["department"] for e in service.timeline(PERSON)["events"]] == ["public-security", "civil-affairs"]
+    tracked = service.tracker(PERSON)["deliveries"]
+    assert {d["subscriber"] for d in tracked} == {"fuzhou-city"} and len(tracked) == 2
+    assert tracked[0]["purpose"].startswith("一网通办")
+    assert service.search("陈志")[0]["entity_id"] == PERSON
+    assert service.search("9135010")[0]["entity_id"] == SAMPLE_ROWS["enterprise"]["uscc"]
+
+    per_stage: dict[str, int] = {}
+    for _minute, _dataset, stage, n in writer.execute(VIEW_QUERIES["throughput"].replace("{db}", db)):
+        per_stage[stage] = per_stage.get(stage, 0) + n
+    assert per_stage == {"in": 22, "clean": 11, "delivered": 2}
+    [item] = writer.execute(VIEW_QUERIES["case_timeliness"].replace("{db}", db))
+    assert item[3] == 1 and abs(item[4] - 3.0) < 1e-6 and item[5] == 1.0  # 3 days: within the 5 promised
+    assert writer.execute(VIEW_QUERIES["licence_status"].replace("{db}", db))[0][3:] == (1, 1, 0)
+    [(readings,)] = writer.execute(f"SELECT sum(readings) FROM {db}.sensor_minutes")
+    assert readings == 4
+
+    # the sink's batch replayed (as after a crash before its offsets were committed): nothing doubles
+    replay = StageRunner(settings, SinkStage(settings), group=settings.topic("pobi-sink-replay"))
+    stop = threading.Event()
+    thread = threading.Thread(target=replay.run, args=(stop,), daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 60
+    while replay.settled < 22 + 11 + 2:  # arrivals, clean events, delivery-log entries
+        assert time.monotonic() < deadline and thread.is_alive()
+        time.sleep(0.2)
+    stop.set()
+    thread.join(30)
+    assert counts(writer, db) == expected
+    assert len(service.tracker(PERSON)["deliveries"]) == 2
+
+    env = {**os.environ, "POBI_NAMESPACE": settings.namespace, "POBI_CLICKHOUSE_DATABASE": db,
+           "POBI_SECRETS_DIR": str(settings.secrets_dir)}
+    cli = [sys.executable, "-c", "from pobi.cli import main; main()"]
+    shown = subprocess.run([*cli, "object", "35010219900307123x".replace("x", "4"), "--json"], env=env,
+                           capture_output=True, text=True, timeout=60, check=False)
+    assert shown.returncode == 0 and json.loads(shown.stdout)["attributes"]["name"]["value"] == "陈志明"
+    wrong = subprocess.run([*cli, "object", "350102199003071235"], env=env, capture_output=True, text=True,
+                           timeout=60, check=False)
+    assert wrong.returncode == 1 and "check character should be 4" in wrong.stderr
