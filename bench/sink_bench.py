@@ -1,0 +1,221 @@
+"""ClickHouse sink throughput, and publish-to-visible latency at a steady load, on the local stack.
+
+    .venv/bin/python bench/sink_bench.py [--events 100000] [--rate 500] [--seconds 30]
+
+throughput: clean ``person`` events waiting on ``norm.person`` go through the sink stage (one process);
+            rows/s counts every row written (events, attributes, links), events/s the input.
+baseline:   the same records read by a plain confluent-kafka consumer and inserted as one column of raw
+            bytes per batch into a MergeTree table: Kafka + clickhouse-driver with no conversion.
+latency:    `pobi worker --stage normalize --stage sink --processes 1` runs as a subprocess while this script
+            publishes ``--rate`` person events per second for ``--seconds``; a prober asks ClickHouse every
+            100 ms which of them are visible in ``events``; latency = first seen − sent (±100 ms).
+Everything runs in its own namespace and ClickHouse database, removed afterwards.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import statistics
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+from confluent_kafka import Consumer, TopicPartition
+from confluent_kafka.admin import NewTopic
+
+from pobi.demo.traffic import DemoTraffic
+from pobi.dlq import DLQ_STAGES
+from pobi.kafka import client_config
+from pobi.publish.envelope import SourceRef, build_envelope
+from pobi.publish.producer import Publisher
+from pobi.settings import Settings, load_settings
+from schemas.codec import Codec
+from schemas.registry import default_registry
+from sinks.clickhouse.migrate import apply_migrations
+from sinks.clickhouse.stage import SinkStage
+from sinks.clickhouse.writer import ClickHouseWriter
+from streams.normalize.event import normalize_event
+from streams.normalize.fields import RuleClock
+from streams.rules.outcome import RuleViolation
+from streams.stages.runner import StageRunner
+from topics.admin import admin_client
+
+DATASETS = ["person", "enterprise", "licence", "approval_case", "sensor_reading"]
+SOURCE = SourceRef("public-security", "hukou")
+
+
+def prepare(tag: str) -> Settings:
+    settings = load_settings(namespace=tag, clickhouse_database=tag)
+    names = [settings.topic(f"{f}.{d}") for f in ("ingest", "norm") for d in DATASETS]
+    names += [settings.topic(f"dlq.{s}") for s in DLQ_STAGES] + [settings.topic("audit.delivery")]
+    admin = admin_client(settings.kafka_bootstrap)
+    for fut in admin.create_topics([NewTopic(n, 6, 1) for n in names]).values():
+        fut.result(timeout=15)
+    writer = ClickHouseWriter(settings, wait=False)
+    apply_migrations(lambda q: writer.execute(q), settings.clickhouse_database)
+    return settings
+
+
+def remove(settings: Settings) -> None:
+    admin = admin_client(settings.kafka_bootstrap)
+    topics = [t for t in admin.list_topics(timeout=10).topics if t.startswith(settings.namespace + ".")]
+    if topics:
+        for fut in admin.delete_topics(topics).values():
+            fut.exception(timeout=30)
+    ClickHouseWriter(settings, wait=False).execute(f"DROP DATABASE IF EXISTS {settings.clickhouse_database}")
+
+
+def clean_backlog(settings: Settings, events: int) -> None:
+    codec, schema = Codec(), default_registry().latest("person")
+    traffic = DemoTraffic(seed=3, invalid_share=0.0)
+    clock = RuleClock(DemoTraffic.now().date(), int(time.time() * 1000))
+    with Publisher(settings) as publisher:
+        for n in range(events):
+            event = {"event_id": f"k-{n}", "dataset": "person", "op": "c", "ts_ms": clock.now_ms, "before": None,
+                     "after": traffic.person(), "source": {"department": "d", "system": "s", "position": str(n)}}
+            try:
+                clean = normalize_event(schema, event, clock, {"topic": "t", "partition": 0, "offset": n,
+                                                               "ts_ms": clock.now_ms})
+            except RuleViolation:
+                continue
+            publisher.produce(settings.topic("norm.person"), clean["entity"]["id"].encode(),
+                              codec.encode_with(codec.registry.latest("person.clean"), clean))
+
+
+def sink_throughput(settings: Settings, events: int) -> dict:
+    stage = SinkStage(settings, datasets=["person"])
+    runner = StageRunner(settings, stage)
+    total = sum(high for p in range(6) for _low, high in [Consumer(client_config(
+        settings.kafka_bootstrap, **{"group.id": "probe"})).get_watermark_offsets(
+        TopicPartition(settings.topic("norm.person"), p), timeout=10)])
+    first = {}
+    original = stage.handle
+
+    def timed(messages: list) -> object:
+        first.setdefault("t", time.perf_counter())
+        return original(messages)
+
+    stage.handle = timed  # type: ignore[method-assign]
+    stop = threading.Event()
+    thread = threading.Thread(target=runner.run, args=(stop,), daemon=True)
+    thread.start()
+    while runner.settled < total:
+        time.sleep(0.01)
+    seconds = time.perf_counter() - first["t"]
+    stop.set()
+    thread.join(30)
+    return {"events": total, "rows": stage.inserted, "seconds": round(seconds, 3),
+            "events_per_second": round(total / seconds), "rows_per_second": round(stage.inserted / seconds)}
+
+
+def baseline(settings: Settings) -> dict:
+    writer = ClickHouseWriter(settings, wait=False)
+    db = settings.clickhouse_database
+    writer.execute(f"CREATE TABLE IF NOT EXISTS {db}.raw (value String) ENGINE = MergeTree ORDER BY tuple()")
+    consumer = Consumer(client_config(settings.kafka_bootstrap, **{
+        "group.id": settings.topic("raw"), "auto.offset.reset": "earliest", "enable.partition.eof": False}))
+    consumer.subscribe([settings.topic("norm.person")])
+    seen, started, idle = 0, 0.0, 0
+    while idle < 3:
+        batch = [m for m in consumer.consume(10_000, 1.0) if m.error() is None]
+        if not batch:
+            idle += 1 if started else 0
+            continue
+        idle = 0
+        started = started or time.perf_counter()
+        writer.insert("raw", ["value"], [[m.value().hex() for m in batch]])
+        seen += len(batch)
+        last = time.perf_counter()
+    consumer.close()
+    seconds = last - started
+    return {"events": seen, "rows": seen, "seconds": round(seconds, 3), "events_per_second": round(seen / seconds),
+            "rows_per_second": round(seen / seconds)}
+
+
+def latency(settings: Settings, rate: int, seconds: int) -> dict:
+    env = {**os.environ, "POBI_NAMESPACE": settings.namespace, "POBI_CLICKHOUSE_DATABASE": settings.clickhouse_database,
+           "POBI_API_PORT": "0"}
+    pobi = str(Path(sys.executable).with_name("pobi"))
+    worker = subprocess.Popen([pobi, "worker", "--stage", "normalize", "--stage", "sink", "--processes", "1"],
+                              env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    sent: dict[str, float] = {}
+    seen: dict[str, float] = {}
+    done = threading.Event()
+    writer = ClickHouseWriter(settings, wait=False)
+
+    def probe() -> None:
+        while not done.is_set() or len(seen) < len(sent):
+            found = writer.execute(f"SELECT event_id FROM {settings.clickhouse_database}.events "
+                                   "WHERE event_id LIKE 'lat-%'")
+            now = time.perf_counter()
+            for (event_id,) in found:
+                seen.setdefault(event_id, now)
+            time.sleep(0.1)
+            if done.is_set() and time.perf_counter() - finished[0] > 60:
+                break
+
+    finished = [0.0]
+    try:
+        time.sleep(8)  # the worker joins its groups
+        prober = threading.Thread(target=probe, daemon=True)
+        prober.start()
+        schema, traffic = default_registry().latest("person"), DemoTraffic(seed=9, invalid_share=0.0)
+        with Publisher(settings) as publisher:
+            start = time.perf_counter()
+            for n in range(rate * seconds):
+                target = start + n / rate
+                while time.perf_counter() < target:
+                    time.sleep(0.0005)
+                event_id = f"lat-{n}"
+                publisher.send_event("person", build_envelope(
+                    schema, event_id=event_id, op="c", source=SOURCE, position=event_id,
+                    ts_ms=int(time.time() * 1000), before=None, after=traffic.person()),
+                    topic=settings.topic("ingest.person"))
+                publisher._producer.poll(0)
+                sent[event_id] = time.perf_counter()
+        finished[0] = time.perf_counter()
+        done.set()
+        prober.join(90)
+    finally:
+        worker.terminate()
+        worker.wait(60)
+    delays = sorted((seen[i] - sent[i]) * 1000 for i in sent if i in seen)
+    return {"rate_per_second": rate, "seconds": seconds, "sent": len(sent), "visible": len(delays),
+            "p50_ms": round(statistics.quantiles(delays, n=100)[49]) if delays else None,
+            "p99_ms": round(statistics.quantiles(delays, n=100)[98]) if delays else None}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--events", type=int, default=100_000)
+    parser.add_argument("--rate", type=int, default=500)
+    parser.add_argument("--seconds", type=int, default=30)
+    parser.add_argument("--json", type=Path, default=Path("bench/results/sink.json"))
+    args = parser.parse_args()
+    run = f"sbench{int(time.time())}"
+    results = {}
+    for tag, job in (("t", "throughput"), ("l", "latency")):
+        settings = prepare(run + tag)
+        try:
+            if job == "throughput":
+                clean_backlog(settings, args.events)
+                results["baseline: raw bytes, one column"] = baseline(settings)
+                results["pobi sink stage"] = sink_throughput(settings, args.events)
+            else:
+                results["publish-to-visible latency"] = latency(settings, args.rate, args.seconds)
+        finally:
+            remove(settings)
+    report = {"machine": f"{platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}",
+              "results": results}
+    args.json.parent.mkdir(parents=True, exist_ok=True)
+    args.json.write_text(json.dumps(report, indent=2, ensure_ascii=False) + "\n")
+    print(json.dumps(results, indent=2, ensure_ascii=False))
+
+
+if __name__ == "__main__":
+    main()
