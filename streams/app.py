@@ -55,7 +55,8 @@ class StageService(Service):
         except BaseException as exc:
             self.failure = exc
             logger.error("stage %s stopped: %s", self.spec.stage, exc)
-            asyncio.run_coroutine_threadsafe(self.crash(exc), loop)
+            if not loop.is_closed():  # the worker may be shutting down already
+                asyncio.run_coroutine_threadsafe(self.crash(exc), loop)
         finally:
             self._done.set_result(None)
 

@@ -51,16 +51,7 @@ __all__ = ["create_stream_topics", "namespaced", "running_stage", "wait_for_grou
 
 
 def wait_for_group(settings: Settings, group: str, topics: list[str], timeout_s: float = 60.0) -> None:
-    """Until ``group`` has committed every record on ``topics``."""
-    import time
+    """Until ``group`` (in the settings' namespace) has committed every record on ``topics``."""
+    from topics.admin import wait_for_group as wait
 
-    from topics.admin import group_progress
-
-    deadline = time.monotonic() + timeout_s
-    while True:
-        progress = group_progress(settings.kafka_bootstrap, settings.topic(group), topics)
-        if all(committed >= ends for ends, committed in progress.values()):
-            return
-        if time.monotonic() > deadline:
-            raise AssertionError(f"{group} did not catch up within {timeout_s}s: {progress}")
-        time.sleep(0.3)
+    wait(settings.kafka_bootstrap, settings.topic(group), topics, timeout_s)

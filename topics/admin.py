@@ -18,7 +18,7 @@ from pobi.kafka import client_config
 from topics.catalogue import Catalogue, TopicSpec
 
 __all__ = ["ApplyReport", "TopicState", "admin_client", "apply_catalogue", "compare_catalogue", "group_progress",
-           "record_counts"]
+           "record_counts", "wait_for_group"]
 
 _TIMEOUT_S = 15.0
 
@@ -180,3 +180,16 @@ def _committed(consumer: Consumer, partitions: list[TopicPartition]) -> list[Top
             if exc.args[0].code() not in _COORDINATOR_NOT_READY or time.monotonic() > deadline:
                 raise
             time.sleep(0.5)
+
+
+def wait_for_group(bootstrap: str, group: str, topics: list[str], timeout_s: float = 60.0) -> None:
+    """Until ``group`` has committed every record on ``topics``; TopicError saying how far it got otherwise."""
+    deadline = time.monotonic() + timeout_s
+    while True:
+        progress = group_progress(bootstrap, group, topics)
+        if all(committed >= ends for ends, committed in progress.values()):
+            return
+        if time.monotonic() > deadline:
+            behind = ", ".join(f"{t} {c}/{e}" for t, (e, c) in progress.items() if c < e)
+            raise TopicError(f"{group} did not catch up within {timeout_s:.0f}s ({behind})")
+        time.sleep(0.3)

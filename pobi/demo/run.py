@@ -12,24 +12,29 @@ import csv
 import threading
 import time
 from collections import Counter
+from datetime import date
 from pathlib import Path
 
-from confluent_kafka import Consumer, TopicPartition
 from rich.console import Console
 
 from pobi.cli.output import print_table
+from pobi.demo.show import show_ledger, show_one_person, show_views
 from pobi.demo.traffic import DemoTraffic
-from pobi.kafka import client_config
+from pobi.errors import PobiError
+from pobi.objects import object_service
 from pobi.publish.envelope import SourceRef, build_envelope, event_id_for
 from pobi.publish.files import PublishOptions, publish_input
 from pobi.publish.producer import Publisher
 from pobi.settings import Settings
 from pobi.stack.manager import Stack
-from schemas.codec import Codec
+from schemas.registry import default_registry
+from sinks.clickhouse.migrate import apply_migrations
+from sinks.clickhouse.writer import ClickHouseWriter
 from streams.ledger import LedgerRow, wait_until_idle
 from streams.stages.spec import StageSpec, run_copies
-from topics.admin import admin_client, apply_catalogue, record_counts
+from topics.admin import admin_client, apply_catalogue, record_counts, wait_for_group
 from topics.catalogue import load_catalogue
+from topics.subscriptions import CONTRACTS_DIR, apply_contracts, load_contracts
 
 __all__ = ["run_demo"]
 
@@ -51,13 +56,27 @@ def _write_person_export(path: Path, rows: list[dict]) -> None:
                 f.write("350102199003071234,陈志明,1,1990-03-07\n")  # a truncated line, as exports have
 
 
+def traffic_day() -> date:
+    return DemoTraffic.now().date()
+
+
 def run_demo(settings: Settings, console: Console, scale: int = 1, duplicate_share: float = 0.02) -> dict:
     console.rule("[bold]pobi demo")
     Stack(settings).up(report=console.print)
-    report = apply_catalogue(admin_client(settings.kafka_bootstrap), load_catalogue())
+    contracts, problems = load_contracts(CONTRACTS_DIR, default_registry(), traffic_day())
+    if problems:
+        raise PobiError("; ".join(problems))
+    catalogue = load_catalogue(subscribers=[c.subscriber for c in contracts]).in_namespace(settings.topic)
+    report = apply_catalogue(admin_client(settings.kafka_bootstrap), catalogue)
     managed = [s for s in report.states if s.in_catalogue]
     console.print(f"topics: {len(report.created)} created, {len(managed)} in the catalogue, "
                   f"{len(report.drifted)} with drift")
+    writer = ClickHouseWriter(settings, wait=False)
+    applied = apply_migrations(lambda q: writer.execute(q), settings.clickhouse_database)
+    console.print(f"ClickHouse: {len(applied)} migration(s) applied to {settings.clickhouse_database}")
+    result = apply_contracts(settings, contracts, default_registry(), withdraw_missing=False)
+    console.print(f"contracts: {', '.join(c.subscriber for c in contracts)} "
+                  f"({len(result.published)} published, {len(result.unchanged)} unchanged)")
 
     traffic = DemoTraffic()
     started = traffic.now()
@@ -100,63 +119,55 @@ def run_demo(settings: Settings, console: Console, scale: int = 1, duplicate_sha
     print_table("what is on the hub now (records per topic, all runs)", ["topic", "records", "sent by this run"],
                 [(n, counts[n], sent.get(n.split(".", 1)[1], summary.rejected if n == "dlq.ingest" else 0))
                  for n in names])
-    ledger = _normalise(settings, console)
-    _show_one_clean_person(settings, console)
+    ledger = _run_stages(settings, console)
+    show_ledger(ledger)
+    show_views(settings)
+    person = _a_tracked_person(settings)
+    if person:
+        show_one_person(object_service(settings), person, console)
     print_table("local stack", ["service", "state", "address"],
                 [(s.name, s.state, s.address) for s in Stack(settings).status()])
-    console.print("next: `pobi ledger`, `pobi dlq list --reason id_number`, `pobi dlq replay --dry-run`, "
-                  "`pobi worker` (runs the stages until Ctrl-C), `pobi publish FILE …`; "
-                  "`pobi stack down` stops the services.")
+    console.print("next: `pobi worker` (runs every stage until Ctrl-C; object API on 127.0.0.1:"
+                  f"{settings.api_port}), `pobi ledger`, `pobi dlq list`, `pobi subscribe fuzhou-city --max 5`, "
+                  "`pobi search 陈`, `docker compose up` for Grafana; `pobi stack down` stops the services.",
+                  soft_wrap=True)
     return {"sent": dict(sent), "rejected": summary.rejected, "repeats": repeats, "counts": counts,
             "ledger": {d: r.as_dict() for d, r in ledger.items()}}
 
 
-def _normalise(settings: Settings, console: Console) -> dict[str, LedgerRow]:
-    """Run the normalisation stage, as `pobi worker` does, until every published event is accounted for."""
+STAGES = ("normalize", "fanout", "sink")  # the webhook stage is left out: the example receiver does not exist
+
+
+def _run_stages(settings: Settings, console: Console) -> dict[str, LedgerRow]:
+    """Run the stages as `pobi worker` does until every published event is normalised, fanned out and in
+    ClickHouse."""
+    from sinks.clickhouse.stage import SinkStage
+
     stop = threading.Event()
-    worker = threading.Thread(target=run_copies, args=(StageSpec.of("normalize", settings), 1, stop), daemon=True)
+    threads = [threading.Thread(target=run_copies, args=(StageSpec.of(name, settings), 1, stop), daemon=True)
+               for name in STAGES]
     t0 = time.perf_counter()
-    worker.start()
+    for thread in threads:
+        thread.start()
     try:
-        rows = wait_until_idle(settings, timeout_s=120)
+        ledger = wait_until_idle(settings, timeout_s=180)
+        datasets = list(ledger)
+        wait_for_group(settings.kafka_bootstrap, settings.topic("pobi-fanout"),
+                       [settings.topic(f"norm.{d}") for d in datasets], 180)
+        wait_for_group(settings.kafka_bootstrap, settings.topic("pobi-sink"), SinkStage.topics_for(settings), 180)
     finally:
         stop.set()
-        worker.join(60)
-    console.print(f"normalised in {time.perf_counter() - t0:.1f}s (all runs' events are on the ledger)")
-    print_table("ledger: where every event went (`pobi ledger`)",
-                ["dataset", "on topic", "clean", "duplicate", "dlq", "dead letters by reason", "status"],
-                [(r.dataset, r.on_topic, r.counts["clean"], r.counts["duplicate"], r.counts["dlq"],
-                  ", ".join(f"{k} {v}" for k, v in r.dlq_reasons.items()), r.status) for r in rows.values()])
-    return rows
+        for thread in threads:
+            thread.join(60)
+    console.print(f"normalised, fanned out and written to ClickHouse in {time.perf_counter() - t0:.1f}s")
+    return ledger
 
 
-def _show_one_clean_person(settings: Settings, console: Console) -> None:
-    """The newest clean person record that needed cleaning, with its flags and derived values."""
-    consumer = Consumer(client_config(settings.kafka_bootstrap, **{"group.id": "pobi-demo-peek",
-                                                                   "enable.auto.commit": False}))
-    codec = Codec()
-    try:
-        topic = settings.topic("norm.person")
-        partitions = consumer.list_topics(topic, timeout=10).topics[topic].partitions
-        starts = []
-        for p in partitions:
-            low, high = consumer.get_watermark_offsets(TopicPartition(topic, p), timeout=10)
-            starts.append(TopicPartition(topic, p, max(low, high - 200)))
-        consumer.assign(starts)
-        best = None
-        for message in consumer.consume(1000, 3.0):
-            if message.error() is None:
-                event = codec.decode(message.value())[1]
-                if event["quality_flags"] or best is None:
-                    best = event
-    finally:
-        consumer.close()
-    if best is None:
-        return
-    row = best["after"]
-    print_table(f"one clean person record ({best['source']['department']}, {best['source']['position']})",
-                ["field", "value"],
-                [*((k, v) for k, v in row.items()),
-                 ("entity", f"{best['entity']['type']} {best['entity']['id']}"),
-                 *((f"derived {k}", v) for k, v in best["enrichment"].items()),
-                 *((f"flag {f['code']}", f["message"]) for f in best["quality_flags"])])
+def _a_tracked_person(settings: Settings) -> str | None:
+    """A person who is an enterprise's legal representative and whose data a subscriber received."""
+    db = settings.clickhouse_database
+    rows = ClickHouseWriter(settings, wait=False).execute(
+        f"SELECT d.entity_id FROM {db}.deliveries AS d ANY INNER JOIN "
+        f"(SELECT to_id AS entity_id FROM {db}.links WHERE role = 'legal_representative') AS l USING entity_id "
+        "WHERE d.entity_type = 'person' LIMIT 1")
+    return rows[0][0] if rows else None

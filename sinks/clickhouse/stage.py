@@ -62,6 +62,13 @@ class SinkStage:
     def topics(self) -> list[str]:
         return list(self._kinds)
 
+    @staticmethod
+    def topics_for(settings: Settings, datasets: list[str] | None = None) -> list[str]:
+        """The topics a sink stage reads, without connecting to anything."""
+        names = datasets or Codec().registry.datasets
+        return ([settings.topic(f"{f}.{d}") for f in ("norm", "ingest") for d in names]
+                + [settings.topic(f"dlq.{s}") for s in DLQ_STAGES] + [settings.topic("audit.delivery")])
+
     def handle(self, messages: list[Message]) -> Future[None]:
         rows = Rows()
         for message in messages:

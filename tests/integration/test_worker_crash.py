@@ -32,7 +32,8 @@ EVENTS = 40_000
 def start_worker(namespace: str, log: Path) -> subprocess.Popen:
     env = {**os.environ, "POBI_NAMESPACE": namespace, "POBI_WORKER_BATCH": "2000"}
     pobi = Path(sys.executable).with_name("pobi")
-    return subprocess.Popen([str(pobi), "worker", "--dataset", "person"], env=env, stdout=log.open("ab"),
+    return subprocess.Popen([str(pobi), "worker", "--stage", "normalize", "--dataset", "person"], env=env,
+                            stdout=log.open("ab"),
                             stderr=subprocess.STDOUT, start_new_session=True)
 
 
