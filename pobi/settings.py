@@ -37,6 +37,8 @@ class Settings(BaseSettings):
     redis_port: Port = Field(6379, ge=1, le=65535)
     prometheus_port: Port = Field(9090, ge=1, le=65535)
     metrics_port: Port = Field(9464, ge=1, le=65535, description="port of pobi's own /metrics")
+    bind_host: str = Field("127.0.0.1", description="where the worker's /metrics and API listen (0.0.0.0 in a "
+                           "container; never published beyond loopback by docker-compose)")
     api_port: Port = Field(9465, ge=0, le=65535, description="the worker's object-services HTTP API (0: off)")
     stack_dir: Path = Field(Path(".pobi"), description="where the local stack keeps binaries, data and logs")
     ready_timeout_s: float = Field(90.0, gt=0, description="how long `stack up` waits for each service")

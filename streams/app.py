@@ -77,7 +77,7 @@ class ApiService(Service):
     async def on_start(self) -> None:
         from pobi.objects import object_service
 
-        self.api = ObjectApi(object_service(self.settings), "127.0.0.1", self.settings.api_port)
+        self.api = ObjectApi(object_service(self.settings), self.settings.bind_host, self.settings.api_port)
         self.api.start()
         logger.info("object services on http://127.0.0.1:%d/", self.api.port)
 
@@ -98,8 +98,11 @@ class Worker:
             self.app.service(service)  # type: ignore[arg-type]  # Faust accepts instances as well as classes
         if settings.api_port:
             self.app.service(ApiService(settings, loop=None))  # type: ignore[arg-type]
+        self.settings = settings
 
     def run(self, loglevel: str = "warn") -> list[BaseException]:
+        if self.settings.metrics_port:
+            serve_metrics(self.settings.bind_host, self.settings.metrics_port)
         worker = faust.Worker(self.app, loglevel=loglevel, quiet=True, redirect_stdouts=False)
         with contextlib.suppress(SystemExit):  # mode's worker always ends with SystemExit(0)
             worker.execute_from_commandline()
@@ -107,6 +110,19 @@ class Worker:
         if worker.crash_reason is not None and worker.crash_reason not in failures:
             failures.append(worker.crash_reason)
         return failures
+
+
+def serve_metrics(host: str, port: int) -> None:
+    """/metrics on host:port: the sum of every process's values in multiprocess mode, or this process's."""
+    import os
+
+    from prometheus_client import REGISTRY, start_http_server
+
+    from monitoring.metrics import multiprocess_registry
+
+    registry = multiprocess_registry() if os.environ.get("PROMETHEUS_MULTIPROC_DIR") else REGISTRY
+    start_http_server(port, addr=host, registry=registry)
+    logger.info("metrics on http://%s:%d/metrics", host, port)
 
 
 def create_app(settings: Settings) -> faust.App:

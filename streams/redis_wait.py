@@ -9,6 +9,8 @@ from typing import TypeVar
 
 import redis
 
+from monitoring.metrics import metrics
+
 __all__ = ["RedisWait"]
 
 logger = logging.getLogger(__name__)
@@ -36,6 +38,7 @@ class RedisWait:
                     logger.warning("Redis is unreachable (%s); the stage waits, nothing passes unchecked", exc)
                 self._sleep(delay)
                 self.waited_s += delay
+                metrics().waited.labels("redis").inc(delay)
                 delay = min(delay * 2, 5.0)
                 continue
             if started is not None:

@@ -5,13 +5,14 @@ from __future__ import annotations
 import typer
 
 from pobi.cli.output import console, print_json
-from pobi.demo.run import run_demo
 from pobi.settings import get_settings
 
 
 def demo(scale: int = typer.Option(1, "--scale", min=1, max=100, help="multiply the demo traffic"),
          as_json: bool = typer.Option(False, "--json", help="also print the result as JSON")) -> None:
     """Start the local stack, apply topics, publish Fujian demo traffic and show where it landed."""
+    from pobi.demo.run import run_demo  # imports the stages; kept out of every other command's start-up
+
     result = run_demo(get_settings(), console, scale=scale)
     if as_json:
         print_json(result)

@@ -22,10 +22,15 @@ def worker(stage: list[str] = typer.Option(list(STAGES), "--stage", help="stage 
                                               "(0: one per CPU core); webhook runs one"),
            ) -> None:
     """Run pobi's stages until Ctrl-C or SIGTERM; several workers share the work through consumer groups."""
+    settings = get_settings()
+    # before anything imports prometheus-client: every process of this worker writes its metrics here
+    metrics_dir = settings.stack_path / "metrics" / str(os.getpid())
+    os.environ["PROMETHEUS_MULTIPROC_DIR"] = str(metrics_dir)
+    from monitoring.metrics import enable_multiprocess
     from streams.app import Worker  # Faust is slow to import; only this command needs it
     from streams.stages.spec import StageSpec
 
-    settings = get_settings()
+    enable_multiprocess(metrics_dir)
     unknown = sorted(set(stage) - set(STAGES))
     if unknown:
         raise typer.BadParameter(f"unknown stage {', '.join(unknown)}; known: {', '.join(STAGES)}",

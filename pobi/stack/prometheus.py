@@ -5,7 +5,7 @@ from __future__ import annotations
 import shutil
 import urllib.request
 
-from monitoring.prometheus_config import render_prometheus_config
+from monitoring.prometheus_config import ALERT_RULES, render_prometheus_config
 from pobi.stack.service import Service
 
 __all__ = ["PrometheusService"]
@@ -28,7 +28,7 @@ class PrometheusService(Service):
     def prepare(self) -> None:
         (self.home / "prometheus.yml").write_text(
             render_prometheus_config(pobi_targets=[f"127.0.0.1:{self.settings.metrics_port}"],
-                                     self_target=self.address)
+                                     self_target=self.address, rules=str(ALERT_RULES))
         )
 
     def command(self) -> list[str]:

@@ -11,10 +11,12 @@ does not double any count.
 from __future__ import annotations
 
 import logging
+import time
 from concurrent.futures import Future
 
 from confluent_kafka import Message
 
+from monitoring.metrics import metrics
 from pobi.dlq import DLQ_STAGES
 from pobi.errors import DecodeError
 from pobi.settings import Settings
@@ -89,8 +91,13 @@ class SinkStage:
                 dead_letter_rows(record, position, rows)
             elif "event_id" in record:
                 arrival_rows(record, position, message.timestamp()[1], rows)
+        m = metrics()
         for table in rows.tables:
+            started = time.perf_counter()
             self.writer.insert(table, COLUMNS[table], rows.columns(table))
+            m.sink_insert_seconds.labels(table).observe(time.perf_counter() - started)
+            m.sink_batch_rows.labels(table).observe(len(rows.tables[table]))
+        m.events.labels("*", self.name, "written").inc(len(messages))
         self.inserted += len(rows)
         return _done()
 

@@ -12,6 +12,7 @@ from typing import Any
 from clickhouse_driver import Client
 from clickhouse_driver.errors import NetworkError, SocketTimeoutError
 
+from monitoring.metrics import metrics
 from pobi.errors import PobiError
 from pobi.settings import Settings
 
@@ -62,6 +63,7 @@ class ClickHouseWriter:
                     logger.warning("ClickHouse is unreachable (%s); the sink waits and retries", exc)
                 self._sleep(delay)
                 self.waited_s += delay
+                metrics().waited.labels("clickhouse").inc(delay)
                 delay = min(delay * 2, 5.0)
                 continue
             if started is not None:

@@ -19,6 +19,7 @@ from datetime import date, datetime
 
 from confluent_kafka import Message
 
+from monitoring.metrics import metrics
 from pobi.errors import DecodeError
 from pobi.publish.producer import Publisher, dead_letter
 from pobi.secrets import hub_key
@@ -89,6 +90,7 @@ class FanoutStage:
         now_ms = self.clock()
         in_force = self._in_force(datetime.fromtimestamp(now_ms / 1000, CST).date())
         produce, encode = self.publisher.produce, self.codec.encode_with
+        latencies: list[tuple[str, int]] = []
         for message in messages:
             try:
                 _schema, event = self.codec.decode(message.value())
@@ -106,7 +108,14 @@ class FanoutStage:
                 produce(self._audit_topic, event["entity"]["id"].encode(),
                         encode(self._audit_schema, grant.audit(event, now_ms, self._modes[grant.subscriber])))
                 self.delivered[grant.subscriber] += 1
+                latencies.append((grant.subscriber, event["ingest"]["ts_ms"]))
         self.publisher.flush()
+        m, now = metrics(), time.time()
+        for subscriber, ingest_ms in latencies:
+            mode = self._modes[subscriber]
+            m.deliveries.labels(subscriber, mode).inc()
+            m.delivery_latency.labels(subscriber, mode).observe(max(0.0, now - ingest_ms / 1000))
+        m.events.labels("*", self.name, "read").inc(len(messages))
         return _done()
 
     def close(self) -> None:

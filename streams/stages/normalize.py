@@ -25,6 +25,7 @@ from typing import Any
 
 from confluent_kafka import Message
 
+from monitoring.metrics import metrics
 from pobi.errors import DecodeError
 from pobi.publish.producer import Publisher, dead_letter
 from pobi.settings import Settings
@@ -115,7 +116,31 @@ class NormalizeStage:
                 counts[(row, f"dlq:{arrival.problem.code}")] += 1
             confirmations.append(Confirmation(arrival.event_id, outcome, arrival.position))
         self.publisher.flush()  # raises PublishError unless Kafka acknowledged every record
-        return self._redis.submit(self.seen.confirm, confirmations, counts, state)
+        confirmed = self._redis.submit(self.seen.confirm, confirmations, counts, state)
+        self._measure(arrivals, verdicts, counts)
+        return confirmed
+
+    def _measure(self, arrivals: list[Arrival], verdicts: list[Verdict], counts: Counter[tuple[str, str]]) -> None:
+        m = metrics()
+        for (row, outcome), n in counts.items():
+            dataset = row.split(":", 1)[1]
+            if outcome.startswith("dlq:"):
+                m.dead_letters.labels(self.name, outcome[4:]).inc(n)
+            else:
+                m.events.labels(dataset, self.name, outcome).inc(n)
+        now = time.time()
+        newest: dict[tuple[str, str], int] = {}
+        for arrival, verdict in zip(arrivals, verdicts, strict=True):
+            clean = arrival.clean
+            if clean is None or verdict not in _HANDLED or arrival.problem is not None:
+                continue
+            m.stage_latency.labels(self.name, arrival.dataset, "source").observe(max(0.0, now - clean["ts_ms"] / 1000))
+            m.stage_latency.labels(self.name, arrival.dataset, "ingest").observe(
+                max(0.0, now - clean["ingest"]["ts_ms"] / 1000))
+            key = (arrival.dataset, clean["source"]["department"])
+            newest[key] = max(newest.get(key, 0), clean["ts_ms"])
+        for (dataset, department), ts_ms in newest.items():
+            m.last_source_event.labels(dataset, department).set(ts_ms / 1000)
 
     def close(self) -> None:
         self._redis.shutdown(wait=True)

@@ -12,12 +12,14 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from collections import deque
 from concurrent.futures import Future
 from typing import Protocol
 
 from confluent_kafka import Consumer, KafkaError, KafkaException, Message, TopicPartition
 
+from monitoring.metrics import metrics
 from pobi.errors import PobiError
 from pobi.kafka import client_config
 from pobi.settings import Settings
@@ -54,6 +56,7 @@ class StageRunner:
         self.poll_timeout_s = getattr(stage, "poll_timeout_s", poll_timeout_s)
         self.handled = 0  # records handed to the stage
         self.settled = 0  # records whose effects are durable and offsets stored
+        self._lag_reported: set[tuple[str, int]] = set()
         self._config = client_config(
             settings.kafka_bootstrap, **{
                 "group.id": self.group, "enable.auto.commit": True, "auto.commit.interval.ms": 1000,
@@ -76,7 +79,11 @@ class StageRunner:
             self._require_topics(consumer)
             consumer.subscribe(self.stage.topics())
             logger.info("stage %s reads %s as group %s", self.stage.name, ", ".join(self.stage.topics()), self.group)
+            lag_due = 0.0
             while not stop.is_set():
+                if time.monotonic() >= lag_due:
+                    self._report_lag(consumer)
+                    lag_due = time.monotonic() + 5.0
                 batch = self._poll(consumer)
                 if batch:
                     pending.append((self.stage.handle(batch), _next_offsets(batch), len(batch)))
@@ -96,6 +103,24 @@ class StageRunner:
         except KafkaException as exc:  # the partition moved to another worker meanwhile: it re-reads them
             logger.warning("offsets of a handled batch not stored (%s); they will be read again", exc)
         self.settled += size
+
+    def _report_lag(self, consumer: Consumer) -> None:
+        """Per assigned partition: the high watermark the consumer last saw minus its position. Partitions it
+        no longer holds are set to 0, so another process's value for them wins."""
+        gauge = metrics().consumer_lag
+        held = set()
+        try:
+            assigned = consumer.assignment()
+            for tp in consumer.position(assigned) if assigned else []:
+                _low, high = consumer.get_watermark_offsets(tp, cached=True)
+                if tp.offset >= 0 and high >= 0:
+                    gauge.labels(self.group, tp.topic, str(tp.partition)).set(max(0, high - tp.offset))
+                    held.add((tp.topic, tp.partition))
+        except KafkaException as exc:
+            logger.debug("lag not measured: %s", exc)
+        for topic, partition in self._lag_reported - held:
+            gauge.labels(self.group, topic, str(partition)).set(0)
+        self._lag_reported = held
 
     def _require_topics(self, consumer: Consumer) -> None:
         known = consumer.list_topics(timeout=10).topics

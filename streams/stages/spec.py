@@ -90,3 +90,14 @@ def run_copies(spec: StageSpec, copies: int, stop: threading.Event, *, children:
             child.join(60)
             if child.is_alive():
                 child.kill()
+            _forget_metrics(child.pid)
+
+
+def _forget_metrics(pid: int | None) -> None:
+    """A finished child's live gauges (consumer lag) no longer count."""
+    import os
+
+    if pid and os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        from prometheus_client import multiprocess
+
+        multiprocess.mark_process_dead(pid)

@@ -26,6 +26,7 @@ from typing import Any
 import redis
 from confluent_kafka import Message
 
+from monitoring.metrics import metrics
 from pobi.errors import DecodeError
 from pobi.publish.producer import Publisher, dead_letter
 from pobi.secrets import hub_key
@@ -115,6 +116,7 @@ class WebhookStage:
                 self._post(webhook, body, {"X-Pobi-Signature": sign(key, body), "X-Pobi-Batch-Id": batch_id,
                                            "X-Pobi-Subscriber": subscriber})
                 self._state(subscriber, "ok", "", delivered=len(records))
+                metrics().deliveries.labels(subscriber, "webhook-posted").inc(len(records))
                 return
             except _Refused as exc:
                 error = str(exc)
@@ -130,6 +132,7 @@ class WebhookStage:
         logger.error("webhook %s: batch %s not delivered (%s); %d deliveries to dlq.delivery", subscriber, batch_id,
                      error, len(records))
         self._state(subscriber, "failing", error, failed_batches=1)
+        metrics().delivery_failures.labels(subscriber).inc()
         self._dead_letters(subscriber, batch, "webhook.failed", f"{webhook.url}: {error}")
 
     @staticmethod

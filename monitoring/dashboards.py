@@ -1,0 +1,86 @@
+"""pobi's Grafana dashboards, defined here and written as JSON under ``monitoring/grafana/dashboards/``
+(``python -m monitoring.dashboards`` rewrites them; a test checks the files match and runs every query on the
+real services). Operations reads Prometheus; Business reads ClickHouse through the views.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+from sinks.clickhouse.queries import VIEW_QUERIES
+
+__all__ = ["BUSINESS_PANELS", "DASHBOARD_DIR", "OPERATIONS_PANELS", "dashboards", "write_dashboards"]
+
+DASHBOARD_DIR = Path(__file__).parent / "grafana" / "dashboards"
+CLICKHOUSE_DATABASE = "pobi"  # what docker-compose's ClickHouse holds
+
+# (title, PromQL, unit)
+OPERATIONS_PANELS: list[tuple[str, str, str]] = [
+    ("Throughput by stage and outcome (events/s)", "sum by (stage, outcome) (rate(pobi_events_total[1m]))", "ops"),
+    ("Consumer lag by stage group and topic (records)", "sum by (group, topic) (pobi_consumer_lag_records)", "short"),
+    ("Dead letters by stage and reason (per s)", "sum by (stage, reason) (rate(pobi_dlq_total[5m]))", "ops"),
+    ("Normalise latency from ingest, p50 / p99 (s)",
+     "histogram_quantile(0.99, sum by (le, dataset) (rate(pobi_stage_latency_seconds_bucket"
+     "{stage=\"normalize\", origin=\"ingest\"}[5m])))", "s"),
+    ("Freshness: seconds since the newest event per dataset and department",
+     "time() - max by (dataset, department) (pobi_source_last_event_timestamp_seconds)", "s"),
+    ("Sink: rows per second by table", "sum by (table) (rate(pobi_sink_batch_rows_sum[1m]))", "ops"),
+    ("Sink: insert duration p99 by table (s)",
+     "histogram_quantile(0.99, sum by (le, table) (rate(pobi_sink_insert_seconds_bucket[5m])))", "s"),
+    ("Deliveries per subscriber (per s)", "sum by (subscriber, mode) (rate(pobi_deliveries_total[1m]))", "ops"),
+    ("Delivery latency p99 per subscriber (s)",
+     "histogram_quantile(0.99, sum by (le, subscriber) (rate(pobi_delivery_latency_seconds_bucket[5m])))", "s"),
+    ("Waiting for Redis or ClickHouse (s/s)", "sum by (service) (rate(pobi_dependency_wait_seconds_total[5m]))",
+     "s"),
+]
+
+# (title, query name in sinks.clickhouse.queries.VIEW_QUERIES)
+BUSINESS_PANELS: list[tuple[str, str]] = [
+    ("Clean events per dataset", "event_counts"),
+    ("Throughput per minute (in, clean, dlq, delivered)", "throughput"),
+    ("Approval timeliness per item and department", "case_timeliness"),
+    ("Licences: issued, valid, expiring within 30 days", "licence_status"),
+    ("Sensor readings per minute", "sensor_minutes"),
+    ("Deliveries per subscriber", "deliveries_per_subscriber"),
+    ("Dead letters by reason", "dead_letters_by_reason"),
+]
+
+
+def _panel(index: int, title: str, target: dict[str, Any], kind: str, unit: str = "short") -> dict[str, Any]:
+    return {"id": index + 1, "title": title, "type": kind, "datasource": target["datasource"],
+            "gridPos": {"x": (index % 2) * 12, "y": (index // 2) * 8, "w": 12, "h": 8},
+            "fieldConfig": {"defaults": {"unit": unit}, "overrides": []}, "targets": [target]}
+
+
+def dashboards() -> dict[str, dict[str, Any]]:
+    prometheus = {"type": "prometheus", "uid": "prometheus"}
+    clickhouse = {"type": "grafana-clickhouse-datasource", "uid": "clickhouse"}
+    operations = [_panel(i, title, {"datasource": prometheus, "expr": expr, "refId": "A"}, "timeseries", unit)
+                  for i, (title, expr, unit) in enumerate(OPERATIONS_PANELS)]
+    business = [_panel(i, title, {"datasource": clickhouse, "format": 1, "queryType": "sql", "refId": "A",
+                                  "rawSql": " ".join(VIEW_QUERIES[name].replace("{db}", CLICKHOUSE_DATABASE)
+                                                     .split())}, "table")
+                for i, (title, name) in enumerate(BUSINESS_PANELS)]
+    common = {"schemaVersion": 39, "version": 1, "editable": True, "refresh": "10s",
+              "time": {"from": "now-1h", "to": "now"}, "tags": ["pobi"]}
+    return {"pobi-operations.json": {**common, "uid": "pobi-operations", "title": "pobi · operations",
+                                     "panels": operations},
+            "pobi-business.json": {**common, "uid": "pobi-business", "title": "pobi · business",
+                                   "panels": business}}
+
+
+def write_dashboards(folder: Path = DASHBOARD_DIR) -> list[Path]:
+    folder.mkdir(parents=True, exist_ok=True)
+    written = []
+    for name, board in dashboards().items():
+        path = folder / name
+        path.write_text(json.dumps(board, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+        written.append(path)
+    return written
+
+
+if __name__ == "__main__":
+    for path in write_dashboards():
+        print(f"wrote {path}")

@@ -1,0 +1,82 @@
+"""pobi's metrics catalogue: every metric the worker exports, with its kind and meaning, in one place.
+
+Metrics are created against a registry, so a test can use a fresh one. The worker runs its stages in
+several processes, so it runs prometheus-client in multiprocess mode: ``pobi worker`` points
+``PROMETHEUS_MULTIPROC_DIR`` at a folder of its own before anything creates a metric, every process writes
+its values there, and the worker's main process serves the sum on ``127.0.0.1:POBI_METRICS_PORT/metrics``
+(one scrape target per worker, however many processes it runs).
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+from pathlib import Path
+
+from prometheus_client import REGISTRY, CollectorRegistry, Counter, Gauge, Histogram
+
+__all__ = ["PobiMetrics", "enable_multiprocess", "metrics", "multiprocess_registry"]
+
+_LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2, 5, 10, 30, 60, 300, 3600)
+_ROW_BUCKETS = (1, 10, 100, 1_000, 5_000, 10_000, 50_000, 100_000, 500_000)
+
+
+class PobiMetrics:
+    def __init__(self, registry: CollectorRegistry = REGISTRY) -> None:
+        self.events = Counter("pobi_events_total", "Records a stage handled, by what became of them",
+                              ["dataset", "stage", "outcome"], registry=registry)
+        self.dead_letters = Counter("pobi_dlq_total", "Records sent to a dead-letter topic, by stage and reason",
+                                    ["stage", "reason"], registry=registry)
+        self.stage_latency = Histogram(
+            "pobi_stage_latency_seconds", "Time from the source change (origin=source) or from its arrival in "
+            "Kafka (origin=ingest) to the end of a stage", ["stage", "dataset", "origin"],
+            buckets=_LATENCY_BUCKETS, registry=registry)
+        self.consumer_lag = Gauge("pobi_consumer_lag_records", "Records on a partition not yet handled by a stage",
+                                  ["group", "topic", "partition"], multiprocess_mode="livemax", registry=registry)
+        self.sink_batch_rows = Histogram("pobi_sink_batch_rows", "Rows per ClickHouse insert", ["table"],
+                                         buckets=_ROW_BUCKETS, registry=registry)
+        self.sink_insert_seconds = Histogram("pobi_sink_insert_seconds", "Duration of one ClickHouse insert",
+                                             ["table"], buckets=_LATENCY_BUCKETS, registry=registry)
+        self.deliveries = Counter("pobi_deliveries_total", "Deliveries to a subscriber", ["subscriber", "mode"],
+                                  registry=registry)
+        self.delivery_latency = Histogram(
+            "pobi_delivery_latency_seconds", "Time from an event's arrival in Kafka to its delivery",
+            ["subscriber", "mode"], buckets=_LATENCY_BUCKETS, registry=registry)
+        self.delivery_failures = Counter("pobi_delivery_failures_total", "Webhook batches that failed for good",
+                                         ["subscriber"], registry=registry)
+        self.last_source_event = Gauge(
+            "pobi_source_last_event_timestamp_seconds", "Source time of the newest event seen per dataset and "
+            "department (freshness = time() - this)", ["dataset", "department"], multiprocess_mode="max",
+            registry=registry)
+        self.waited = Counter("pobi_dependency_wait_seconds_total", "Time a stage waited for an unreachable service",
+                              ["service"], registry=registry)
+        for service in ("redis", "clickhouse"):  # exported as 0 from the start, so rate() has a series
+            self.waited.labels(service)
+
+
+_metrics: PobiMetrics | None = None
+
+
+def metrics() -> PobiMetrics:
+    """The process's metrics, on the default registry (created once)."""
+    global _metrics
+    if _metrics is None:
+        _metrics = PobiMetrics()
+    return _metrics
+
+
+def enable_multiprocess(folder: Path) -> None:
+    """Point prometheus-client at ``folder`` (emptied first). Call before any metric is created, in the process
+    that spawns the others: children inherit the setting."""
+    shutil.rmtree(folder, ignore_errors=True)
+    folder.mkdir(parents=True)
+    os.environ["PROMETHEUS_MULTIPROC_DIR"] = str(folder)
+
+
+def multiprocess_registry() -> CollectorRegistry:
+    """A registry that reads every process's values from the multiprocess folder."""
+    from prometheus_client import multiprocess
+
+    registry = CollectorRegistry()
+    multiprocess.MultiProcessCollector(registry)
+    return registry
