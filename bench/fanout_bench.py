@@ -16,18 +16,16 @@ import argparse
 import json
 import os
 import platform
+import sys
 import tempfile
 import threading
 import time
 from datetime import date, timedelta
 from pathlib import Path
 
-from confluent_kafka import Consumer, Producer, TopicPartition
 from confluent_kafka.admin import NewTopic
 
 from pobi.demo.traffic import valid_id_number
-from pobi.kafka import client_config
-from pobi.publish.producer import PRODUCER_SETTINGS
 from pobi.settings import Settings, load_settings
 from schemas.codec import Codec
 from schemas.registry import default_registry
@@ -38,6 +36,9 @@ from streams.stages.fanout import FanoutStage
 from streams.stages.runner import StageRunner
 from topics.admin import admin_client
 from topics.subscriptions import CONTRACTS_DIR, apply_contracts, load_contracts
+
+sys.path.insert(0, str(Path(__file__).parent))
+from common import consume_produce_baseline, remove_topics, send_encoded
 
 BATCH = 5000
 
@@ -64,18 +65,6 @@ def clean_people(events: int) -> list[tuple[bytes, bytes]]:
     return out
 
 
-def send(settings: Settings, topic: str, records: list[tuple[bytes, bytes]]) -> None:
-    producer = Producer(client_config(settings.kafka_bootstrap, **PRODUCER_SETTINGS))
-    for key, value in records:
-        while True:
-            try:
-                producer.produce(topic, value=value, key=key)
-                break
-            except BufferError:
-                producer.poll(0.1)
-    assert producer.flush(60) == 0
-
-
 def setup(run: str, contracts: int, records: list[tuple[bytes, bytes]], secrets: Path) -> Settings:
     settings = load_settings(namespace=f"{run}c{contracts}", secrets_dir=secrets)
     subscribers = [f"city-{n:02d}" for n in range(contracts)]
@@ -96,7 +85,7 @@ def setup(run: str, contracts: int, records: list[tuple[bytes, bytes]], secrets:
         found, problems = load_contracts(Path(tmp), default_registry(), datetime.now(CST).date())
         assert not problems, problems
         apply_contracts(settings, found, default_registry())
-    send(settings, settings.topic("norm.person"), records)
+    send_encoded(settings, settings.topic("norm.person"), records)
     return settings
 
 
@@ -124,27 +113,6 @@ def fanout(settings: Settings, events: int) -> float:
     return seconds
 
 
-def baseline(settings: Settings, events: int) -> float:
-    consumer = Consumer(client_config(settings.kafka_bootstrap, **{
-        "group.id": settings.topic("baseline"), "auto.offset.reset": "earliest", "enable.auto.offset.store": False}))
-    producer = Producer(client_config(settings.kafka_bootstrap, **PRODUCER_SETTINGS))
-    consumer.subscribe([settings.topic("norm.person")])
-    seen, started = 0, 0.0
-    while seen < events:
-        batch = [m for m in consumer.consume(BATCH, 0.5) if m.error() is None]
-        if not batch:
-            continue
-        started = started or time.perf_counter()
-        for m in batch:
-            producer.produce(settings.topic("baseline.out"), value=m.value(), key=m.key())
-        assert producer.flush(60) == 0
-        last = {(m.topic(), m.partition()): m.offset() for m in batch}
-        consumer.store_offsets(offsets=[TopicPartition(t, p, o + 1) for (t, p), o in last.items()])
-        seen += len(batch)
-    consumer.close()
-    return time.perf_counter() - started
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--events", type=int, default=50_000)
@@ -158,17 +126,14 @@ def main() -> None:
         try:
             one = setup(run, 1, records, Path(secrets))
             created.append(one)
-            results["baseline: plain consume→produce"] = {"seconds": baseline(one, args.events)}
+            results["baseline: plain consume→produce"] = {"seconds": consume_produce_baseline(
+                one, one.topic("norm.person"), one.topic("baseline.out"), args.events)}
             results["fan-out, 1 contract"] = {"seconds": fanout(one, args.events), "deliveries_per_event": 0.6}
             ten = setup(run, 10, records, Path(secrets))
             created.append(ten)
             results["fan-out, 10 contracts"] = {"seconds": fanout(ten, args.events), "deliveries_per_event": 6.0}
         finally:
-            admin = admin_client(load_settings().kafka_bootstrap)
-            topics = [t for t in admin.list_topics(timeout=10).topics if t.startswith(run)]
-            if topics:
-                for fut in admin.delete_topics(topics).values():
-                    fut.exception(timeout=30)
+            remove_topics(load_settings(), run)
     base = args.events / results["baseline: plain consume→produce"]["seconds"]
     for r in results.values():
         r["events_per_second"] = round(args.events / r["seconds"])

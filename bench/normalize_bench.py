@@ -30,18 +30,18 @@ import time
 from pathlib import Path
 
 import redis
-from confluent_kafka import Consumer, Producer, TopicPartition
 from confluent_kafka.admin import NewTopic
 
 from pobi.demo.traffic import DemoTraffic
 from pobi.dlq import DLQ_STAGES
-from pobi.kafka import client_config
 from pobi.publish.envelope import SourceRef, build_envelope, record_key
-from pobi.publish.producer import PRODUCER_SETTINGS
 from pobi.settings import Settings, load_settings
 from schemas.codec import Codec
 from streams.stages.spec import StageSpec, run_copies
 from topics.admin import admin_client
+
+sys.path.insert(0, str(Path(__file__).parent))
+from common import consume_produce_baseline, remove_topics, send_encoded
 
 SOURCE = SourceRef("public-security", "hukou")
 BATCH = 5000
@@ -61,18 +61,6 @@ def encode_people(events: int) -> Encoded:
     return out
 
 
-def send(settings: Settings, topic: str, encoded: Encoded) -> None:
-    producer = Producer(client_config(settings.kafka_bootstrap, **PRODUCER_SETTINGS))
-    for key, value in encoded:
-        while True:
-            try:
-                producer.produce(topic, value=value, key=key)
-                break
-            except BufferError:
-                producer.poll(0.1)
-    assert producer.flush(60) == 0
-
-
 def namespace(run: str, tag: str, created: list[Settings]) -> Settings:
     settings = load_settings(namespace=f"{run}{tag}")
     names = [settings.topic(t) for t in ("ingest.person", "norm.person", "baseline.out",
@@ -86,36 +74,11 @@ def namespace(run: str, tag: str, created: list[Settings]) -> Settings:
 
 def remove(created: list[Settings]) -> None:
     for settings in created:
-        admin = admin_client(settings.kafka_bootstrap)
-        topics = [t for t in admin.list_topics(timeout=10).topics if t.startswith(settings.namespace + ".")]
-        for fut in admin.delete_topics(topics).values():
-            fut.result(timeout=30)
+        remove_topics(settings, settings.namespace + ".")
         client = redis.Redis(host=settings.redis_host, port=settings.redis_port)
         keys = list(client.scan_iter(f"{settings.redis_key()}:*", count=10_000))
         for start in range(0, len(keys), 10_000):
             client.delete(*keys[start:start + 10_000])
-
-
-def baseline(settings: Settings, source: str, target: str, events: int) -> float:
-    consumer = Consumer(client_config(settings.kafka_bootstrap, **{
-        "group.id": f"{source}-baseline", "auto.offset.reset": "earliest", "enable.auto.offset.store": False,
-        "fetch.max.bytes": 52_428_800}))
-    producer = Producer(client_config(settings.kafka_bootstrap, **PRODUCER_SETTINGS))
-    consumer.subscribe([source])
-    seen, started = 0, 0.0
-    while seen < events:
-        batch = [m for m in consumer.consume(BATCH, 0.5) if m.error() is None]
-        if not batch:
-            continue
-        started = started or time.perf_counter()
-        for message in batch:
-            producer.produce(target, value=message.value(), key=message.key())
-        assert producer.flush(60) == 0
-        last = {(m.topic(), m.partition()): m.offset() for m in batch}
-        consumer.store_offsets(offsets=[TopicPartition(t, p, o + 1) for (t, p), o in last.items()])
-        seen += len(batch)
-    consumer.close()
-    return time.perf_counter() - started
 
 
 def _wait_for_group(settings: Settings, group: str, members: int, timeout_s: float = 60) -> None:
@@ -134,7 +97,7 @@ def pobi_stage(settings: Settings, encoded: Encoded, copies: int) -> tuple[int, 
     """The stage as `pobi worker --processes <copies>` runs it, each copy in its own process, over a backlog
     of the events. Counted (from the ledger) from the moment every copy holds its partitions; returns
     (events counted, seconds)."""
-    send(settings, settings.topic("ingest.person"), encoded)
+    send_encoded(settings, settings.topic("ingest.person"), encoded)
     stop = threading.Event()
     thread = threading.Thread(target=run_copies, args=(StageSpec.of("normalize", settings, ["person"], BATCH),
                                                        copies, stop), kwargs={"children": True}, daemon=True)
@@ -182,8 +145,8 @@ def main() -> None:
     timings: dict[str, tuple[int, float]] = {}
     try:
         plain = namespace(run, "a", created)
-        send(plain, plain.topic("ingest.person"), encoded)
-        timings["baseline: plain confluent-kafka consume→produce"] = (args.events, baseline(
+        send_encoded(plain, plain.topic("ingest.person"), encoded)
+        timings["baseline: plain confluent-kafka consume→produce"] = (args.events, consume_produce_baseline(
             plain, plain.topic("ingest.person"), plain.topic("baseline.out"), args.events))
         timings["faust: empty agent, noack_take + ack"] = (args.events, faust_ceiling(
             plain, plain.topic("ingest.person"), args.events))

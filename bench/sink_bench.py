@@ -45,6 +45,9 @@ from streams.rules.outcome import RuleViolation
 from streams.stages.runner import StageRunner
 from topics.admin import admin_client
 
+sys.path.insert(0, str(Path(__file__).parent))
+from common import remove_topics
+
 DATASETS = ["person", "enterprise", "licence", "approval_case", "sensor_reading"]
 SOURCE = SourceRef("public-security", "hukou")
 
@@ -62,11 +65,7 @@ def prepare(tag: str) -> Settings:
 
 
 def remove(settings: Settings) -> None:
-    admin = admin_client(settings.kafka_bootstrap)
-    topics = [t for t in admin.list_topics(timeout=10).topics if t.startswith(settings.namespace + ".")]
-    if topics:
-        for fut in admin.delete_topics(topics).values():
-            fut.exception(timeout=30)
+    remove_topics(settings, settings.namespace + ".")
     ClickHouseWriter(settings, wait=False).execute(f"DROP DATABASE IF EXISTS {settings.clickhouse_database}")
 
 

@@ -26,9 +26,13 @@ from enum import StrEnum
 import redis
 
 from pobi.settings import Settings
-from streams.redis_wait import RedisWait
+from pobi.waiting import WaitOut
 
-__all__ = ["Candidate", "Confirmation", "SeenEvents", "StateWrite", "Verdict"]
+__all__ = ["Candidate", "Confirmation", "SeenEvents", "StateWrite", "Verdict", "redis_wait"]
+
+
+def redis_wait() -> WaitOut:
+    return WaitOut("Redis", (redis.ConnectionError, redis.TimeoutError, redis.BusyLoadingError))
 
 
 class Verdict(StrEnum):
@@ -131,7 +135,7 @@ class SeenEvents:
     its partitions; a crashed worker is still noticed through its missing heartbeats.)"""
 
     def __init__(self, settings: Settings, token: str, *, reservation_ttl_s: float = 600.0,
-                 client: redis.Redis | None = None, wait: RedisWait | None = None) -> None:
+                 client: redis.Redis | None = None, wait: WaitOut | None = None) -> None:
         self.redis = client or redis.Redis(host=settings.redis_host, port=settings.redis_port,
                                            socket_timeout=10, socket_connect_timeout=3)
         self._token = token
@@ -141,7 +145,7 @@ class SeenEvents:
         self._confirmed_ms = settings.dedup_ttl_hours * 3_600_000
         self._reserve = self.redis.register_script(_RESERVE)
         self._confirm = self.redis.register_script(_CONFIRM)
-        self.wait = wait or RedisWait()
+        self.wait = wait or redis_wait()
 
     def reserve(self, candidates: Sequence[Candidate]) -> list[Verdict]:
         if not candidates:

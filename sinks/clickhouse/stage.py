@@ -30,17 +30,12 @@ from sinks.clickhouse.rows import (
     delivery_rows,
 )
 from sinks.clickhouse.writer import ClickHouseWriter
+from streams.stages.runner import completed
 
 __all__ = ["SINK_BATCH", "SinkStage"]
 
 logger = logging.getLogger(__name__)
 SINK_BATCH = 10_000
-
-
-def _done() -> Future[None]:
-    future: Future[None] = Future()
-    future.set_result(None)
-    return future
 
 
 class SinkStage:
@@ -99,7 +94,7 @@ class SinkStage:
             m.sink_batch_rows.labels(table).observe(len(rows.tables[table]))
         m.events.labels("*", self.name, "written").inc(len(messages))
         self.inserted += len(rows)
-        return _done()
+        return completed()
 
     def close(self) -> None:
         self.writer.client.disconnect()

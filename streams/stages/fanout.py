@@ -27,17 +27,12 @@ from pobi.settings import Settings
 from schemas.codec import Codec
 from streams.fanout.deliver import Grant, compile_grants
 from streams.rules.dates import CST
+from streams.stages.runner import completed
 from topics.subscriptions import ContractBook
 
 __all__ = ["FanoutStage"]
 
 logger = logging.getLogger(__name__)
-
-
-def _done() -> Future[None]:
-    future: Future[None] = Future()
-    future.set_result(None)
-    return future
 
 
 class FanoutStage:
@@ -116,7 +111,7 @@ class FanoutStage:
             m.deliveries.labels(subscriber, mode).inc()
             m.delivery_latency.labels(subscriber, mode).observe(max(0.0, now - ingest_ms / 1000))
         m.events.labels("*", self.name, "read").inc(len(messages))
-        return _done()
+        return completed()
 
     def close(self) -> None:
         self.book.close()

@@ -24,9 +24,16 @@ from pobi.errors import PobiError
 from pobi.kafka import client_config
 from pobi.settings import Settings
 
-__all__ = ["BatchStage", "StageError", "StageRunner"]
+__all__ = ["BatchStage", "StageError", "StageRunner", "completed"]
 
 logger = logging.getLogger(__name__)
+
+
+def completed() -> Future[None]:
+    """What a stage whose effects are durable when ``handle`` returns gives back."""
+    future: Future[None] = Future()
+    future.set_result(None)
+    return future
 
 
 class StageError(PobiError):

@@ -33,8 +33,9 @@ from pobi.secrets import hub_key
 from pobi.settings import Settings
 from schemas.codec import Codec
 from schemas.projection import DeliveryDecoder
+from streams.dedup import redis_wait
 from streams.fanout.deliver import subscriber_key
-from streams.redis_wait import RedisWait
+from streams.stages.runner import completed
 from topics.contract import SubscriptionContract, Webhook
 from topics.subscriptions import ContractBook
 
@@ -51,12 +52,6 @@ class _Refused(Exception):  # noqa: N818 - the receiver's answer, not a bug
     pass
 
 
-def _done() -> Future[None]:
-    future: Future[None] = Future()
-    future.set_result(None)
-    return future
-
-
 class WebhookStage:
     name = "webhook"
 
@@ -69,7 +64,7 @@ class WebhookStage:
         self.book.load()
         self.publisher = Publisher(settings, self.codec, {"delivery.report.only.error": True})
         self.redis = redis.Redis(host=settings.redis_host, port=settings.redis_port, socket_timeout=10)
-        self.wait = RedisWait()
+        self.wait = redis_wait()
         self._hub_key = hub_key(settings)
         self._sleep = sleep
         self._feed_prefix = settings.topic("out.")
@@ -94,7 +89,7 @@ class WebhookStage:
             for start in range(0, len(feed), size):
                 self._deliver(subscriber, contract.webhook, decoder, feed[start:start + size])
         self.publisher.flush()
-        return _done()
+        return completed()
 
     def _deliver(self, subscriber: str, webhook: Webhook, decoder: DeliveryDecoder, batch: list[Message]) -> None:
         records = []

@@ -3,12 +3,12 @@
 import pytest
 import redis
 
-from streams.redis_wait import RedisWait
+from pobi.waiting import WaitOut
 
 
 def test_connection_errors_are_waited_out_with_backoff() -> None:
     slept: list[float] = []
-    wait = RedisWait(clock=lambda: 0.0, sleep=slept.append)
+    wait = WaitOut("Redis", (redis.ConnectionError,), clock=lambda: 0.0, sleep=slept.append)
     failures = iter([redis.ConnectionError("down")] * 6)
 
     def call() -> str:
@@ -23,7 +23,7 @@ def test_connection_errors_are_waited_out_with_backoff() -> None:
 
 
 def test_other_errors_are_not_retried() -> None:
-    wait = RedisWait(sleep=lambda _s: pytest.fail("must not wait for a bug"))
+    wait = WaitOut("Redis", (redis.ConnectionError,), sleep=lambda _s: pytest.fail("must not wait for a bug"))
 
     def call() -> None:
         raise redis.ResponseError("WRONGTYPE")
