@@ -18,12 +18,13 @@ from pathlib import Path
 from rich.console import Console
 
 from pobi.cli.output import print_table
+from pobi.demo.live import LiveTraffic, watch
 from pobi.demo.show import show_ledger, show_one_person, show_views
 from pobi.demo.traffic import DemoTraffic
 from pobi.errors import PobiError
 from pobi.objects import object_service
 from pobi.publish.envelope import SourceRef, build_envelope, event_id_for
-from pobi.publish.files import PublishOptions, publish_input
+from pobi.publish.files import PublishOptions, PublishSummary, publish_input
 from pobi.publish.producer import Publisher
 from pobi.settings import Settings
 from pobi.stack.manager import Stack
@@ -60,7 +61,10 @@ def traffic_day() -> date:
     return DemoTraffic.now().date()
 
 
-def run_demo(settings: Settings, console: Console, scale: int = 1, duplicate_share: float = 0.02) -> dict:
+def run_demo(settings: Settings, console: Console, scale: int = 1, duplicate_share: float = 0.02, *,
+             duration: float = 0, rate: int = 200, keep_running: bool = False) -> dict:
+    """The whole story. ``duration``: seconds of steady traffic at ``rate`` events/s with a live view after the
+    day's batch; ``keep_running``: leave the stages running (live view) until Ctrl-C."""
     console.rule("[bold]pobi demo")
     Stack(settings).up(report=console.print)
     contracts, problems = load_contracts(CONTRACTS_DIR, default_registry(), traffic_day())
@@ -78,6 +82,41 @@ def run_demo(settings: Settings, console: Console, scale: int = 1, duplicate_sha
     console.print(f"contracts: {', '.join(c.subscriber for c in contracts)} "
                   f"({len(result.published)} published, {len(result.unchanged)} unchanged)")
 
+    stages = _Stages(settings)
+    try:
+        sent, summary, repeats, counts = _publish_day(settings, console, scale, duplicate_share)
+        if duration or keep_running:
+            live = LiveTraffic(settings, DEPARTMENTS, rate, seed=int(time.time())) if duration else None
+            if live:
+                live.start()
+                console.print(f"steady traffic: {rate} events/s for {duration:.0f}s (Ctrl-C ends it early)")
+                watch(settings, console, duration, lambda: sum(live.sent.values()))
+                live.finish()
+                sent.update(live.sent)
+            if keep_running:
+                console.print("the stages keep running; Ctrl-C stops them")
+                watch(settings, console, 0, lambda: sum(sent.values()))
+        ledger = _settle(settings, console)
+    finally:
+        stages.stop()
+    show_ledger(ledger)
+    show_views(settings)
+    person = _a_tracked_person(settings)
+    if person:
+        show_one_person(object_service(settings), person, console)
+    print_table("local stack", ["service", "state", "address"],
+                [(s.name, s.state, s.address) for s in Stack(settings).status()])
+    console.print("next: `pobi worker` (runs every stage until Ctrl-C; object API on 127.0.0.1:"
+                  f"{settings.api_port}), `pobi ledger`, `pobi dlq list`, `pobi subscribe fuzhou-city --max 5`, "
+                  "`pobi search 陈`, `docker compose up` for Grafana; `pobi stack down` stops the services.",
+                  soft_wrap=True)
+    return {"sent": dict(sent), "rejected": summary.rejected, "repeats": repeats, "counts": counts,
+            "ledger": {d: r.as_dict() for d, r in ledger.items()}}
+
+
+def _publish_day(settings: Settings, console: Console, scale: int,
+                 duplicate_share: float) -> tuple[Counter[str], PublishSummary, int, dict[str, int]]:
+    """A day of Fujian traffic: one department's CSV export through the adapter, the rest through the client."""
     traffic = DemoTraffic()
     started = traffic.now()
     events = list(traffic.batch(people=200 * scale, enterprises=60 * scale, licences=60 * scale, cases=40 * scale,
@@ -119,47 +158,39 @@ def run_demo(settings: Settings, console: Console, scale: int = 1, duplicate_sha
     print_table("what is on the hub now (records per topic, all runs)", ["topic", "records", "sent by this run"],
                 [(n, counts[n], sent.get(n.split(".", 1)[1], summary.rejected if n == "dlq.ingest" else 0))
                  for n in names])
-    ledger = _run_stages(settings, console)
-    show_ledger(ledger)
-    show_views(settings)
-    person = _a_tracked_person(settings)
-    if person:
-        show_one_person(object_service(settings), person, console)
-    print_table("local stack", ["service", "state", "address"],
-                [(s.name, s.state, s.address) for s in Stack(settings).status()])
-    console.print("next: `pobi worker` (runs every stage until Ctrl-C; object API on 127.0.0.1:"
-                  f"{settings.api_port}), `pobi ledger`, `pobi dlq list`, `pobi subscribe fuzhou-city --max 5`, "
-                  "`pobi search 陈`, `docker compose up` for Grafana; `pobi stack down` stops the services.",
-                  soft_wrap=True)
-    return {"sent": dict(sent), "rejected": summary.rejected, "repeats": repeats, "counts": counts,
-            "ledger": {d: r.as_dict() for d, r in ledger.items()}}
+    return sent, summary, repeats, counts
 
 
 STAGES = ("normalize", "fanout", "sink")  # the webhook stage is left out: the example receiver does not exist
 
 
-def _run_stages(settings: Settings, console: Console) -> dict[str, LedgerRow]:
-    """Run the stages as `pobi worker` does until every published event is normalised, fanned out and in
-    ClickHouse."""
+class _Stages:
+    """The stages as `pobi worker` runs them, on threads of this process."""
+
+    def __init__(self, settings: Settings) -> None:
+        self._stop = threading.Event()
+        self._threads = [threading.Thread(target=run_copies, args=(StageSpec.of(name, settings), 1, self._stop),
+                                          name=f"demo-{name}", daemon=True) for name in STAGES]
+        for thread in self._threads:
+            thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        for thread in self._threads:
+            thread.join(60)  # each closes its consumer, committing what it stored
+
+
+def _settle(settings: Settings, console: Console) -> dict[str, LedgerRow]:
+    """Wait until every published event is normalised, fanned out and in ClickHouse."""
     from sinks.clickhouse.stage import SinkStage
 
-    stop = threading.Event()
-    threads = [threading.Thread(target=run_copies, args=(StageSpec.of(name, settings), 1, stop), daemon=True)
-               for name in STAGES]
     t0 = time.perf_counter()
-    for thread in threads:
-        thread.start()
-    try:
-        ledger = wait_until_idle(settings, timeout_s=180)
-        datasets = list(ledger)
-        wait_for_group(settings.kafka_bootstrap, settings.topic("pobi-fanout"),
-                       [settings.topic(f"norm.{d}") for d in datasets], 180)
-        wait_for_group(settings.kafka_bootstrap, settings.topic("pobi-sink"), SinkStage.topics_for(settings), 180)
-    finally:
-        stop.set()
-        for thread in threads:
-            thread.join(60)
-    console.print(f"normalised, fanned out and written to ClickHouse in {time.perf_counter() - t0:.1f}s")
+    ledger = wait_until_idle(settings, timeout_s=180)
+    wait_for_group(settings.kafka_bootstrap, settings.topic("pobi-fanout"),
+                   [settings.topic(f"norm.{d}") for d in ledger], 180)
+    wait_for_group(settings.kafka_bootstrap, settings.topic("pobi-sink"), SinkStage.topics_for(settings), 180)
+    console.print(f"every event normalised, fanned out and in ClickHouse ({time.perf_counter() - t0:.1f}s after "
+                  "the last one was published)")
     return ledger
 
 

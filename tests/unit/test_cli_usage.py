@@ -17,6 +17,7 @@ def _pobi(*args: str, env: dict[str, str] | None = None) -> subprocess.Completed
     ("stack", "sideways"), ("topics", "list", "--jsn"), ("nonsense",), ("dlq", "list", "--since", "yesterday"),
     ("dlq", "replay", "--stage", "everything"), ("worker", "--stage", "fanout-later"),
     ("worker", "--dataset", "pets"), ("worker", "--processes", "-1"), ("ledger", "--verbose"),
+    ("demo", "--rate", "0"), ("demo", "--duration", "soon"), ("object",), ("search", "--limit", "0", "陈"),
 ])
 def test_bad_arguments_give_one_line_and_exit_2(args: tuple[str, ...]) -> None:
     result = _pobi(*args)
