@@ -15,6 +15,7 @@ except ImportError:  # pragma: no cover - older typer on plain click
     from click import UsageError
 
 from pobi.cli import (
+    bench,
     demo,
     dlq,
     ledger,
@@ -44,6 +45,7 @@ app.add_typer(subscriptions.app, name="subscriptions")
 app.add_typer(views.app, name="views")
 app.command("publish")(publish.publish)
 app.command("demo")(demo.demo)
+app.command("bench")(bench.bench)
 app.command("worker")(worker.worker)
 app.command("ledger")(ledger.ledger)
 app.command("subscribe")(subscribe.subscribe)

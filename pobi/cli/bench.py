@@ -1,0 +1,79 @@
+"""`pobi bench [--quick] [--json]`: every benchmark of the repository in one run, each figure beside its
+baseline — the consume→produce ceiling, normalisation (one process and the worker's default), fan-out with 1
+and 10 contracts, the ClickHouse sink, and end to end (publish → clean → visible in ClickHouse) at 30 % and
+70 % of the measured normalisation capacity with a paced producer, with the worker's peak memory.
+
+The benchmarks are the scripts in ``bench/`` (each can run alone); this command runs them in order on the
+local stack and writes ``bench/results/bench.json``. It needs a checkout of the repository.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import typer
+
+from pobi.cli.output import console, print_json, print_table
+from pobi.errors import PobiError
+
+BENCH = Path(__file__).resolve().parents[2] / "bench"
+SIZES = {True: {"normalize": 50_000, "fanout": 20_000, "sink": 20_000, "seconds": 10},
+         False: {"normalize": 200_000, "fanout": 50_000, "sink": 50_000, "seconds": 30}}
+
+
+def _run(script: str, *args: str) -> dict:
+    out = BENCH / "results" / f"{Path(script).stem}.json"
+    result = subprocess.run([sys.executable, str(BENCH / script), *args, "--json", str(out)], capture_output=True,
+                            text=True, check=False, timeout=1800)
+    if result.returncode != 0:
+        raise PobiError(f"{script} failed: {(result.stderr or result.stdout).strip().splitlines()[-1:]}")
+    return json.loads(out.read_text())
+
+
+def bench(quick: bool = typer.Option(False, "--quick", help="smaller runs: a few minutes"),
+          as_json: bool = typer.Option(False, "--json", help="print the collected results as JSON")) -> None:
+    """Run every benchmark on the local stack; figures beside their baselines, in bench/results/bench.json."""
+    if not (BENCH / "normalize_bench.py").exists():
+        raise PobiError(f"{BENCH} is missing: `pobi bench` runs from a checkout of the repository")
+    from pobi.settings import get_settings
+    from pobi.stack.manager import Stack
+
+    Stack(get_settings()).up(report=lambda _m: None)
+    size = SIZES[quick]
+    started = time.perf_counter()
+    console.print("normalisation …")
+    normalize = _run("normalize_bench.py", "--events", str(size["normalize"]))
+    console.print("fan-out …")
+    fanout = _run("fanout_bench.py", "--events", str(size["fanout"]))
+    console.print("sink …")
+    sink = _run("sink_bench.py", "--events", str(size["sink"]), "--rate", "100", "--seconds", "1")
+    capacity = normalize["results"]["pobi normalisation stage, one process"]["events_per_second"]
+    end_to_end = {}
+    for share in (0.3, 0.7):
+        rate = max(1, int(capacity * share))
+        console.print(f"end to end at {share:.0%} of {capacity:,} events/s …")
+        run = _run("sink_bench.py", "--latency-only", "--rate", str(rate), "--seconds", str(size["seconds"]))
+        end_to_end[f"{share:.0%}"] = run["results"]["publish-to-visible latency"]
+    minutes = round((time.perf_counter() - started) / 60, 1)
+    report = {"quick": quick, "machine": normalize["machine"], "minutes": minutes,
+              "normalize": normalize["results"], "fanout": fanout["results"],
+              "sink": {k: v for k, v in sink["results"].items() if k != "publish-to-visible latency"},
+              "end_to_end": end_to_end}
+    (BENCH / "results" / "bench.json").write_text(json.dumps(report, indent=2, ensure_ascii=False) + "\n")
+    if as_json:
+        print_json(report)
+        return
+    rows = [(f"normalise: {k}", f"{v['events_per_second']:,} ev/s", v["ratio_to_baseline"])
+            for k, v in normalize["results"].items()]
+    rows += [(f"fan-out: {k}", f"{v['events_per_second']:,} ev/s", v["ratio_to_baseline"])
+             for k, v in fanout["results"].items()]
+    rows += [(f"sink: {k}", f"{v['rows_per_second']:,} rows/s", "") for k, v in report["sink"].items()]
+    rows += [(f"end to end at {k} ({v['rate_per_second']:,} ev/s): p50 / p99 / p99.9 to ClickHouse",
+              f"{v['p50_ms']:,} / {v['p99_ms']:,} / {v['p999_ms']:,} ms; worker {v['worker_max_rss_mb']} MB", "")
+             for k, v in end_to_end.items()]
+    print_table(f"pobi bench ({'quick' if quick else 'full'}, {report['minutes']} min, {report['machine']})",
+                ["run", "figure", "vs baseline"], rows)
