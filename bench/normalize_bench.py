@@ -11,10 +11,11 @@ pobi:     the worker's normalisation stage (``StageRunner`` + ``NormalizeStage``
           decode, Redis reservation, rules, classification, encode, produce, wait for acks, Redis
           confirmation and ledger, store offsets — once in one process, once as `pobi worker` runs it by
           default (one stage process per core).
-For the pobi figures the events wait on the topic; the stage's copies start (each in its own process, as
-the worker runs them), and the ledger is counted from the moment every copy holds its partitions to the
-last event, so process start-up and group joins are not counted. Each measurement has its own namespace of
-topics and Redis keys, removed afterwards. Needs the local stack (`pobi stack up`).
+For the pobi figures the stage's copies start first (each in its own process, as the worker runs them) and
+join their group on an empty topic; then the events are sent, pre-encoded, far faster than the stage takes
+them, and the ledger is counted from the first event to the last, so start-up and joins are not counted.
+Each measurement has its own namespace of topics and Redis keys, removed afterwards. Needs the local stack
+(`pobi stack up`).
 """
 
 from __future__ import annotations
@@ -94,10 +95,9 @@ def _wait_for_group(settings: Settings, group: str, members: int, timeout_s: flo
 
 
 def pobi_stage(settings: Settings, encoded: Encoded, copies: int) -> tuple[int, float]:
-    """The stage as `pobi worker --processes <copies>` runs it, each copy in its own process, over a backlog
-    of the events. Counted (from the ledger) from the moment every copy holds its partitions; returns
-    (events counted, seconds)."""
-    send_encoded(settings, settings.topic("ingest.person"), encoded)
+    """The stage as `pobi worker --processes <copies>` runs it, each copy in its own process. The copies start
+    on an empty topic and join their group; then the events are sent (pre-encoded, far faster than the stage
+    handles them) and counted from the ledger, first to last; returns (events counted, seconds)."""
     stop = threading.Event()
     thread = threading.Thread(target=run_copies, args=(StageSpec.of("normalize", settings, ["person"], BATCH),
                                                        copies, stop), kwargs={"children": True}, daemon=True)
@@ -109,6 +109,10 @@ def pobi_stage(settings: Settings, encoded: Encoded, copies: int) -> tuple[int, 
     def counted() -> int:
         return int(client.hget(key, "in") or 0)
 
+    sender = threading.Thread(target=send_encoded, args=(settings, settings.topic("ingest.person"), encoded))
+    sender.start()
+    while counted() == 0:
+        time.sleep(0.002)
     first, started = counted(), time.perf_counter()
     while counted() < len(encoded):
         time.sleep(0.005)
@@ -117,6 +121,7 @@ def pobi_stage(settings: Settings, encoded: Encoded, copies: int) -> tuple[int, 
     seconds = time.perf_counter() - started
     stop.set()
     thread.join(60)
+    sender.join()
     return len(encoded) - first, seconds
 
 

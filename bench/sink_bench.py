@@ -6,7 +6,7 @@ throughput: clean ``person`` events waiting on ``norm.person`` go through the si
             rows/s counts every row written (events, attributes, links), events/s the input.
 baseline:   the same records read by a plain confluent-kafka consumer and inserted as one column of raw
             bytes per batch into a MergeTree table: Kafka + clickhouse-driver with no conversion.
-latency:    `pobi worker --stage normalize --stage sink --processes 1` runs as a subprocess while this script
+latency:    `pobi worker --stage normalize --stage sink` (its defaults) runs as a subprocess while this script
             publishes ``--rate`` person events per second for ``--seconds``; a prober asks ClickHouse every
             100 ms which of them are visible in ``events``; latency = first seen − sent (±100 ms).
 Everything runs in its own namespace and ClickHouse database, removed afterwards.
@@ -140,7 +140,7 @@ def latency(settings: Settings, rate: int, seconds: int) -> dict:
     env = {**os.environ, "POBI_NAMESPACE": settings.namespace, "POBI_CLICKHOUSE_DATABASE": settings.clickhouse_database,
            "POBI_API_PORT": "0"}
     pobi = str(Path(sys.executable).with_name("pobi"))
-    worker = subprocess.Popen([pobi, "worker", "--stage", "normalize", "--stage", "sink", "--processes", "1"],
+    worker = subprocess.Popen([pobi, "worker", "--stage", "normalize", "--stage", "sink"],
                               env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     sent: dict[str, float] = {}
     seen: dict[str, float] = {}
