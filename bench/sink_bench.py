@@ -6,9 +6,10 @@ throughput: clean ``person`` events waiting on ``norm.person`` go through the si
             rows/s counts every row written (events, attributes, links), events/s the input.
 baseline:   the same records read by a plain confluent-kafka consumer and inserted as one column of raw
             bytes per batch into a MergeTree table: Kafka + clickhouse-driver with no conversion.
-latency:    `pobi worker --stage normalize --stage sink` (its defaults) runs as a subprocess while this script
-            publishes ``--rate`` person events per second for ``--seconds``; a prober asks ClickHouse every
-            100 ms which of them are visible in ``events``; latency = first seen − sent (±100 ms).
+latency:    `pobi worker --stage normalize --stage fanout --stage sink` (its defaults) runs as a subprocess
+            while this script publishes ``--rate`` person events per second for ``--seconds``; a prober asks
+            ClickHouse every 100 ms which of them are visible in ``events``, and a consumer follows the feed of
+            a subscriber that receives every person event; latency = first seen − scheduled send time.
 Everything runs in its own namespace and ClickHouse database, removed afterwards.
 """
 
@@ -25,7 +26,7 @@ import threading
 import time
 from pathlib import Path
 
-from confluent_kafka import Consumer, TopicPartition
+from confluent_kafka import OFFSET_BEGINNING, Consumer, TopicPartition
 from confluent_kafka.admin import NewTopic
 
 from pobi.demo.traffic import DemoTraffic
@@ -35,6 +36,7 @@ from pobi.publish.envelope import SourceRef, build_envelope
 from pobi.publish.producer import Publisher
 from pobi.settings import Settings, load_settings
 from schemas.codec import Codec
+from schemas.projection import DeliveryDecoder
 from schemas.registry import default_registry
 from sinks.clickhouse.migrate import apply_migrations
 from sinks.clickhouse.stage import SinkStage
@@ -44,6 +46,8 @@ from streams.normalize.fields import RuleClock
 from streams.rules.outcome import RuleViolation
 from streams.stages.runner import StageRunner
 from topics.admin import admin_client
+from topics.contract import SubscriptionContract
+from topics.subscriptions import apply_contracts, read_documents
 
 sys.path.insert(0, str(Path(__file__).parent))
 from common import remove_topics
@@ -55,13 +59,23 @@ SOURCE = SourceRef("public-security", "hukou")
 def prepare(tag: str) -> Settings:
     settings = load_settings(namespace=tag, clickhouse_database=tag)
     names = [settings.topic(f"{f}.{d}") for f in ("ingest", "norm") for d in DATASETS]
-    names += [settings.topic(f"dlq.{s}") for s in DLQ_STAGES] + [settings.topic("audit.delivery")]
+    names += [settings.topic(f"dlq.{s}") for s in DLQ_STAGES] + [settings.topic(t) for t in ("audit.delivery",
+                                                                                             "out.everyone")]
     admin = admin_client(settings.kafka_bootstrap)
-    for fut in admin.create_topics([NewTopic(n, 6, 1) for n in names]).values():
+    new = [NewTopic(n, 6, 1) for n in names] + [NewTopic(settings.topic("pobi.subscriptions"), 1, 1)]
+    for fut in admin.create_topics(new).values():
         fut.result(timeout=15)
+    contract = SubscriptionContract.model_validate(EVERYONE)
+    apply_contracts(settings, [contract], default_registry())
     writer = ClickHouseWriter(settings, wait=False)
     apply_migrations(lambda q: writer.execute(q), settings.clickhouse_database)
     return settings
+
+
+# a subscriber that receives every person event, to time the feed
+EVERYONE = {"subscriber": "everyone", "version": 1, "owner_department": "bench", "purpose": "latency",
+            "legal_basis": "bench", "approver": "bench", "valid_until": "2099-12-31",
+            "datasets": {"person": {"fields": ["division_code"]}}}
 
 
 def remove(settings: Settings) -> None:
@@ -140,12 +154,27 @@ def latency(settings: Settings, rate: int, seconds: int) -> dict:
     env = {**os.environ, "POBI_NAMESPACE": settings.namespace, "POBI_CLICKHOUSE_DATABASE": settings.clickhouse_database,
            "POBI_API_PORT": "0"}
     pobi = str(Path(sys.executable).with_name("pobi"))
-    worker = subprocess.Popen([pobi, "worker", "--stage", "normalize", "--stage", "sink"],
+    worker = subprocess.Popen([pobi, "worker", "--stage", "normalize", "--stage", "fanout", "--stage", "sink"],
                               env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     sent: dict[str, float] = {}
     seen: dict[str, float] = {}
+    fed: dict[str, float] = {}
     done = threading.Event()
     writer = ClickHouseWriter(settings, wait=False)
+
+    def follow_feed() -> None:
+        decoder = DeliveryDecoder(list(read_documents(settings)["everyone"]["schemas"].values()))
+        consumer = Consumer(client_config(settings.kafka_bootstrap, **{"group.id": settings.topic("feed-probe"),
+                                                                        "enable.auto.commit": False}))
+        topic = settings.topic("out.everyone")
+        consumer.assign([TopicPartition(topic, p, OFFSET_BEGINNING) for p in range(6)])
+        while not done.is_set() or len(fed) < len(sent):
+            for message in consumer.consume(1000, 0.1):
+                if message.error() is None:
+                    fed.setdefault(decoder.decode(message.value())["event_id"], time.perf_counter())
+            if done.is_set() and time.perf_counter() - finished[0] > 60:
+                break
+        consumer.close()
 
     def probe() -> None:
         while not done.is_set() or len(seen) < len(sent):
@@ -164,6 +193,8 @@ def latency(settings: Settings, rate: int, seconds: int) -> dict:
         time.sleep(8)  # the worker joins its groups
         prober = threading.Thread(target=probe, daemon=True)
         prober.start()
+        feed = threading.Thread(target=follow_feed, daemon=True)
+        feed.start()
         schema, traffic = default_registry().latest("person"), DemoTraffic(seed=9, invalid_share=0.0)
         with Publisher(settings) as publisher:
             start = time.perf_counter()
@@ -180,16 +211,23 @@ def latency(settings: Settings, rate: int, seconds: int) -> dict:
         finished[0] = time.perf_counter()
         done.set()
         prober.join(90)
+        feed.join(90)
     finally:
         memory.stop()
         worker.terminate()
         worker.wait(60)
     delays = sorted((seen[i] - sent[i]) * 1000 for i in sent if i in seen)
+    feed_delays = sorted((fed[i] - sent[i]) * 1000 for i in sent if i in fed)
     return {"rate_per_second": rate, "seconds": seconds, "sent": len(sent), "visible": len(delays),
-            "p50_ms": round(statistics.quantiles(delays, n=1000)[499]) if delays else None,
-            "p99_ms": round(statistics.quantiles(delays, n=1000)[989]) if delays else None,
-            "p999_ms": round(statistics.quantiles(delays, n=1000)[998]) if delays else None,
+            **_percentiles("", delays), "in_feed": len(feed_delays), **_percentiles("feed_", feed_delays),
             "worker_max_rss_mb": memory.peak_mb}
+
+
+def _percentiles(prefix: str, delays: list[float]) -> dict[str, int | None]:
+    cuts = statistics.quantiles(delays, n=1000) if len(delays) > 1 else None
+    return {f"{prefix}p50_ms": round(cuts[499]) if cuts else None,
+            f"{prefix}p99_ms": round(cuts[989]) if cuts else None,
+            f"{prefix}p999_ms": round(cuts[998]) if cuts else None}
 
 
 class WorkerMemory:

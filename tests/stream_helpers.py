@@ -55,3 +55,25 @@ def wait_for_group(settings: Settings, group: str, topics: list[str], timeout_s:
     from topics.admin import wait_for_group as wait
 
     wait(settings.kafka_bootstrap, settings.topic(group), topics, timeout_s)
+
+
+def whole_hub(unique: str, secrets: object, datasets: list[str]) -> tuple[Settings, object]:
+    """A namespace with every topic of the pipeline, the fuzhou-city contract applied and the ClickHouse
+    migrations run in a database of its own; returns the settings and a ClickHouse writer."""
+    from datetime import datetime
+
+    from schemas.registry import default_registry
+    from sinks.clickhouse.migrate import apply_migrations
+    from sinks.clickhouse.writer import ClickHouseWriter
+    from streams.rules.dates import CST
+    from topics.subscriptions import CONTRACTS_DIR, apply_contracts, load_contracts
+
+    settings = namespaced(unique, clickhouse_database=f"t{unique}", secrets_dir=secrets)
+    create_stream_topics(settings, datasets)
+    create_topics(settings, settings.topic("out.fuzhou-city"), settings.topic("audit.delivery"))
+    create_topics(settings, settings.topic("pobi.subscriptions"), partitions=1)
+    found, _ = load_contracts(CONTRACTS_DIR, default_registry(), datetime.now(CST).date())
+    apply_contracts(settings, [c for c in found if c.subscriber == "fuzhou-city"], default_registry())
+    writer = ClickHouseWriter(settings, wait=False)
+    apply_migrations(lambda q: writer.execute(q), settings.clickhouse_database)
+    return settings, writer

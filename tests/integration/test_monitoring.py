@@ -12,7 +12,6 @@ import sys
 import time
 import urllib.parse
 import urllib.request
-from datetime import datetime
 from pathlib import Path
 
 import pytest
@@ -24,14 +23,9 @@ from pobi.publish.envelope import SourceRef, build_envelope
 from pobi.publish.producer import Publisher
 from pobi.settings import Settings
 from schemas.registry import default_registry
-from sinks.clickhouse.migrate import apply_migrations
 from sinks.clickhouse.queries import VIEW_QUERIES
 from sinks.clickhouse.stage import SinkStage
-from sinks.clickhouse.writer import ClickHouseWriter
-from streams.rules.dates import CST
-from tests.kafka_helpers import create_topics
-from tests.stream_helpers import create_stream_topics, namespaced, wait_for_group, wait_until_idle
-from topics.subscriptions import CONTRACTS_DIR, apply_contracts, load_contracts
+from tests.stream_helpers import wait_for_group, wait_until_idle, whole_hub
 
 pytestmark = pytest.mark.stack
 DATASETS = ["person", "enterprise", "licence", "approval_case", "sensor_reading"]
@@ -71,14 +65,7 @@ def publish_traffic(settings: Settings) -> int:
 
 
 def test_every_panel_query_returns_data_from_a_real_worker(live_stack: object, unique: str, tmp_path: Path) -> None:
-    settings = namespaced(unique, clickhouse_database=f"t{unique}", secrets_dir=tmp_path / "secrets")
-    create_stream_topics(settings, DATASETS)
-    create_topics(settings, settings.topic("out.fuzhou-city"), settings.topic("audit.delivery"))
-    create_topics(settings, settings.topic("pobi.subscriptions"), partitions=1)
-    found, _ = load_contracts(CONTRACTS_DIR, default_registry(), datetime.now(CST).date())
-    apply_contracts(settings, [c for c in found if c.subscriber == "fuzhou-city"], default_registry())
-    writer = ClickHouseWriter(settings, wait=False)
-    apply_migrations(lambda q: writer.execute(q), settings.clickhouse_database)
+    settings, writer = whole_hub(unique, tmp_path / "secrets", DATASETS)
     sent = publish_traffic(settings)
 
     env = {**os.environ, "POBI_NAMESPACE": settings.namespace, "POBI_CLICKHOUSE_DATABASE": settings.clickhouse_database,

@@ -20,17 +20,14 @@ from pobi.publish.envelope import SourceRef, build_envelope
 from pobi.publish.producer import Publisher
 from pobi.settings import Settings
 from schemas.registry import default_registry
-from sinks.clickhouse.migrate import apply_migrations
 from sinks.clickhouse.queries import VIEW_QUERIES
 from sinks.clickhouse.stage import SinkStage
 from sinks.clickhouse.writer import ClickHouseWriter
 from streams.rules.dates import CST
 from streams.stages.fanout import FanoutStage
 from streams.stages.runner import StageRunner
-from tests.kafka_helpers import create_topics
 from tests.samples import SAMPLE_ROWS
-from tests.stream_helpers import create_stream_topics, namespaced, running_stage, wait_for_group
-from topics.subscriptions import CONTRACTS_DIR, apply_contracts, load_contracts
+from tests.stream_helpers import running_stage, wait_for_group, whole_hub
 
 pytestmark = pytest.mark.stack
 DATASETS = ["person", "enterprise", "licence", "approval_case", "sensor_reading"]
@@ -70,14 +67,7 @@ def counts(writer: ClickHouseWriter, db: str) -> dict[str, int]:
 
 
 def test_views_object_services_and_idempotent_replays(live_stack: object, unique: str, tmp_path: Path) -> None:
-    settings = namespaced(unique, clickhouse_database=f"t{unique}", secrets_dir=tmp_path / "secrets")
-    create_stream_topics(settings, DATASETS)
-    create_topics(settings, settings.topic("out.fuzhou-city"), settings.topic("audit.delivery"))
-    create_topics(settings, settings.topic("pobi.subscriptions"), partitions=1)
-    found, _ = load_contracts(CONTRACTS_DIR, default_registry(), datetime.now(CST).date())
-    apply_contracts(settings, [c for c in found if c.subscriber == "fuzhou-city"], default_registry())
-    writer = ClickHouseWriter(settings, wait=False)
-    apply_migrations(lambda q: writer.execute(q), settings.clickhouse_database)
+    settings, writer = whole_hub(unique, tmp_path / "secrets", DATASETS)
     db = settings.clickhouse_database
     sink = SinkStage(settings)
     sink_topics = sink.topics()
