@@ -1,9 +1,16 @@
-"""What the benchmarks share: sending pre-encoded records, the plain consume→produce baseline, and removing
-a run's topics. Each benchmark measures its own figure beside this baseline, in the same run."""
+"""What the benchmarks share: sending pre-encoded records, the plain consume→produce baseline, timing a stage,
+writing a report, and removing a run's topics. Each benchmark measures its own figure beside its baseline, in
+the same run."""
 
 from __future__ import annotations
 
+import json
+import os
+import platform
+import threading
 import time
+from pathlib import Path
+from typing import Any
 
 from confluent_kafka import Consumer, Producer, TopicPartition
 
@@ -12,7 +19,8 @@ from pobi.publish.producer import PRODUCER_SETTINGS
 from pobi.settings import Settings
 from topics.admin import admin_client
 
-__all__ = ["consume_produce_baseline", "remove_topics", "send_encoded"]
+__all__ = ["add_ratios", "consume_produce_baseline", "machine", "remove_topics", "send_encoded", "time_stage",
+           "write_report"]
 
 Encoded = list[tuple[bytes, bytes]]
 
@@ -60,3 +68,46 @@ def remove_topics(settings: Settings, prefix: str) -> None:
     if topics:
         for future in admin.delete_topics(topics).values():
             future.exception(timeout=30)
+
+
+def time_stage(settings: Settings, stage: Any, records: int, batch_size: int | None = None) -> float:
+    """Seconds a stage (run as `pobi worker` runs it) takes for ``records`` waiting on its topics, from its first
+    batch to the last one settled."""
+    from streams.stages.runner import StageRunner
+
+    runner = StageRunner(settings, stage, batch_size=batch_size)
+    first: dict[str, float] = {}
+    handle = stage.handle
+
+    def timed(messages: list) -> object:
+        first.setdefault("t", time.perf_counter())
+        return handle(messages)
+
+    stage.handle = timed
+    stop = threading.Event()
+    thread = threading.Thread(target=runner.run, args=(stop,), daemon=True)
+    thread.start()
+    while runner.settled < records:
+        time.sleep(0.005)
+        if not thread.is_alive():
+            raise SystemExit(f"the {stage.name} stage stopped early")
+    seconds = time.perf_counter() - first["t"]
+    stop.set()
+    thread.join(30)
+    return seconds
+
+
+def machine() -> str:
+    return f"{platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}"
+
+
+def add_ratios(results: dict[str, dict], baseline: str, digits: int = 3) -> None:
+    """Each result's events/s as a share of the baseline's, measured in the same run."""
+    base = results[baseline]["events_per_second"]
+    for result in results.values():
+        result["ratio_to_baseline"] = round(result["events_per_second"] / base, digits)
+
+
+def write_report(path: Path, report: dict) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps({**report, "machine": machine()}, indent=2, ensure_ascii=False) + "\n")

@@ -13,12 +13,8 @@ first batch to the last acknowledgement.
 from __future__ import annotations
 
 import argparse
-import json
-import os
-import platform
 import sys
 import tempfile
-import threading
 import time
 from datetime import date, timedelta
 from pathlib import Path
@@ -33,12 +29,11 @@ from streams.normalize.event import normalize_event
 from streams.normalize.fields import RuleClock
 from streams.rules.dates import CST
 from streams.stages.fanout import FanoutStage
-from streams.stages.runner import StageRunner
 from topics.admin import admin_client
 from topics.subscriptions import CONTRACTS_DIR, apply_contracts, load_contracts
 
 sys.path.insert(0, str(Path(__file__).parent))
-from common import consume_produce_baseline, remove_topics, send_encoded
+from common import add_ratios, consume_produce_baseline, remove_topics, send_encoded, time_stage, write_report
 
 BATCH = 5000
 
@@ -90,27 +85,7 @@ def setup(run: str, contracts: int, records: list[tuple[bytes, bytes]], secrets:
 
 
 def fanout(settings: Settings, events: int) -> float:
-    stage = FanoutStage(settings, datasets=["person"])
-    runner = StageRunner(settings, stage, batch_size=BATCH)
-    started = {}
-    original = stage.handle
-
-    def timed(messages: list) -> object:
-        started.setdefault("t", time.perf_counter())
-        return original(messages)
-
-    stage.handle = timed  # type: ignore[method-assign]
-    stop = threading.Event()
-    thread = threading.Thread(target=runner.run, args=(stop,), daemon=True)
-    thread.start()
-    while runner.settled < events:
-        time.sleep(0.005)
-        if not thread.is_alive():
-            raise SystemExit("the fan-out stage stopped early")
-    seconds = time.perf_counter() - started["t"]
-    stop.set()
-    thread.join(30)
-    return seconds
+    return time_stage(settings, FanoutStage(settings, datasets=["person"]), events, BATCH)
 
 
 def main() -> None:
@@ -134,15 +109,11 @@ def main() -> None:
             results["fan-out, 10 contracts"] = {"seconds": fanout(ten, args.events), "deliveries_per_event": 6.0}
         finally:
             remove_topics(load_settings(), run)
-    base = args.events / results["baseline: plain consume→produce"]["seconds"]
     for r in results.values():
         r["events_per_second"] = round(args.events / r["seconds"])
-        r["ratio_to_baseline"] = round(r["events_per_second"] / base, 3)
         r["seconds"] = round(r["seconds"], 3)
-    report = {"events": args.events, "machine": f"{platform.machine()}, {os.cpu_count()} cores, Python "
-              f"{platform.python_version()}", "results": results}
-    args.json.parent.mkdir(parents=True, exist_ok=True)
-    args.json.write_text(json.dumps(report, indent=2, ensure_ascii=False) + "\n")
+    add_ratios(results, "baseline: plain consume→produce")
+    write_report(args.json, {"events": args.events, "results": results})
     print(f"| run ({args.events:,} clean person events) | events/s in | deliveries/s | vs baseline |")
     print("|---|---:|---:|---:|")
     for name, r in results.items():

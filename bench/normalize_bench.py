@@ -21,9 +21,7 @@ Each measurement has its own namespace of topics and Redis keys, removed afterwa
 from __future__ import annotations
 
 import argparse
-import json
 import os
-import platform
 import subprocess
 import sys
 import threading
@@ -42,7 +40,7 @@ from streams.stages.spec import StageSpec, run_copies
 from topics.admin import admin_client
 
 sys.path.insert(0, str(Path(__file__).parent))
-from common import consume_produce_baseline, remove_topics, send_encoded
+from common import add_ratios, consume_produce_baseline, remove_topics, send_encoded, write_report
 
 SOURCE = SourceRef("public-security", "hukou")
 BATCH = 5000
@@ -162,13 +160,8 @@ def main() -> None:
         remove(created)
     results = {name: {"events_per_second": round(n / s), "events": n, "seconds": round(s, 3)}
                for name, (n, s) in timings.items()}
-    base = results["baseline: plain confluent-kafka consume→produce"]["events_per_second"]
-    for r in results.values():
-        r["ratio_to_baseline"] = round(r["events_per_second"] / base, 3)
-    report = {"events": args.events, "machine": f"{platform.machine()}, {os.cpu_count()} cores, Python "
-              f"{platform.python_version()}", "results": results}
-    args.json.parent.mkdir(parents=True, exist_ok=True)
-    args.json.write_text(json.dumps(report, indent=2, ensure_ascii=False) + "\n")
+    add_ratios(results, "baseline: plain confluent-kafka consume→produce")
+    write_report(args.json, {"events": args.events, "results": results})
     print(f"| run ({args.events:,} person events) | events/s | seconds | vs baseline |")
     print("|---|---:|---:|---:|")
     for name, r in results.items():

@@ -13,25 +13,24 @@ from __future__ import annotations
 
 import argparse
 import csv
-import json
-import os
-import platform
+import sys
 import tempfile
 import time
 from pathlib import Path
 
 import orjson
-from confluent_kafka import Producer
 from confluent_kafka.admin import NewTopic
 
 from pobi.demo.traffic import DemoTraffic
-from pobi.kafka import client_config
 from pobi.publish.envelope import SourceRef, build_envelope, record_key
 from pobi.publish.files import PublishOptions, publish_input
-from pobi.publish.producer import PRODUCER_SETTINGS, Publisher
+from pobi.publish.producer import Publisher
 from pobi.settings import load_settings
 from schemas.codec import Codec
 from topics.admin import admin_client
+
+sys.path.insert(0, str(Path(__file__).parent))
+from common import add_ratios, remove_topics, send_encoded, write_report
 
 SOURCE = SourceRef("public-security", "hukou")
 
@@ -42,17 +41,8 @@ def _baseline(settings, topic: str, rows: list[dict]) -> float:
     envelopes = [build_envelope(schema, event_id=f"b-{i}", op="r", source=SOURCE, position=f"b:{i}", ts_ms=0,
                                 before=None, after=r) for i, r in enumerate(rows)]
     encoded = [(record_key(schema, e), codec.encode_with(schema, e)) for e in envelopes]
-    producer = Producer(client_config(settings.kafka_bootstrap, **PRODUCER_SETTINGS))
     t0 = time.perf_counter()
-    for key, value in encoded:
-        while True:
-            try:
-                producer.produce(topic, value=value, key=key)
-                break
-            except BufferError:
-                producer.poll(0.1)
-        producer.poll(0)
-    assert producer.flush(60) == 0
+    send_encoded(settings, topic, encoded)
     return time.perf_counter() - t0
 
 
@@ -91,14 +81,9 @@ def main() -> None:
                     "events_per_second": round(summary.sent / summary.seconds), "seconds": round(summary.seconds, 3),
                     "encode_share": round(summary.encode_seconds / summary.seconds, 3)}
     finally:
-        admin.delete_topics(list(topics.values()))
-    base = results["baseline (pre-encoded bytes)"]["events_per_second"]
-    for r in results.values():
-        r["ratio_to_baseline"] = round(r["events_per_second"] / base, 2)
-    report = {"rows": args.rows, "machine": f"{platform.machine()}, {os.cpu_count()} cores, Python "
-              f"{platform.python_version()}", "results": results}
-    args.json.parent.mkdir(parents=True, exist_ok=True)
-    args.json.write_text(json.dumps(report, indent=2, ensure_ascii=False) + "\n")
+        remove_topics(settings, run + ".")
+    add_ratios(results, "baseline (pre-encoded bytes)", 2)
+    write_report(args.json, {"rows": args.rows, "results": results})
     print(f"| run ({args.rows:,} person rows) | events/s | seconds | encode share | vs baseline |")
     print("|---|---:|---:|---:|---:|")
     for name, r in results.items():

@@ -18,7 +18,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
 import statistics
 import subprocess
 import sys
@@ -44,13 +43,12 @@ from sinks.clickhouse.writer import ClickHouseWriter
 from streams.normalize.event import normalize_event
 from streams.normalize.fields import RuleClock
 from streams.rules.outcome import RuleViolation
-from streams.stages.runner import StageRunner
-from topics.admin import admin_client
+from topics.admin import admin_client, group_progress
 from topics.contract import SubscriptionContract
 from topics.subscriptions import apply_contracts, read_documents
 
 sys.path.insert(0, str(Path(__file__).parent))
-from common import remove_topics
+from common import remove_topics, time_stage, write_report
 
 DATASETS = ["person", "enterprise", "licence", "approval_case", "sensor_reading"]
 SOURCE = SourceRef("public-security", "hukou")
@@ -101,27 +99,10 @@ def clean_backlog(settings: Settings, events: int) -> None:
 
 
 def sink_throughput(settings: Settings, events: int) -> dict:
+    topic = settings.topic("norm.person")
+    total = group_progress(settings.kafka_bootstrap, settings.topic("probe"), [topic])[topic][0]
     stage = SinkStage(settings, datasets=["person"])
-    runner = StageRunner(settings, stage)
-    total = sum(high for p in range(6) for _low, high in [Consumer(client_config(
-        settings.kafka_bootstrap, **{"group.id": "probe"})).get_watermark_offsets(
-        TopicPartition(settings.topic("norm.person"), p), timeout=10)])
-    first = {}
-    original = stage.handle
-
-    def timed(messages: list) -> object:
-        first.setdefault("t", time.perf_counter())
-        return original(messages)
-
-    stage.handle = timed  # type: ignore[method-assign]
-    stop = threading.Event()
-    thread = threading.Thread(target=runner.run, args=(stop,), daemon=True)
-    thread.start()
-    while runner.settled < total:
-        time.sleep(0.01)
-    seconds = time.perf_counter() - first["t"]
-    stop.set()
-    thread.join(30)
+    seconds = time_stage(settings, stage, total)
     return {"events": total, "rows": stage.inserted, "seconds": round(seconds, 3),
             "events_per_second": round(total / seconds), "rows_per_second": round(stage.inserted / seconds)}
 
@@ -288,10 +269,7 @@ def main() -> None:
                 results["publish-to-visible latency"] = latency(settings, args.rate, args.seconds)
         finally:
             remove(settings)
-    report = {"machine": f"{platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}",
-              "results": results}
-    args.json.parent.mkdir(parents=True, exist_ok=True)
-    args.json.write_text(json.dumps(report, indent=2, ensure_ascii=False) + "\n")
+    write_report(args.json, {"results": results})
     print(json.dumps(results, indent=2, ensure_ascii=False))
 
 
