@@ -22,10 +22,11 @@ from pobi.publish.producer import Publisher
 from pobi.settings import Settings
 from schemas.projection import delivery_schema
 from schemas.registry import SchemaRegistry, WireSchema
+from topics.catalogue import CATALOGUE_PATH, Catalogue, load_catalogue
 from topics.contract import ContractError, SubscriptionContract, load_contract
 
-__all__ = ["CONTRACTS_DIR", "ApplyResult", "ContractBook", "apply_contracts", "contract_document", "load_contracts",
-           "read_documents"]
+__all__ = ["CONTRACTS_DIR", "ApplyResult", "ContractBook", "apply_contracts", "contract_document",
+           "deployment_catalogue", "load_contracts", "read_documents", "subscribers_in"]
 
 logger = logging.getLogger(__name__)
 CONTRACTS_DIR = Path(__file__).with_name("contracts")
@@ -33,6 +34,17 @@ CONTRACTS_DIR = Path(__file__).with_name("contracts")
 _NOT_READY_YET = (KafkaError._UNKNOWN_PARTITION, KafkaError.UNKNOWN_TOPIC_OR_PART, KafkaError._UNKNOWN_TOPIC,
                   KafkaError.NOT_LEADER_FOR_PARTITION, KafkaError.LEADER_NOT_AVAILABLE)
 TOPIC = "pobi.subscriptions"
+
+
+def subscribers_in(folder: Path) -> list[str]:
+    """The subscribers that have a contract file in ``folder`` (each gets an ``out.<subscriber>`` feed)."""
+    return sorted(p.stem for p in folder.glob("*.yaml")) if folder.is_dir() else []
+
+
+def deployment_catalogue(settings: Settings, contracts: Path = CONTRACTS_DIR,
+                         path: Path = CATALOGUE_PATH) -> Catalogue:
+    """The topic catalogue with one feed per contract in ``contracts``, named as the deployment names topics."""
+    return load_catalogue(path, subscribers_in(contracts)).in_namespace(settings.topic)
 
 
 def load_contracts(folder: Path, registry: SchemaRegistry, today: date) -> tuple[list[SubscriptionContract],

@@ -50,11 +50,9 @@ def apply(contracts: Path = ContractsOption,
                                             help="do not withdraw contracts that are not in the folder")) -> None:
     """Publish the folder's contracts to pobi.subscriptions (workers pick them up at once) and create their
     feeds; contracts no longer in the folder are withdrawn. Nothing is applied if any contract is refused."""
-    from pobi.cli.topics import subscribers_in
     from schemas.registry import default_registry
     from topics.admin import admin_client, apply_catalogue
-    from topics.catalogue import load_catalogue
-    from topics.subscriptions import apply_contracts
+    from topics.subscriptions import apply_contracts, deployment_catalogue
 
     found, problems = _load(contracts)
     if problems:
@@ -62,8 +60,7 @@ def apply(contracts: Path = ContractsOption,
             console.print(f"[red]refused[/] {problem}", soft_wrap=True)
         raise PobiError(f"{len(problems)} contract(s) refused; nothing was applied")
     settings = get_settings()
-    apply_catalogue(admin_client(settings.kafka_bootstrap),
-                    load_catalogue(subscribers=subscribers_in(contracts)).in_namespace(settings.topic))
+    apply_catalogue(admin_client(settings.kafka_bootstrap), deployment_catalogue(settings, contracts))
     result = apply_contracts(settings, found, default_registry(), withdraw_missing=not keep_missing)
     for subscriber in result.published:
         console.print(f"published {subscriber}")

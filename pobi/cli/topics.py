@@ -9,8 +9,8 @@ import typer
 from pobi.cli.output import console, print_json, print_table
 from pobi.settings import get_settings
 from topics.admin import TopicState, admin_client, apply_catalogue, compare_catalogue
-from topics.catalogue import CATALOGUE_PATH, load_catalogue
-from topics.subscriptions import CONTRACTS_DIR
+from topics.catalogue import CATALOGUE_PATH
+from topics.subscriptions import CONTRACTS_DIR, deployment_catalogue
 
 app = typer.Typer(help="Create and compare the topics of pobi's catalogue.", no_args_is_help=True)
 
@@ -19,11 +19,6 @@ CatalogueOption = typer.Option(CATALOGUE_PATH, "--catalogue", exists=True, dir_o
                                help="the catalogue file to apply (default: pobi's own)")
 ContractsOption = typer.Option(CONTRACTS_DIR, "--contracts", file_okay=False,
                                help="subscription contracts: one out.<subscriber> feed each")
-
-
-def subscribers_in(folder: Path) -> list[str]:
-    """The subscribers that have a contract file in ``folder`` (their feeds belong in the catalogue)."""
-    return sorted(p.stem for p in folder.glob("*.yaml")) if folder.is_dir() else []
 
 
 def _rows(states: list[TopicState]) -> list[tuple[object, ...]]:
@@ -38,8 +33,9 @@ def _as_json(states: list[TopicState]) -> list[dict[str, object]]:
 @app.command()
 def apply(as_json: bool = JsonOption, catalogue: Path = CatalogueOption, contracts: Path = ContractsOption) -> int:
     """Create missing topics; report drift without changing existing topics. Exit 3 on drift."""
-    report = apply_catalogue(admin_client(get_settings().kafka_bootstrap),
-                             load_catalogue(catalogue, subscribers_in(contracts)).in_namespace(get_settings().topic))
+    settings = get_settings()
+    wanted = deployment_catalogue(settings, contracts, catalogue)
+    report = apply_catalogue(admin_client(settings.kafka_bootstrap), wanted)
     managed = [s for s in report.states if s.in_catalogue]
     if as_json:
         print_json({"created": report.created, "topics": _as_json(managed)})
@@ -57,8 +53,9 @@ def apply(as_json: bool = JsonOption, catalogue: Path = CatalogueOption, contrac
 def list_topics(as_json: bool = JsonOption, catalogue: Path = CatalogueOption,
                 contracts: Path = ContractsOption) -> None:
     """Every catalogue topic and every cluster topic, side by side."""
-    states = compare_catalogue(admin_client(get_settings().kafka_bootstrap),
-                               load_catalogue(catalogue, subscribers_in(contracts)).in_namespace(get_settings().topic))
+    settings = get_settings()
+    wanted = deployment_catalogue(settings, contracts, catalogue)
+    states = compare_catalogue(admin_client(settings.kafka_bootstrap), wanted)
     if as_json:
         print_json(_as_json(states))
     else:

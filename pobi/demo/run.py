@@ -34,8 +34,7 @@ from sinks.clickhouse.writer import ClickHouseWriter
 from streams.ledger import LedgerRow, wait_until_idle
 from streams.stages.spec import StageSpec, run_copies
 from topics.admin import admin_client, apply_catalogue, record_counts, wait_for_group
-from topics.catalogue import load_catalogue
-from topics.subscriptions import CONTRACTS_DIR, apply_contracts, load_contracts
+from topics.subscriptions import CONTRACTS_DIR, apply_contracts, deployment_catalogue, load_contracts
 
 __all__ = ["run_demo"]
 
@@ -70,8 +69,7 @@ def run_demo(settings: Settings, console: Console, scale: int = 1, duplicate_sha
     contracts, problems = load_contracts(CONTRACTS_DIR, default_registry(), traffic_day())
     if problems:
         raise PobiError("; ".join(problems))
-    catalogue = load_catalogue(subscribers=[c.subscriber for c in contracts]).in_namespace(settings.topic)
-    report = apply_catalogue(admin_client(settings.kafka_bootstrap), catalogue)
+    report = apply_catalogue(admin_client(settings.kafka_bootstrap), deployment_catalogue(settings))
     managed = [s for s in report.states if s.in_catalogue]
     console.print(f"topics: {len(report.created)} created, {len(managed)} in the catalogue, "
                   f"{len(report.drifted)} with drift")
