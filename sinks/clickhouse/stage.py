@@ -38,6 +38,16 @@ logger = logging.getLogger(__name__)
 SINK_BATCH = 10_000
 
 
+def _topic_kinds(settings: Settings, datasets: list[str]) -> dict[str, str]:
+    """Every topic the sink reads, with what its records are."""
+    topic = settings.topic
+    kinds = {topic(f"norm.{d}"): "clean" for d in datasets}
+    kinds |= {topic(f"ingest.{d}"): "arrival" for d in datasets}
+    kinds |= {topic(f"dlq.{s}"): "dead_letter" for s in DLQ_STAGES}
+    kinds[topic("audit.delivery")] = "delivery"
+    return kinds
+
+
 class SinkStage:
     name = "sink"
     batch_size = SINK_BATCH
@@ -49,11 +59,7 @@ class SinkStage:
         self.codec = codec or Codec()
         self.datasets = datasets or self.codec.registry.datasets
         self.writer = writer or ClickHouseWriter(settings)
-        topic = settings.topic
-        self._kinds = {topic(f"norm.{d}"): "clean" for d in self.datasets}
-        self._kinds |= {topic(f"ingest.{d}"): "arrival" for d in self.datasets}
-        self._kinds |= {topic(f"dlq.{s}"): "dead_letter" for s in DLQ_STAGES}
-        self._kinds[topic("audit.delivery")] = "delivery"
+        self._kinds = _topic_kinds(settings, self.datasets)
         self.inserted = 0
 
     def topics(self) -> list[str]:
@@ -62,9 +68,7 @@ class SinkStage:
     @staticmethod
     def topics_for(settings: Settings, datasets: list[str] | None = None) -> list[str]:
         """The topics a sink stage reads, without connecting to anything."""
-        names = datasets or Codec().registry.datasets
-        return ([settings.topic(f"{f}.{d}") for f in ("norm", "ingest") for d in names]
-                + [settings.topic(f"dlq.{s}") for s in DLQ_STAGES] + [settings.topic("audit.delivery")])
+        return list(_topic_kinds(settings, datasets or Codec().registry.datasets))
 
     def handle(self, messages: list[Message]) -> Future[None]:
         rows = Rows()

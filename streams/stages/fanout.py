@@ -49,6 +49,7 @@ class FanoutStage:
         self.book.load()
         self._hub_key = hub_key(settings)
         self._grants: dict[str, list[Grant]] = {}
+        self._valid_until: dict[str, date] = {}
         self._modes: dict[str, str] = {}
         self._expired: set[str] = set()
         self._audit_topic = settings.topic("audit.delivery")
@@ -60,14 +61,16 @@ class FanoutStage:
         return [self.settings.topic(f"norm.{d}") for d in self.datasets]
 
     def _compile(self) -> None:
-        self._grants = {}
+        """Grants, delivery modes and end dates of the contracts in force; rebuilt only when they change."""
+        self._grants, self._valid_until = {}, {}
         for contract in self.book.contracts():
             self._modes[contract.subscriber] = contract.delivery
+            self._valid_until[contract.subscriber] = contract.valid_until
             for grant in compile_grants(contract, self.codec.registry, self._hub_key):
                 self._grants.setdefault(grant.dataset, []).append(grant)
 
     def _in_force(self, today: date) -> dict[str, list[Grant]]:
-        valid_until = {c.subscriber: c.valid_until for c in self.book.contracts()}
+        valid_until = self._valid_until
         in_force: dict[str, list[Grant]] = {}
         for dataset, grants in self._grants.items():
             for grant in grants:

@@ -68,26 +68,39 @@ class WebhookStage:
         self._hub_key = hub_key(settings)
         self._sleep = sleep
         self._feed_prefix = settings.topic("out.")
+        self._terms_cache: dict[str, tuple[Webhook, DeliveryDecoder] | None] = {}
 
     def topics(self) -> list[str]:
         # every feed, by pattern, so a new webhook subscriber is picked up without a restart
         return ["^" + self._feed_prefix.replace(".", r"\.") + ".*"]
 
+    def _terms(self, subscriber: str) -> tuple[Webhook, DeliveryDecoder] | None:
+        """A webhook subscriber's endpoint and feed decoder, built once per contract version; None for a
+        Kafka-mode feed or a withdrawn contract."""
+        if subscriber not in self._terms_cache:
+            document = self.book.documents.get(subscriber)
+            if document is None or document["contract"]["delivery"] != "webhook":
+                self._terms_cache[subscriber] = None
+            else:
+                contract = SubscriptionContract.model_validate(document["contract"])
+                assert contract.webhook is not None
+                self._terms_cache[subscriber] = (contract.webhook,
+                                                 DeliveryDecoder(list(document["schemas"].values())))
+        return self._terms_cache[subscriber]
+
     def handle(self, messages: list[Message]) -> Future[None]:
-        self.book.refresh()
+        for subscriber in self.book.refresh():
+            self._terms_cache.pop(subscriber, None)
         by_subscriber: dict[str, list[Message]] = defaultdict(list)
         for message in messages:
             by_subscriber[message.topic().removeprefix(self._feed_prefix)].append(message)
         for subscriber, feed in by_subscriber.items():
-            document = self.book.documents.get(subscriber)
-            if document is None or document["contract"]["delivery"] != "webhook":
+            terms = self._terms(subscriber)
+            if terms is None:
                 continue  # a Kafka-mode feed, or a withdrawn contract: nothing to post
-            contract = SubscriptionContract.model_validate(document["contract"])
-            assert contract.webhook is not None
-            decoder = DeliveryDecoder(list(document["schemas"].values()))
-            size = contract.webhook.batch_size
-            for start in range(0, len(feed), size):
-                self._deliver(subscriber, contract.webhook, decoder, feed[start:start + size])
+            webhook, decoder = terms
+            for start in range(0, len(feed), webhook.batch_size):
+                self._deliver(subscriber, webhook, decoder, feed[start:start + webhook.batch_size])
         self.publisher.flush()
         return completed()
 
