@@ -27,7 +27,7 @@ Encoded = list[tuple[bytes, bytes]]
 
 def send_encoded(settings: Settings, topic: str, records: Encoded) -> None:
     """Produce (key, value) pairs as fast as the producer takes them, with pobi's producer settings."""
-    producer = Producer(client_config(settings.kafka_bootstrap, **PRODUCER_SETTINGS))
+    producer = Producer(client_config(settings, **PRODUCER_SETTINGS))
     for key, value in records:
         while True:
             try:
@@ -41,10 +41,10 @@ def send_encoded(settings: Settings, topic: str, records: Encoded) -> None:
 def consume_produce_baseline(settings: Settings, source: str, target: str, events: int, batch: int = 5000) -> float:
     """Seconds for a plain confluent-kafka loop to forward ``events`` records from ``source`` to ``target``
     (batches, flush and store offsets per batch), from the first batch on: the ceiling here."""
-    consumer = Consumer(client_config(settings.kafka_bootstrap, **{
+    consumer = Consumer(client_config(settings, **{
         "group.id": f"{source}-baseline", "auto.offset.reset": "earliest", "enable.auto.offset.store": False,
         "fetch.max.bytes": 52_428_800}))
-    producer = Producer(client_config(settings.kafka_bootstrap, **PRODUCER_SETTINGS))
+    producer = Producer(client_config(settings, **PRODUCER_SETTINGS))
     consumer.subscribe([source])
     seen, started = 0, 0.0
     while seen < events:
@@ -63,7 +63,7 @@ def consume_produce_baseline(settings: Settings, source: str, target: str, event
 
 
 def remove_topics(settings: Settings, prefix: str) -> None:
-    admin = admin_client(settings.kafka_bootstrap)
+    admin = admin_client(settings)
     topics = [t for t in admin.list_topics(timeout=10).topics if t.startswith(prefix)]
     if topics:
         for future in admin.delete_topics(topics).values():

@@ -65,7 +65,7 @@ def setup(run: str, contracts: int, records: list[tuple[bytes, bytes]], secrets:
     subscribers = [f"city-{n:02d}" for n in range(contracts)]
     names = [settings.topic(t) for t in ("norm.person", "audit.delivery", "dlq.delivery", "baseline.out",
                                          *(f"out.{s}" for s in subscribers))]
-    admin = admin_client(settings.kafka_bootstrap)
+    admin = admin_client(settings)
     futures = admin.create_topics([NewTopic(t, 6, 1) for t in names] + [NewTopic(settings.topic("pobi.subscriptions"),
                                                                                   1, 1)])
     for fut in futures.values():

@@ -28,9 +28,9 @@ import threading
 import time
 from pathlib import Path
 
-import redis
 from confluent_kafka.admin import NewTopic
 
+from pobi.connect import redis_client
 from pobi.demo.traffic import DemoTraffic
 from pobi.dlq import DLQ_STAGES
 from pobi.publish.envelope import SourceRef, build_envelope, record_key
@@ -64,7 +64,7 @@ def namespace(run: str, tag: str, created: list[Settings]) -> Settings:
     settings = load_settings(namespace=f"{run}{tag}")
     names = [settings.topic(t) for t in ("ingest.person", "norm.person", "baseline.out",
                                          *(f"dlq.{s}" for s in DLQ_STAGES))]
-    admin = admin_client(settings.kafka_bootstrap)  # must outlive its futures
+    admin = admin_client(settings)  # must outlive its futures
     for fut in admin.create_topics([NewTopic(t, PARTITIONS, 1) for t in names]).values():
         fut.result(timeout=15)
     created.append(settings)
@@ -74,14 +74,14 @@ def namespace(run: str, tag: str, created: list[Settings]) -> Settings:
 def remove(created: list[Settings]) -> None:
     for settings in created:
         remove_topics(settings, settings.namespace + ".")
-        client = redis.Redis(host=settings.redis_host, port=settings.redis_port)
+        client = redis_client(settings)
         keys = list(client.scan_iter(f"{settings.redis_key()}:*", count=10_000))
         for start in range(0, len(keys), 10_000):
             client.delete(*keys[start:start + 10_000])
 
 
 def _wait_for_group(settings: Settings, group: str, members: int, timeout_s: float = 60) -> None:
-    admin = admin_client(settings.kafka_bootstrap)
+    admin = admin_client(settings)
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
         description = admin.describe_consumer_groups([group])[group].result(timeout=10)
@@ -101,7 +101,7 @@ def pobi_stage(settings: Settings, encoded: Encoded, copies: int) -> tuple[int, 
                                                        copies, stop), kwargs={"children": True}, daemon=True)
     thread.start()
     _wait_for_group(settings, settings.topic("pobi-normalize"), copies)
-    client = redis.Redis(host=settings.redis_host, port=settings.redis_port)
+    client = redis_client(settings)
     key = f"{settings.redis_key('ledger')}:normalize:person"
 
     def counted() -> int:

@@ -56,7 +56,7 @@ def main() -> None:
     rows = [traffic.person() for _ in range(args.rows)]
     run = f"bench.{int(time.time())}"
     topics = {name: f"{run}.{name}" for name in ("baseline", "jsonl", "csv", "dlq")}
-    admin = admin_client(settings.kafka_bootstrap)
+    admin = admin_client(settings)
     for fut in admin.create_topics([NewTopic(t, 6, 1) for t in topics.values()]).values():
         fut.result(timeout=15)
     results: dict[str, dict] = {}

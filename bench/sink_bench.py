@@ -59,7 +59,7 @@ def prepare(tag: str) -> Settings:
     names = [settings.topic(f"{f}.{d}") for f in ("ingest", "norm") for d in DATASETS]
     names += [settings.topic(f"dlq.{s}") for s in DLQ_STAGES] + [settings.topic(t) for t in ("audit.delivery",
                                                                                              "out.everyone")]
-    admin = admin_client(settings.kafka_bootstrap)
+    admin = admin_client(settings)
     new = [NewTopic(n, 6, 1) for n in names] + [NewTopic(settings.topic("pobi.subscriptions"), 1, 1)]
     for fut in admin.create_topics(new).values():
         fut.result(timeout=15)
@@ -100,7 +100,7 @@ def clean_backlog(settings: Settings, events: int) -> None:
 
 def sink_throughput(settings: Settings, events: int) -> dict:
     topic = settings.topic("norm.person")
-    total = group_progress(settings.kafka_bootstrap, settings.topic("probe"), [topic])[topic][0]
+    total = group_progress(settings, settings.topic("probe"), [topic])[topic][0]
     stage = SinkStage(settings, datasets=["person"])
     seconds = time_stage(settings, stage, total)
     return {"events": total, "rows": stage.inserted, "seconds": round(seconds, 3),
@@ -111,7 +111,7 @@ def baseline(settings: Settings) -> dict:
     writer = ClickHouseWriter(settings, wait=False)
     db = settings.clickhouse_database
     writer.execute(f"CREATE TABLE IF NOT EXISTS {db}.raw (value String) ENGINE = MergeTree ORDER BY tuple()")
-    consumer = Consumer(client_config(settings.kafka_bootstrap, **{
+    consumer = Consumer(client_config(settings, **{
         "group.id": settings.topic("raw"), "auto.offset.reset": "earliest", "enable.partition.eof": False}))
     consumer.subscribe([settings.topic("norm.person")])
     seen, started, idle = 0, 0.0, 0
@@ -145,7 +145,7 @@ def latency(settings: Settings, rate: int, seconds: int) -> dict:
 
     def follow_feed() -> None:
         decoder = DeliveryDecoder(list(read_documents(settings)["everyone"]["schemas"].values()))
-        consumer = Consumer(client_config(settings.kafka_bootstrap, **{"group.id": settings.topic("feed-probe"),
+        consumer = Consumer(client_config(settings, **{"group.id": settings.topic("feed-probe"),
                                                                         "enable.auto.commit": False}))
         topic = settings.topic("out.everyone")
         consumer.assign([TopicPartition(topic, p, OFFSET_BEGINNING) for p in range(6)])

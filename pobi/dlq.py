@@ -47,9 +47,9 @@ class ReplayReport:
 def read_dead_letters(settings: Settings, stage: str | None = None, reason: str | None = None,
                       since_ms: int | None = None) -> Iterator[DeadLetterRecord]:
     """Dead letters on ``dlq.<stage>`` (every stage by default) as they are now, oldest first per partition."""
-    require_kafka(settings.kafka_bootstrap)
+    require_kafka(settings)
     codec = Codec()
-    consumer = Consumer(client_config(settings.kafka_bootstrap, **{
+    consumer = Consumer(client_config(settings, **{
         "group.id": settings.topic("pobi-dlq-reader"), "enable.auto.commit": False, "enable.partition.eof": True}))
     try:
         for name in [settings.topic(f"dlq.{s}") for s in ([stage] if stage else DLQ_STAGES)]:

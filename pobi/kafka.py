@@ -9,7 +9,9 @@ from typing import Any
 from confluent_kafka import KafkaException
 from confluent_kafka.admin import AdminClient
 
+from pobi.connect import kafka_security
 from pobi.errors import PobiError
+from pobi.settings import Settings
 
 __all__ = ["client_config", "require_kafka"]
 
@@ -18,16 +20,20 @@ __all__ = ["client_config", "require_kafka"]
 librdkafka_logger = logging.getLogger("pobi.librdkafka")
 
 
-def client_config(bootstrap: str, **extra: Any) -> dict[str, Any]:
-    return {"bootstrap.servers": bootstrap, "logger": librdkafka_logger, **extra}
+def client_config(settings: Settings, **extra: Any) -> dict[str, Any]:
+    """A client of ``settings.kafka_bootstrap``, with TLS and SASL when the settings ask for them."""
+    return {"bootstrap.servers": settings.kafka_bootstrap, "logger": librdkafka_logger,
+            **kafka_security(settings), **extra}
 
 
-def require_kafka(bootstrap: str, timeout_s: float = 5.0) -> None:
+def require_kafka(settings: Settings, timeout_s: float = 5.0) -> None:
     """Fail fast, in one line, when no broker answers, instead of retrying quietly for minutes."""
+    bootstrap = settings.kafka_bootstrap
     try:
-        metadata = AdminClient(client_config(bootstrap)).list_topics(timeout=timeout_s)
+        metadata = AdminClient(client_config(settings)).list_topics(timeout=timeout_s)
     except KafkaException as exc:
-        raise PobiError(f"cannot reach Kafka at {bootstrap} ({exc.args[0].str()}); "
-                        "is it running? (`pobi stack up`)") from None
+        hint = ("check POBI_KAFKA_USER, its password file and the CA" if settings.secure
+                else "is it running? (`pobi stack up`)")
+        raise PobiError(f"cannot reach Kafka at {bootstrap} ({exc.args[0].str()}); {hint}") from None
     if not metadata.brokers:
         raise PobiError(f"Kafka at {bootstrap} answered without brokers; is it still starting?")

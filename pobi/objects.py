@@ -114,7 +114,7 @@ def object_service(settings: Any) -> ObjectService:
     from streams.rules.dates import CST
     from topics.subscriptions import read_documents
 
-    writer = ClickHouseWriter(settings, wait=False)
+    writer = ClickHouseWriter(settings, wait=False, query=True)
 
     def purposes() -> dict[str, str]:
         try:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from functools import lru_cache
 from pathlib import Path
+from typing import Literal
 
 from pydantic import Field, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -47,6 +48,18 @@ class Settings(BaseSettings):
                            description="prefix of topics, consumer groups and Redis keys (isolates tests)")
     dedup_ttl_hours: int = Field(168, ge=1, description="how long an event id is remembered (≥ ingest retention)")
     worker_batch: int = Field(5000, ge=1, le=100_000, description="records a worker stage handles at a time")
+    # the secure profile: settings hold who connects and where its password file is, never a password
+    security: Literal["plaintext", "secure"] = Field(
+        "plaintext", description="secure: TLS to Kafka, ClickHouse and Redis, SASL/SCRAM to Kafka, passwords")
+    tls_ca_file: Path | None = Field(None, description="CA certificate clients trust (default: the local "
+                                     "stack's <stack_dir>/tls/ca.crt)")
+    kafka_user: str = Field("", pattern=r"^[A-Za-z0-9_.-]*$", description="SCRAM user this process connects as")
+    kafka_password_file: Path | None = Field(None, description="its password (default: "
+                                             "<secrets_dir>/kafka/<user>.password)")
+    clickhouse_user: str = Field("default", pattern=r"^[A-Za-z0-9_]+$", description="ClickHouse user that writes")
+    clickhouse_query_user: str = Field("", pattern=r"^[A-Za-z0-9_]*$",
+                                       description="ClickHouse user for queries (default: clickhouse_user)")
+    redis_user: str = Field("", pattern=r"^[A-Za-z0-9_-]*$", description="Redis ACL user (secure)")
 
     @field_validator("kafka_bootstrap")
     @classmethod
@@ -72,6 +85,21 @@ class Settings(BaseSettings):
     @property
     def secrets_path(self) -> Path:
         return self.secrets_dir.expanduser().resolve()
+
+    @property
+    def secure(self) -> bool:
+        return self.security == "secure"
+
+    @property
+    def ca_path(self) -> Path:
+        return (self.tls_ca_file or self.stack_dir / "tls" / "ca.crt").expanduser().resolve()
+
+    def password_path(self, service: str, user: str) -> Path:
+        """Where ``user``'s password for ``service`` (kafka, clickhouse, redis) is kept: an explicit
+        POBI_KAFKA_PASSWORD_FILE for Kafka, else ``<secrets_dir>/<service>/<user>.password``."""
+        if service == "kafka" and self.kafka_password_file is not None:
+            return self.kafka_password_file.expanduser().resolve()
+        return self.secrets_path / service / f"{user}.password"
 
     def topic(self, name: str) -> str:
         """A catalogue topic name (``ingest.person``) as it is called in this namespace."""

@@ -18,6 +18,7 @@ import faust
 from mode import Service
 
 from pobi.api import ObjectApi
+from pobi.connect import faust_credentials
 from pobi.settings import Settings
 from streams.agents.dead_letters import DeadLetterWatch
 from streams.stages.spec import StageSpec, run_copies
@@ -129,6 +130,8 @@ def create_app(settings: Settings) -> faust.App:
     return faust.App(
         settings.topic("pobi-worker"),
         broker=f"kafka://{settings.kafka_bootstrap}",
+        broker_credentials=faust_credentials(settings),
+        topic_allow_declare=False,  # topics come from the catalogue; the worker may not create any
         web_enabled=False,
         topic_disable_leader=True,  # no leader election topic: pobi's stages coordinate through Kafka groups
         datadir=str(settings.stack_path / "worker"),

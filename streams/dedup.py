@@ -25,6 +25,7 @@ from enum import StrEnum
 
 import redis
 
+from pobi.connect import redis_client
 from pobi.settings import Settings
 from pobi.waiting import WaitOut
 
@@ -136,8 +137,7 @@ class SeenEvents:
 
     def __init__(self, settings: Settings, token: str, *, reservation_ttl_s: float = 600.0,
                  client: redis.Redis | None = None, wait: WaitOut | None = None) -> None:
-        self.redis = client or redis.Redis(host=settings.redis_host, port=settings.redis_port,
-                                           socket_timeout=10, socket_connect_timeout=3)
+        self.redis = client or redis_client(settings, socket_timeout=10, socket_connect_timeout=3)
         self._token = token
         self._prefixes = [settings.redis_key("seen") + ":", settings.redis_key("dup") + ":"]
         self._ledger = settings.redis_key("ledger") + ":"

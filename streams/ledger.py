@@ -13,6 +13,7 @@ from typing import Any
 
 import redis
 
+from pobi.connect import redis_client
 from pobi.errors import PobiError
 from pobi.settings import Settings
 from topics.admin import group_progress
@@ -62,10 +63,10 @@ def read_ledger(settings: Settings, client: redis.Redis | None = None, stage: st
                 datasets: list[str] | None = None) -> list[LedgerRow]:
     from schemas.registry import default_registry
 
-    client = client or redis.Redis(host=settings.redis_host, port=settings.redis_port, socket_connect_timeout=3)
+    client = client or redis_client(settings, socket_connect_timeout=3)
     names = datasets or default_registry().datasets
     topics = {d: settings.topic(f"ingest.{d}") for d in names}
-    progress = group_progress(settings.kafka_bootstrap, settings.topic(f"pobi-{stage}"), list(topics.values()))
+    progress = group_progress(settings, settings.topic(f"pobi-{stage}"), list(topics.values()))
     rows = []
     for dataset in names:
         raw = client.hgetall(f"{settings.redis_key('ledger')}:{stage}:{dataset}")
@@ -85,7 +86,7 @@ def wait_until_idle(settings: Settings, datasets: list[str] | None = None, timeo
     dataset got if that takes longer than ``timeout_s``."""
     import time
 
-    client = redis.Redis(host=settings.redis_host, port=settings.redis_port, socket_connect_timeout=3)
+    client = redis_client(settings, socket_connect_timeout=3)
     deadline = time.monotonic() + timeout_s
     while True:
         rows = {r.dataset: r for r in read_ledger(settings, client, stage, datasets)}

@@ -8,6 +8,7 @@ from collections.abc import Iterator
 
 import pytest
 
+from pobi.connect import redis_client
 from pobi.settings import Settings, load_settings
 from pobi.stack.manager import Stack
 
@@ -34,16 +35,14 @@ def _remove_test_namespaces(settings: Settings) -> None:
     not fill up run after run."""
     import re
 
-    import redis
-
     from topics.admin import admin_client
 
-    admin = admin_client(settings.kafka_bootstrap)
+    admin = admin_client(settings)
     ours = [t for t in admin.list_topics(timeout=10).topics if re.match(r"^t[0-9a-f]{10}\.", t)]
     if ours:
         for future in admin.delete_topics(ours).values():
             future.exception(timeout=30)
-    client = redis.Redis(host=settings.redis_host, port=settings.redis_port)
+    client = redis_client(settings)
     keys = list(client.scan_iter("pobi:t??????????:*", count=10_000))
     for start in range(0, len(keys), 10_000):
         client.delete(*keys[start:start + 10_000])

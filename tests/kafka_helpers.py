@@ -13,7 +13,7 @@ from topics.admin import admin_client
 
 
 def create_topics(settings: Settings, *names: str, partitions: int = 3) -> None:
-    admin = admin_client(settings.kafka_bootstrap)  # must outlive its futures
+    admin = admin_client(settings)  # must outlive its futures
     futures = admin.create_topics([NewTopic(n, partitions, 1) for n in names])
     for fut in futures.values():
         fut.result(timeout=15)
@@ -21,7 +21,7 @@ def create_topics(settings: Settings, *names: str, partitions: int = 3) -> None:
 
 def read_all(settings: Settings, topic: str, timeout_s: float = 20.0) -> list[Message]:
     """Every record on ``topic`` up to its current end offsets."""
-    consumer = Consumer(client_config(settings.kafka_bootstrap, **{
+    consumer = Consumer(client_config(settings, **{
         "group.id": f"test-reader-{time.monotonic_ns()}", "enable.auto.commit": False,
         "auto.offset.reset": "earliest"}))
     try:

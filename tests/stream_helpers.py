@@ -54,7 +54,7 @@ def wait_for_group(settings: Settings, group: str, topics: list[str], timeout_s:
     """Until ``group`` (in the settings' namespace) has committed every record on ``topics``."""
     from topics.admin import wait_for_group as wait
 
-    wait(settings.kafka_bootstrap, settings.topic(group), topics, timeout_s)
+    wait(settings, settings.topic(group), topics, timeout_s)
 
 
 def whole_hub(unique: str, secrets: object, datasets: list[str]) -> tuple[Settings, object]:

@@ -15,6 +15,7 @@ from confluent_kafka.admin import AdminClient, ConfigResource, NewTopic, Resourc
 
 from pobi.errors import TopicError
 from pobi.kafka import client_config
+from pobi.settings import Settings
 from topics.catalogue import Catalogue, TopicSpec
 
 __all__ = ["ApplyReport", "TopicState", "admin_client", "apply_catalogue", "compare_catalogue", "group_progress",
@@ -51,8 +52,8 @@ class ApplyReport:
         return [s for s in self.states if s.drift]
 
 
-def admin_client(bootstrap: str, extra: dict[str, object] | None = None) -> AdminClient:
-    return AdminClient(client_config(bootstrap, **(extra or {})))
+def admin_client(settings: Settings, extra: dict[str, object] | None = None) -> AdminClient:
+    return AdminClient(client_config(settings, **(extra or {})))
 
 
 def _cluster_topics(admin: AdminClient) -> dict[str, int]:
@@ -129,9 +130,10 @@ def apply_catalogue(admin: AdminClient, catalogue: Catalogue) -> ApplyReport:
     return report
 
 
-def record_counts(bootstrap: str, names: list[str]) -> dict[str, int]:
+def record_counts(settings: Settings, names: list[str]) -> dict[str, int]:
     """Records each topic holds (end minus start offsets over its partitions); absent topics count 0."""
-    consumer = Consumer(client_config(bootstrap, **{"group.id": "pobi-record-counts", "enable.auto.commit": False}))
+    consumer = Consumer(client_config(settings, **{"group.id": settings.topic("pobi-record-counts"),
+                                                   "enable.auto.commit": False}))
     try:
         metadata = consumer.list_topics(timeout=_TIMEOUT_S)
         counts = {}
@@ -147,10 +149,10 @@ def record_counts(bootstrap: str, names: list[str]) -> dict[str, int]:
         consumer.close()
 
 
-def group_progress(bootstrap: str, group: str, names: list[str]) -> dict[str, tuple[int, int]]:
+def group_progress(settings: Settings, group: str, names: list[str]) -> dict[str, tuple[int, int]]:
     """Per topic, (records ever written = sum of end offsets, records the group has committed past).
     Absent topics give (0, 0)."""
-    consumer = Consumer(client_config(bootstrap, **{"group.id": group, "enable.auto.commit": False}))
+    consumer = Consumer(client_config(settings, **{"group.id": group, "enable.auto.commit": False}))
     try:
         metadata = consumer.list_topics(timeout=_TIMEOUT_S)
         progress = {}
@@ -182,11 +184,11 @@ def _committed(consumer: Consumer, partitions: list[TopicPartition]) -> list[Top
             time.sleep(0.5)
 
 
-def wait_for_group(bootstrap: str, group: str, topics: list[str], timeout_s: float = 60.0) -> None:
+def wait_for_group(settings: Settings, group: str, topics: list[str], timeout_s: float = 60.0) -> None:
     """Until ``group`` has committed every record on ``topics``; TopicError saying how far it got otherwise."""
     deadline = time.monotonic() + timeout_s
     while True:
-        progress = group_progress(bootstrap, group, topics)
+        progress = group_progress(settings, group, topics)
         if all(committed >= ends for ends, committed in progress.values()):
             return
         if time.monotonic() > deadline:

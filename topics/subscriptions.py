@@ -122,7 +122,7 @@ class ContractBook:
         self.documents: dict[str, dict[str, Any]] = {}
         self._live = False  # history read by load() is not news; changes seen by refresh() are logged
         self._topic = settings.topic(TOPIC)
-        self._consumer = Consumer(client_config(settings.kafka_bootstrap, **{
+        self._consumer = Consumer(client_config(settings, **{
             "group.id": settings.topic("pobi-contract-book"), "enable.auto.commit": False,
             "enable.partition.eof": True}))
         self._consumer.assign([TopicPartition(self._topic, 0, OFFSET_BEGINNING)])

@@ -25,13 +25,13 @@ def subscribe(name: str = typer.Argument(..., help="the subscriber"),
     from topics.subscriptions import read_documents
 
     settings = get_settings()
-    require_kafka(settings.kafka_bootstrap)
+    require_kafka(settings)
     document = read_documents(settings).get(name)
     if document is None:
         raise PobiError(f"no contract for {name!r} on the hub; `pobi subscriptions list` shows those there are")
     decoder = DeliveryDecoder(list(document["schemas"].values()))
     topic = settings.topic(f"out.{name}")
-    consumer = Consumer(client_config(settings.kafka_bootstrap, **{
+    consumer = Consumer(client_config(settings, **{
         "group.id": settings.topic(f"pobi-subscribe-{name}"), "enable.auto.commit": False}))
     try:
         metadata = consumer.list_topics(topic, timeout=10).topics.get(topic)

@@ -60,7 +60,7 @@ def apply(contracts: Path = ContractsOption,
             console.print(f"[red]refused[/] {problem}", soft_wrap=True)
         raise PobiError(f"{len(problems)} contract(s) refused; nothing was applied")
     settings = get_settings()
-    apply_catalogue(admin_client(settings.kafka_bootstrap), deployment_catalogue(settings, contracts))
+    apply_catalogue(admin_client(settings), deployment_catalogue(settings, contracts))
     result = apply_contracts(settings, found, default_registry(), withdraw_missing=not keep_missing)
     for subscriber in result.published:
         console.print(f"published {subscriber}")

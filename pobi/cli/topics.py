@@ -35,7 +35,7 @@ def apply(as_json: bool = JsonOption, catalogue: Path = CatalogueOption, contrac
     """Create missing topics; report drift without changing existing topics. Exit 3 on drift."""
     settings = get_settings()
     wanted = deployment_catalogue(settings, contracts, catalogue)
-    report = apply_catalogue(admin_client(settings.kafka_bootstrap), wanted)
+    report = apply_catalogue(admin_client(settings), wanted)
     managed = [s for s in report.states if s.in_catalogue]
     if as_json:
         print_json({"created": report.created, "topics": _as_json(managed)})
@@ -55,7 +55,7 @@ def list_topics(as_json: bool = JsonOption, catalogue: Path = CatalogueOption,
     """Every catalogue topic and every cluster topic, side by side."""
     settings = get_settings()
     wanted = deployment_catalogue(settings, contracts, catalogue)
-    states = compare_catalogue(admin_client(settings.kafka_bootstrap), wanted)
+    states = compare_catalogue(admin_client(settings), wanted)
     if as_json:
         print_json(_as_json(states))
     else:

@@ -15,6 +15,7 @@ from rich.console import Console, Group
 from rich.live import Live
 from rich.table import Table
 
+from pobi.connect import redis_client
 from pobi.demo.traffic import DemoTraffic
 from pobi.publish.envelope import SourceRef, build_envelope, event_id_for
 from pobi.publish.producer import Publisher
@@ -111,7 +112,7 @@ def _render(now: dict, before: dict, sent: int) -> Group:
 
 def watch(settings: Settings, console: Console, seconds: float, sent: Callable[[], int]) -> None:
     """Show the live view for ``seconds`` (until Ctrl-C when ``seconds`` is 0)."""
-    client = redis.Redis(host=settings.redis_host, port=settings.redis_port)
+    client = redis_client(settings)
     writer = ClickHouseWriter(settings, wait=False)
     before = _snapshot(settings, client, writer)
     deadline = time.perf_counter() + seconds if seconds else float("inf")

@@ -69,7 +69,7 @@ def run_demo(settings: Settings, console: Console, scale: int = 1, duplicate_sha
     contracts, problems = load_contracts(CONTRACTS_DIR, default_registry(), traffic_day())
     if problems:
         raise PobiError("; ".join(problems))
-    report = apply_catalogue(admin_client(settings.kafka_bootstrap), deployment_catalogue(settings))
+    report = apply_catalogue(admin_client(settings), deployment_catalogue(settings))
     managed = [s for s in report.states if s.in_catalogue]
     console.print(f"topics: {len(report.created)} created, {len(managed)} in the catalogue, "
                   f"{len(report.drifted)} with drift")
@@ -152,7 +152,7 @@ def _publish_day(settings: Settings, console: Console, scale: int,
                   f"the CSV export had {summary.rejected} broken line(s), sent to dlq.ingest "
                   f"({', '.join(summary.reasons)})")
     names = [f"ingest.{d}" for d in DEPARTMENTS] + ["dlq.ingest"]
-    counts = record_counts(settings.kafka_bootstrap, names)
+    counts = record_counts(settings, names)
     print_table("what is on the hub now (records per topic, all runs)", ["topic", "records", "sent by this run"],
                 [(n, counts[n], sent.get(n.split(".", 1)[1], summary.rejected if n == "dlq.ingest" else 0))
                  for n in names])
@@ -184,9 +184,9 @@ def _settle(settings: Settings, console: Console) -> dict[str, LedgerRow]:
 
     t0 = time.perf_counter()
     ledger = wait_until_idle(settings, timeout_s=180)
-    wait_for_group(settings.kafka_bootstrap, settings.topic("pobi-fanout"),
+    wait_for_group(settings, settings.topic("pobi-fanout"),
                    [settings.topic(f"norm.{d}") for d in ledger], 180)
-    wait_for_group(settings.kafka_bootstrap, settings.topic("pobi-sink"), SinkStage.topics_for(settings), 180)
+    wait_for_group(settings, settings.topic("pobi-sink"), SinkStage.topics_for(settings), 180)
     console.print(f"every event normalised, fanned out and in ClickHouse ({time.perf_counter() - t0:.1f}s after "
                   "the last one was published)")
     return ledger
@@ -195,7 +195,7 @@ def _settle(settings: Settings, console: Console) -> dict[str, LedgerRow]:
 def _a_tracked_person(settings: Settings) -> str | None:
     """A person who is an enterprise's legal representative and whose data a subscriber received."""
     db = settings.clickhouse_database
-    rows = ClickHouseWriter(settings, wait=False).execute(
+    rows = ClickHouseWriter(settings, wait=False, query=True).execute(
         f"SELECT d.entity_id FROM {db}.deliveries AS d ANY INNER JOIN "
         f"(SELECT to_id AS entity_id FROM {db}.links WHERE role = 'legal_representative') AS l USING entity_id "
         "WHERE d.entity_type = 'person' LIMIT 1")

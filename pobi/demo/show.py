@@ -30,7 +30,7 @@ def show_ledger(rows: dict[str, LedgerRow]) -> None:
 
 
 def show_views(settings: Settings) -> None:
-    writer = ClickHouseWriter(settings, wait=False)
+    writer = ClickHouseWriter(settings, wait=False, query=True)
 
     def query(name: str) -> list:
         return writer.execute(VIEW_QUERIES[name].replace("{db}", settings.clickhouse_database))

@@ -63,8 +63,8 @@ class Publisher:
                  extra_config: dict[str, Any] | None = None) -> None:
         self.codec = codec or Codec()
         self.stats = DeliveryStats()
-        require_kafka(settings.kafka_bootstrap)
-        self._producer = Producer(client_config(settings.kafka_bootstrap,
+        require_kafka(settings)
+        self._producer = Producer(client_config(settings,
                                                  **{**PRODUCER_SETTINGS, **(extra_config or {})}))
         self._unpolled = 0
 

@@ -97,7 +97,7 @@ class KafkaService(Service):
         return self._java("kafka.Kafka", str(self.home / "server.properties"))
 
     def is_ready(self) -> bool:
-        admin = AdminClient(client_config(self.settings.kafka_bootstrap))
+        admin = AdminClient(client_config(self.settings))
         try:
             metadata = admin.list_topics(timeout=2)
         except Exception:

@@ -11,6 +11,7 @@ from typing import Any
 from clickhouse_driver import Client
 from clickhouse_driver.errors import NetworkError, SocketTimeoutError
 
+from pobi.connect import clickhouse_client
 from pobi.errors import PobiError
 from pobi.settings import Settings
 from pobi.waiting import WaitOut
@@ -20,18 +21,20 @@ __all__ = ["ClickHouseWriter", "connect"]
 _UNREACHABLE = (NetworkError, SocketTimeoutError, EOFError, ConnectionError, socket.timeout, OSError)
 
 
-def connect(settings: Settings) -> Client:
-    return Client(host=settings.clickhouse_host, port=settings.clickhouse_port, connect_timeout=3,
-                  send_receive_timeout=60, settings={"max_block_size": 100_000})
+def connect(settings: Settings, *, query: bool = False) -> Client:
+    """The writer's connection, or with ``query`` the read-only user's (object services, the demo's views)."""
+    return clickhouse_client(settings, query=query, connect_timeout=3, send_receive_timeout=60,
+                             settings={"max_block_size": 100_000})
 
 
 class ClickHouseWriter:
     def __init__(self, settings: Settings, client: Client | None = None,
-                 sleep: Callable[[float], None] = time.sleep, *, wait: bool = True) -> None:
-        """``wait``: retry while the server is unreachable (the sink); otherwise fail at once (the CLI)."""
+                 sleep: Callable[[float], None] = time.sleep, *, wait: bool = True, query: bool = False) -> None:
+        """``wait``: retry while the server is unreachable (the sink); otherwise fail at once (the CLI).
+        ``query``: connect as the read-only query user."""
         self.database = settings.clickhouse_database
         self.address = f"{settings.clickhouse_host}:{settings.clickhouse_port}"
-        self.client = client or connect(settings)
+        self.client = client or connect(settings, query=query)
         self._wait = wait
         self.waiting = WaitOut("ClickHouse", _UNREACHABLE, before_retry=self.client.disconnect, sleep=sleep)
 

@@ -65,7 +65,7 @@ class StageRunner:
         self.settled = 0  # records whose effects are durable and offsets stored
         self._lag_reported: set[tuple[str, int]] = set()
         self._config = client_config(
-            settings.kafka_bootstrap, **{
+            settings, **{
                 "group.id": self.group, "enable.auto.commit": True, "auto.commit.interval.ms": 1000,
                 "enable.auto.offset.store": False, "auto.offset.reset": "earliest",
                 "partition.assignment.strategy": "cooperative-sticky",

@@ -23,10 +23,10 @@ from collections.abc import Callable
 from concurrent.futures import Future
 from typing import Any
 
-import redis
 from confluent_kafka import Message
 
 from monitoring.metrics import metrics
+from pobi.connect import redis_client
 from pobi.errors import DecodeError
 from pobi.publish.producer import Publisher, dead_letter
 from pobi.secrets import hub_key
@@ -63,7 +63,7 @@ class WebhookStage:
         self.book = ContractBook(settings)
         self.book.load()
         self.publisher = Publisher(settings, self.codec, {"delivery.report.only.error": True})
-        self.redis = redis.Redis(host=settings.redis_host, port=settings.redis_port, socket_timeout=10)
+        self.redis = redis_client(settings, socket_timeout=10)
         self.wait = redis_wait()
         self._hub_key = hub_key(settings)
         self._sleep = sleep

@@ -125,7 +125,7 @@ def test_cli_exit_code_says_something_was_rejected(live_stack: Stack, settings: 
     from topics.admin import admin_client, apply_catalogue
     from topics.catalogue import load_catalogue
 
-    apply_catalogue(admin_client(settings.kafka_bootstrap), load_catalogue())
+    apply_catalogue(admin_client(settings), load_catalogue())
     path = tmp_path / "semicolons.csv"
     path.write_text("id_number;name\n350102199003071234;陈志明\n", encoding="utf-8")
     cmd = [sys.executable, "-c", "from pobi.cli import main; main()", "publish", str(path), "--dataset", "person",

@@ -58,7 +58,7 @@ def test_a_redis_outage_pauses_the_stage_and_loses_nothing(live_stack: object, u
             redis_server.stop()
             publish(settings, second | repeats)
             time.sleep(8)
-            during = record_counts(settings.kafka_bootstrap, [norm, settings.topic("dlq.normalize")])
+            during = record_counts(settings, [norm, settings.topic("dlq.normalize")])
             assert during == {norm: 1000, settings.topic("dlq.normalize"): 0}, "events passed without Redis"
 
             redis_server.start()

@@ -7,12 +7,11 @@ import time
 import urllib.request
 
 import pytest
-import redis
-from clickhouse_driver import Client
 from confluent_kafka import Consumer, Producer
 from confluent_kafka.admin import NewTopic
 from prometheus_client import CollectorRegistry, Counter, start_http_server
 
+from pobi.connect import clickhouse_client, redis_client
 from pobi.settings import Settings
 from pobi.stack.manager import Stack
 from topics.admin import admin_client
@@ -22,7 +21,7 @@ pytestmark = pytest.mark.stack
 
 def test_kafka_round_trips_a_record(live_stack: Stack, settings: Settings, unique: str) -> None:
     topic = f"test.roundtrip.{unique}"
-    admin = admin_client(settings.kafka_bootstrap)
+    admin = admin_client(settings)
     admin.create_topics([NewTopic(topic, 1, 1)])[topic].result(timeout=15)
     producer = Producer({"bootstrap.servers": settings.kafka_bootstrap, "enable.idempotence": True})
     producer.produce(topic, key=b"350102199003071234", value="公民身份号码".encode())
@@ -41,7 +40,7 @@ def test_kafka_round_trips_a_record(live_stack: Stack, settings: Settings, uniqu
 
 def test_clickhouse_creates_a_table_and_reads_it_back(live_stack: Stack, settings: Settings,
                                                       unique: str) -> None:
-    client = Client(host=settings.clickhouse_host, port=settings.clickhouse_port)
+    client = clickhouse_client(settings)
     table = f"default.t_{unique}"
     client.execute(f"CREATE TABLE {table} (id String, n UInt32) ENGINE = MergeTree ORDER BY id")
     client.execute(f"INSERT INTO {table} (id, n) VALUES", [("a", 1), ("b", 2)])
@@ -50,7 +49,7 @@ def test_clickhouse_creates_a_table_and_reads_it_back(live_stack: Stack, setting
 
 
 def test_redis_answers_ping_and_keeps_a_key(live_stack: Stack, settings: Settings, unique: str) -> None:
-    r = redis.Redis(host=settings.redis_host, port=settings.redis_port)
+    r = redis_client(settings)
     assert r.ping() is True
     r.set(f"test:{unique}", "1", ex=60)
     assert r.get(f"test:{unique}") == b"1"

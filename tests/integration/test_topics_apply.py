@@ -27,7 +27,7 @@ def _catalogue(unique: str) -> Catalogue:
 
 def test_apply_creates_missing_topics_then_is_a_no_op(live_stack: Stack, settings: Settings,
                                                         unique: str) -> None:
-    admin = admin_client(settings.kafka_bootstrap)
+    admin = admin_client(settings)
     catalogue = _catalogue(unique)
     first = apply_catalogue(admin, catalogue)
     assert sorted(first.created) == sorted(t.name for t in catalogue.topics)
@@ -40,7 +40,7 @@ def test_apply_creates_missing_topics_then_is_a_no_op(live_stack: Stack, setting
 
 def test_wrong_partition_count_and_config_are_reported_not_changed(live_stack: Stack, settings: Settings,
                                                                     unique: str) -> None:
-    admin = admin_client(settings.kafka_bootstrap)
+    admin = admin_client(settings)
     catalogue = _catalogue(unique)
     wrong = f"t.{unique}.ingest.person"
     admin.create_topics([NewTopic(wrong, 2, 1, config={"retention.ms": "1000"})])[wrong].result(timeout=15)
@@ -67,7 +67,7 @@ families:
 dlq: {{stages: [], partitions: 1, retention_hours: 720}}
 subscriber_feeds: {{partitions: 1, retention_hours: 168}}
 """)
-    admin = admin_client(settings.kafka_bootstrap)
+    admin = admin_client(settings)
     admin.create_topics([NewTopic(f"ingest.{dataset}", 1, 1)])[f"ingest.{dataset}"].result(timeout=15)
     run = subprocess.run([sys.executable, "-c", "from pobi.cli import main; main()", "topics", "apply",
                           "--catalogue", str(tmp_path / "catalogue.yaml")],

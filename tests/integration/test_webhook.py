@@ -17,8 +17,8 @@ from pathlib import Path
 from typing import ClassVar
 
 import pytest
-import redis
 
+from pobi.connect import redis_client
 from pobi.publish.producer import Publisher
 from pobi.secrets import hub_key
 from schemas.codec import Codec
@@ -133,7 +133,7 @@ def test_webhook_survives_a_receiver_outage_and_dead_letters_a_lost_one(live_sta
           f"({sum(delivered.values()) - len(delivered)} repeated) in {len(Receiver.received)} batches")
     assert set(delivered) == {e["event_id"] for e in events}
 
-    client = redis.Redis(host=settings.redis_host, port=settings.redis_port)
+    client = redis_client(settings)
     assert client.hget(settings.redis_key("delivery", "env-hook"), "state") == b"ok"
     assert client.hget(settings.redis_key("delivery", "env-gone"), "state") == b"failing"
     letters = [codec.decode(m.value())[1] for m in read_all(settings, settings.topic("dlq.delivery"))]

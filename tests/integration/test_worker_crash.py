@@ -56,13 +56,13 @@ def test_sigkill_mid_stream_loses_nothing(live_stack: object, unique: str, tmp_p
     worker = start_worker(settings.namespace, log)
     norm = settings.topic("norm.person")
     deadline = time.monotonic() + 120
-    while record_counts(settings.kafka_bootstrap, [norm])[norm] < EVENTS // 4:
+    while record_counts(settings, [norm])[norm] < EVENTS // 4:
         assert worker.poll() is None, f"the worker exited early:\n{log.read_text()[-2000:]}"
         assert time.monotonic() < deadline, "the worker produced too little in 120 s"
         time.sleep(0.05)
     os.killpg(worker.pid, signal.SIGKILL)
     worker.wait(10)
-    at_kill = record_counts(settings.kafka_bootstrap, [norm])[norm]
+    at_kill = record_counts(settings, [norm])[norm]
     assert at_kill < EVENTS, "the worker finished before it could be killed; send more events"
 
     worker = start_worker(settings.namespace, log)
