@@ -88,7 +88,7 @@ def redis_client(settings: Settings, **options: Any) -> redis.Redis:
     return redis.Redis(host=settings.redis_host, port=settings.redis_port, **options)
 
 
-def clickhouse_client(settings: Settings, *, query: bool = False, **options: Any) -> Client:
+def clickhouse_client(settings: Settings, /, *, query: bool = False, **options: Any) -> Client:
     """A writer (migrations, the sink) or, with ``query``, the read-only user of the object services."""
     from clickhouse_driver import Client
 

@@ -14,7 +14,7 @@ from pathlib import Path
 from pobi.errors import ConfigError
 from pobi.settings import Settings
 
-__all__ = ["hub_key", "write_private"]
+__all__ = ["ensure_password", "hub_key", "new_password", "replace_private", "write_private"]
 
 
 def write_private(path: Path, data: bytes) -> None:
@@ -25,8 +25,37 @@ def write_private(path: Path, data: bytes) -> None:
         f.write(data)
 
 
+def replace_private(path: Path, data: bytes) -> None:
+    """Write ``data`` to ``path`` (0600), replacing the file in one step; for configs that hold a secret."""
+    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+    temporary = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    temporary.unlink(missing_ok=True)
+    write_private(temporary, data)
+    temporary.replace(path)
+
+
+def new_password() -> str:
+    return secrets.token_urlsafe(24)  # 192 bits, no characters that need quoting in configs
+
+
+def ensure_password(settings: Settings, service: str, user: str) -> tuple[str, bool]:
+    """``user``'s password for ``service``: read from its owner-only file, or made and written there once.
+    Returns (password, whether it was made now)."""
+    path = settings.password_path(service, user)
+    settings.secrets_path.mkdir(parents=True, exist_ok=True, mode=0o700)  # parents of a file get 0700 below
+    created = False
+    if not path.exists():
+        with contextlib.suppress(FileExistsError):
+            write_private(path, new_password().encode())
+            created = True
+    if path.stat().st_mode & 0o077:
+        raise ConfigError(f"{path} can be read by others; `chmod 600 {path}`")
+    return path.read_text(encoding="utf-8").strip(), created
+
+
 def hub_key(settings: Settings) -> bytes:
     path = settings.secrets_path / "hub.key"
+    settings.secrets_path.mkdir(parents=True, exist_ok=True, mode=0o700)
     if not path.exists():
         with contextlib.suppress(FileExistsError):  # another worker created it a moment ago
             write_private(path, secrets.token_bytes(32))

@@ -1,11 +1,13 @@
-"""Who may do what on the hub, derived from the topic catalogue and the subscription contracts — the ACLs
-the secure profile enforces (groundwork for the secure-profile issue: derivation and diff, pure, tested;
-applying them to a broker with SASL/SCRAM principals is not built yet).
+"""Who may do what on the hub, derived from the topic catalogue and the subscription contracts — the users and
+ACLs the secure profile enforces (``pobi access apply`` puts them on the broker; this module is pure).
 
-- each department may write (and describe) only the ``ingest.<dataset>`` topics the catalogue says it owns;
-- the worker reads what its stages read and writes what they write, and uses consumer groups ``pobi-*``;
-- each subscriber may read only ``out.<subscriber>``, with consumer groups under its own prefix.
+- each department may write only the ``ingest.<dataset>`` topics the catalogue says it owns (and ``dlq.ingest``,
+  where its publisher leaves the records it could not send);
+- the worker reads what its stages read and writes what they write, with consumer groups ``pobi-*``;
+- each subscriber may read only ``out.<subscriber>``, with consumer groups under ``<subscriber>.``, and the
+  contracts topic that carries the schemas of its feed.
 Anything else is denied by default (KRaft's StandardAuthorizer with ``allow.everyone.if.no.acl.found=false``).
+The administrator (a super user) applies catalogues, contracts and ACLs and replays dead letters.
 """
 
 from __future__ import annotations
@@ -15,26 +17,47 @@ from dataclasses import dataclass
 
 from topics.catalogue import Catalogue
 
-__all__ = ["WORKER_PRINCIPAL", "Acl", "department_principal", "desired_acls", "diff", "subscriber_principal"]
+__all__ = ["WORKER_PRINCIPAL", "WORKER_USER", "Acl", "department_principal", "department_user", "desired_acls",
+           "desired_users", "diff", "is_managed", "subscriber_principal", "subscriber_user"]
 
-WORKER_PRINCIPAL = "User:pobi-worker"
+WORKER_USER = "pobi-worker"
+WORKER_PRINCIPAL = f"User:{WORKER_USER}"
+_MANAGED_PREFIXES = ("User:dept-", "User:sub-", WORKER_PRINCIPAL)
+
+
+def department_user(department: str) -> str:
+    return f"dept-{department}"
+
+
+def subscriber_user(subscriber: str) -> str:
+    return f"sub-{subscriber}"
 
 
 def department_principal(department: str) -> str:
-    return f"User:dept-{department}"
+    return f"User:{department_user(department)}"
 
 
 def subscriber_principal(subscriber: str) -> str:
-    return f"User:sub-{subscriber}"
+    return f"User:{subscriber_user(subscriber)}"
+
+
+def desired_users(catalogue: Catalogue, subscribers: Iterable[str]) -> set[str]:
+    """The SCRAM users the deployment needs: the worker, each owning department, each subscriber."""
+    owners = {spec.owner for spec in catalogue.topics if spec.name.startswith("ingest.") and spec.owner}
+    return {WORKER_USER} | {department_user(o) for o in owners} | {subscriber_user(s) for s in subscribers}
 
 
 @dataclass(frozen=True, order=True)
 class Acl:
     principal: str
-    resource_type: str  # TOPIC, GROUP or CLUSTER
+    resource_type: str  # TOPIC or GROUP
     pattern: str  # LITERAL or PREFIXED
     name: str
-    operation: str  # READ, WRITE, DESCRIBE, IDEMPOTENT_WRITE
+    operation: str  # READ, WRITE or DESCRIBE
+
+    def __str__(self) -> str:
+        wildcard = "*" if self.pattern == "PREFIXED" else ""
+        return f"{self.principal} {self.operation} {self.resource_type.lower()} {self.name}{wildcard}"
 
 
 def _topic(principal: str, name: str, *operations: str, pattern: str = "LITERAL") -> list[Acl]:
@@ -43,27 +66,35 @@ def _topic(principal: str, name: str, *operations: str, pattern: str = "LITERAL"
 
 def desired_acls(catalogue: Catalogue, subscribers: Iterable[str],
                  topic_name: Callable[[str], str] = lambda n: n) -> set[Acl]:
-    """Every ACL the deployment needs, nothing more. ``topic_name`` maps catalogue names into a namespace."""
+    """Every ACL the deployment needs, nothing more. ``topic_name`` maps catalogue names into a namespace.
+
+    No cluster-level right is granted: since Kafka 3.0 an idempotent producer needs only WRITE on a topic."""
     acls: set[Acl] = set()
     for spec in catalogue.topics:
         if spec.name.startswith("ingest.") and spec.owner:
             principal = department_principal(spec.owner)
             acls.update(_topic(principal, topic_name(spec.name), "WRITE", "DESCRIBE"))
-            acls.add(Acl(principal, "CLUSTER", "LITERAL", "kafka-cluster", "IDEMPOTENT_WRITE"))
+            acls.update(_topic(principal, topic_name("dlq.ingest"), "WRITE", "DESCRIBE"))
     worker = WORKER_PRINCIPAL
-    for family, operations in (("ingest.", ("READ", "WRITE", "DESCRIBE")),  # WRITE: dlq replay goes back here
-                               ("norm.", ("READ", "WRITE", "DESCRIBE")), ("dlq.", ("READ", "WRITE", "DESCRIBE")),
-                               ("out.", ("READ", "WRITE", "DESCRIBE"))):
-        acls.update(_topic(worker, topic_name(family), *operations, pattern="PREFIXED"))
-    for name in ("audit.delivery", "pobi.subscriptions"):
-        acls.update(_topic(worker, topic_name(name), "READ", "WRITE", "DESCRIBE"))
+    acls.update(_topic(worker, topic_name("ingest."), "READ", "DESCRIBE", pattern="PREFIXED"))
+    for family in ("norm.", "dlq.", "out."):
+        acls.update(_topic(worker, topic_name(family), "READ", "WRITE", "DESCRIBE", pattern="PREFIXED"))
+    acls.update(_topic(worker, topic_name("audit.delivery"), "WRITE", "DESCRIBE"))
+    acls.update(_topic(worker, topic_name("pobi.subscriptions"), "READ", "DESCRIBE"))
     acls.add(Acl(worker, "GROUP", "PREFIXED", topic_name("pobi-"), "READ"))
-    acls.add(Acl(worker, "CLUSTER", "LITERAL", "kafka-cluster", "IDEMPOTENT_WRITE"))
     for subscriber in subscribers:
         principal = subscriber_principal(subscriber)
         acls.update(_topic(principal, topic_name(f"out.{subscriber}"), "READ", "DESCRIBE"))
-        acls.add(Acl(principal, "GROUP", "PREFIXED", f"{subscriber}.", "READ"))
+        # the schemas its feed is written with travel with the contracts (see the README's threats left)
+        acls.update(_topic(principal, topic_name("pobi.subscriptions"), "READ", "DESCRIBE"))
+        acls.add(Acl(principal, "GROUP", "PREFIXED", topic_name(f"{subscriber}."), "READ"))
     return acls
+
+
+def is_managed(acl: Acl, namespace_prefix: str) -> bool:
+    """Whether ``pobi access apply`` owns this ACL (and so may remove it): one of pobi's principals, on a
+    resource of this namespace. ACLs of other principals or namespaces are never touched."""
+    return acl.principal.startswith(_MANAGED_PREFIXES) and acl.name.startswith(namespace_prefix)
 
 
 def diff(desired: set[Acl], existing: set[Acl]) -> tuple[list[Acl], list[Acl]]:

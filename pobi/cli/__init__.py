@@ -15,6 +15,7 @@ except ImportError:  # pragma: no cover - older typer on plain click
     from click import UsageError
 
 from pobi.cli import (
+    access,
     bench,
     demo,
     dlq,
@@ -43,6 +44,7 @@ app.add_typer(schemas.app, name="schemas")
 app.add_typer(dlq.app, name="dlq")
 app.add_typer(subscriptions.app, name="subscriptions")
 app.add_typer(views.app, name="views")
+app.add_typer(access.app, name="access")
 app.command("publish")(publish.publish)
 app.command("demo")(demo.demo)
 app.command("bench")(bench.bench)

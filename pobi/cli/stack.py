@@ -13,9 +13,10 @@ app = typer.Typer(help="Start, stop and inspect the local stack (Kafka, ClickHou
 
 
 @app.command()
-def up() -> None:
+def up(secure: bool = typer.Option(False, "--secure", help="TLS and passwords everywhere, Kafka with SASL/SCRAM "
+                                   "and deny-by-default ACLs (also POBI_SECURITY=secure)")) -> None:
     """Install what is missing, start every service and wait until each one answers."""
-    Stack(get_settings()).up(report=console.print)
+    Stack(get_settings(), secure=secure).up(report=console.print)
 
 
 @app.command()

@@ -1,14 +1,73 @@
-"""ClickHouse from Debian's ``clickhouse-server`` package, run as a plain process with its own data dir."""
+"""ClickHouse from Debian's ``clickhouse-server`` package, run as a plain process with its own data dir.
+
+In the secure profile it runs from a config of its own: TLS only (native ``tcp_port_secure`` and HTTPS on the
+usual ports; the plaintext ports closed), and two users with passwords instead of the passwordless
+``default``: a writer for migrations and the sink, a read-only user for the object services."""
 
 from __future__ import annotations
 
+import base64
+import hashlib
+import ssl
 import urllib.request
+from xml.sax.saxutils import escape
 
+from pobi.connect import read_password
+from pobi.errors import PobiError
+from pobi.secrets import ensure_password, replace_private
+from pobi.stack.profile import CLICKHOUSE_READER, CLICKHOUSE_WRITER
 from pobi.stack.service import Service
+from pobi.stack.tls import ensure_certificates
 
 __all__ = ["ClickHouseService"]
 
 _PACKAGED_CONFIG = "/etc/clickhouse-server/config.xml"
+
+_SECURE_CONFIG = """<yandex>
+    <logger><level>warning</level><log>{home}/server.log</log><errorlog>{home}/error.log</errorlog></logger>
+    <listen_host>{host}</listen_host>
+    <tcp_port_secure>{tcp_port}</tcp_port_secure>
+    <https_port>{http_port}</https_port>
+    <openSSL>
+        <server>
+            <certificateFile>{cert}</certificateFile>
+            <privateKeyFile>{key}</privateKeyFile>
+            <verificationMode>none</verificationMode>
+            <loadDefaultCAFile>false</loadDefaultCAFile>
+            <cacheSessions>true</cacheSessions>
+            <disableProtocols>sslv2,sslv3,tlsv1,tlsv1_1</disableProtocols>
+            <preferServerCiphers>true</preferServerCiphers>
+        </server>
+    </openSSL>
+    <max_connections>256</max_connections>
+    <keep_alive_timeout>3</keep_alive_timeout>
+    <mark_cache_size>1073741824</mark_cache_size>
+    <path>{data}/</path>
+    <tmp_path>{data}/tmp/</tmp_path>
+    <user_files_path>{data}/user_files/</user_files_path>
+    <format_schema_path>{data}/format_schemas/</format_schema_path>
+    <users_config>{home}/secure-users.xml</users_config>
+    <default_profile>default</default_profile>
+    <default_database>default</default_database>
+</yandex>
+"""
+
+_SECURE_USERS = """<yandex>
+    <profiles>
+        <default><max_memory_usage>4000000000</max_memory_usage></default>
+        <read_only><readonly>1</readonly></read_only>
+    </profiles>
+    <users>
+        <{writer}><password_sha256_hex>{writer_hash}</password_sha256_hex><networks>{networks}</networks>
+            <profile>default</profile><quota>default</quota></{writer}>
+        <{reader}><password_sha256_hex>{reader_hash}</password_sha256_hex><networks>{networks}</networks>
+            <profile>read_only</profile><quota>default</quota></{reader}>
+    </users>
+    <quotas><default><interval><duration>3600</duration><queries>0</queries><errors>0</errors>
+        <result_rows>0</result_rows><read_rows>0</read_rows><execution_time>0</execution_time></interval>
+    </default></quotas>
+</yandex>
+"""
 
 
 class ClickHouseService(Service):
@@ -27,7 +86,26 @@ class ClickHouseService(Service):
 
         return [] if which("clickhouse-server") else ["clickhouse-server"]
 
+    def prepare(self) -> None:
+        if not self.settings.secure:
+            return
+        tls = ensure_certificates(self.settings)
+        hashes = {}
+        for user in (CLICKHOUSE_WRITER, CLICKHOUSE_READER):
+            password, _ = ensure_password(self.settings, "clickhouse", user)
+            hashes[user] = hashlib.sha256(password.encode()).hexdigest()
+        networks = "".join(f"<ip>{escape(ip)}</ip>" for ip in sorted({self.host, "127.0.0.1", "::1"}))
+        replace_private(self.home / "secure-users.xml", _SECURE_USERS.format(
+            writer=CLICKHOUSE_WRITER, reader=CLICKHOUSE_READER, writer_hash=hashes[CLICKHOUSE_WRITER],
+            reader_hash=hashes[CLICKHOUSE_READER], networks=networks).encode())
+        replace_private(self.home / "secure-config.xml", _SECURE_CONFIG.format(
+            home=self.home, host=escape(self.host), tcp_port=self.settings.clickhouse_port,
+            http_port=self.settings.clickhouse_http_port, cert=tls.server_cert, key=tls.server_key,
+            data=self.home / "data").encode())
+
     def command(self) -> list[str]:
+        if self.settings.secure:
+            return ["clickhouse-server", f"--config-file={self.home / 'secure-config.xml'}"]
         data = self.home / "data"
         # the packaged config with every path and port overridden after `--`
         return [
@@ -41,9 +119,19 @@ class ClickHouseService(Service):
         ]
 
     def is_ready(self) -> bool:
-        url = f"http://{self.host}:{self.settings.clickhouse_http_port}/?query=SELECT%201"
+        scheme, context, headers = "http", None, {}
+        if self.settings.secure:
+            scheme, context = "https", ssl.create_default_context(cafile=str(self.settings.ca_path))
+            user = self.settings.clickhouse_query_user or self.settings.clickhouse_user
+            try:
+                token = f"{user}:{read_password(self.settings, 'clickhouse', user)}"
+            except PobiError:
+                return False
+            headers["Authorization"] = "Basic " + base64.b64encode(token.encode()).decode()
+        url = f"{scheme}://{self.host}:{self.settings.clickhouse_http_port}/?query=SELECT%201"
         try:
-            with urllib.request.urlopen(url, timeout=2) as resp:
+            with urllib.request.urlopen(urllib.request.Request(url, headers=headers), timeout=2,
+                                        context=context) as resp:
                 return resp.read().strip() == b"1"
         except OSError:
             return False

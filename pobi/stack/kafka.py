@@ -1,4 +1,8 @@
-"""Apache Kafka, one KRaft node (broker and controller), run from Maven Central's jars on Java 17."""
+"""Apache Kafka, one KRaft node (broker and controller), run from Maven Central's jars on Java 17.
+
+In the secure profile clients reach it only over SASL_SSL (SCRAM-SHA-512), the controller listener takes
+mutual TLS, and KRaft's StandardAuthorizer denies whatever no ACL allows. It keeps its data apart
+(``data-secure``), so switching profiles never mixes a plaintext log with a secure one."""
 
 from __future__ import annotations
 
@@ -11,8 +15,11 @@ from confluent_kafka.admin import AdminClient
 
 from pobi.errors import StackError
 from pobi.kafka import client_config
+from pobi.secrets import ensure_password, replace_private
 from pobi.stack.install import fetch_kafka_jars, require_java
+from pobi.stack.profile import KAFKA_ADMIN, as_stack_admin
 from pobi.stack.service import Service
+from pobi.stack.tls import BROKER_PRINCIPAL, ensure_certificates
 
 __all__ = ["KafkaService"]
 
@@ -46,18 +53,19 @@ class KafkaService(Service):
     def libs(self) -> Path:
         return self.home / f"libs-{self.settings.kafka_version}"
 
+    @property
+    def data(self) -> Path:
+        return self.home / ("data-secure" if self.settings.secure else "data")
+
     def _server_properties(self) -> str:
         s = self.settings
         return "\n".join([
             "process.roles=broker,controller",
             "node.id=1",
             f"controller.quorum.voters=1@{self.host}:{s.kafka_controller_port}",
-            f"listeners=PLAINTEXT://{self.host}:{s.kafka_port},CONTROLLER://{self.host}:{s.kafka_controller_port}",
-            f"advertised.listeners=PLAINTEXT://{self.host}:{s.kafka_port}",
             "controller.listener.names=CONTROLLER",
-            "inter.broker.listener.name=PLAINTEXT",
-            "listener.security.protocol.map=PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT",
-            f"log.dirs={self.home / 'data'}",
+            *(self._secure_listeners() if s.secure else self._plain_listeners()),
+            f"log.dirs={self.data}",
             "num.partitions=3",
             "offsets.topic.replication.factor=1",
             "offsets.topic.num.partitions=10",
@@ -71,6 +79,44 @@ class KafkaService(Service):
             "",
         ])
 
+    def _plain_listeners(self) -> list[str]:
+        s = self.settings
+        return [
+            f"listeners=PLAINTEXT://{self.host}:{s.kafka_port},CONTROLLER://{self.host}:{s.kafka_controller_port}",
+            f"advertised.listeners=PLAINTEXT://{self.host}:{s.kafka_port}",
+            "inter.broker.listener.name=PLAINTEXT",
+            "listener.security.protocol.map=PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT",
+        ]
+
+    def _secure_listeners(self) -> list[str]:
+        s = self.settings
+        tls = ensure_certificates(s)
+        admin_password, _ = ensure_password(s, "kafka", KAFKA_ADMIN)
+
+        def inline(path: Path) -> str:  # PEM inside a properties value: one line, newlines escaped
+            return path.read_text().strip().replace("\n", "\\n")
+
+        return [
+            f"listeners=SASL_SSL://{self.host}:{s.kafka_port},CONTROLLER://{self.host}:{s.kafka_controller_port}",
+            f"advertised.listeners=SASL_SSL://{self.host}:{s.kafka_port}",
+            "inter.broker.listener.name=SASL_SSL",
+            "listener.security.protocol.map=SASL_SSL:SASL_SSL,CONTROLLER:SSL",
+            "sasl.enabled.mechanisms=SCRAM-SHA-512",
+            "sasl.mechanism.inter.broker.protocol=SCRAM-SHA-512",
+            "listener.name.sasl_ssl.scram-sha-512.sasl.jaas.config=org.apache.kafka.common.security.scram."
+            f'ScramLoginModule required username="{KAFKA_ADMIN}" password="{admin_password}";',
+            "listener.name.controller.ssl.client.auth=required",
+            "ssl.keystore.type=PEM",
+            f"ssl.keystore.certificate.chain={inline(tls.server_cert)}",
+            f"ssl.keystore.key={inline(tls.server_key)}",
+            "ssl.truststore.type=PEM",
+            f"ssl.truststore.certificates={inline(tls.ca_cert)}",
+            "ssl.enabled.protocols=TLSv1.3,TLSv1.2",
+            "authorizer.class.name=org.apache.kafka.metadata.authorizer.StandardAuthorizer",
+            "allow.everyone.if.no.acl.found=false",
+            f"super.users=User:{KAFKA_ADMIN};{BROKER_PRINCIPAL}",
+        ]
+
     def _java(self, main: str, *args: str) -> list[str]:
         return [
             self._java_bin, "-Xms256m", "-Xmx1g", "-XX:+UseG1GC", "-Djava.awt.headless=true",
@@ -81,23 +127,32 @@ class KafkaService(Service):
     def prepare(self) -> None:
         self._java_bin = require_java()
         fetch_kafka_jars(self.settings.kafka_version, self.home)
-        (self.home / "server.properties").write_text(self._server_properties())
+        # owner-only: in the secure profile it holds the administrator's password and the server's key
+        replace_private(self.home / "server.properties", self._server_properties().encode())
         (self.home / "log4j.properties").write_text(_LOG4J.format(log=self.home / "server.log"))
-        if not (self.home / "data" / "meta.properties").exists():
+        if not (self.data / "meta.properties").exists():
             cluster_id = _new_cluster_id()
+            scram = []
+            if self.settings.secure:  # the administrator must exist before the broker can authenticate anyone
+                password, _ = ensure_password(self.settings, "kafka", KAFKA_ADMIN)
+                scram = ["--add-scram", f"SCRAM-SHA-512=[name={KAFKA_ADMIN},password={password}]"]
             result = subprocess.run(
                 self._java("kafka.tools.StorageTool", "format", f"--cluster-id={cluster_id}",
-                           "-c", str(self.home / "server.properties")),
+                           "-c", str(self.home / "server.properties"), *scram),
                 capture_output=True, text=True, check=False,
             )
             if result.returncode != 0:
-                raise StackError(f"formatting Kafka's storage failed: {(result.stderr or result.stdout)[:300]}")
+                message = (result.stderr or result.stdout)[:300]
+                for secret in scram[1:]:
+                    message = message.replace(secret, "[the --add-scram argument]")
+                raise StackError(f"formatting Kafka's storage failed: {message}")
 
     def command(self) -> list[str]:
         return self._java("kafka.Kafka", str(self.home / "server.properties"))
 
     def is_ready(self) -> bool:
-        admin = AdminClient(client_config(self.settings))
+        settings = as_stack_admin(self.settings) if self.settings.secure else self.settings
+        admin = AdminClient(client_config(settings))
         try:
             metadata = admin.list_topics(timeout=2)
         except Exception:

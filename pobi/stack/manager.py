@@ -9,6 +9,7 @@ from pobi.settings import Settings
 from pobi.stack.clickhouse import ClickHouseService
 from pobi.stack.install import apt_install
 from pobi.stack.kafka import KafkaService
+from pobi.stack.profile import as_stack_admin, write_env_file
 from pobi.stack.prometheus import PrometheusService
 from pobi.stack.redis import RedisService
 from pobi.stack.service import Service, ServiceStatus
@@ -19,14 +20,31 @@ logger = logging.getLogger(__name__)
 
 
 class Stack:
-    """Kafka, ClickHouse, Redis and Prometheus as local processes under ``settings.stack_dir``."""
+    """Kafka, ClickHouse, Redis and Prometheus as local processes under ``settings.stack_dir``.
 
-    def __init__(self, settings: Settings) -> None:
+    ``secure`` (or POBI_SECURITY=secure) asks for the secure profile. Without either, a stack that is running
+    is inspected in the profile it was started in (``<stack_dir>/profile``)."""
+
+    def __init__(self, settings: Settings, *, secure: bool = False) -> None:
+        self.requested = "secure" if secure or settings.secure else "plaintext"
+        self.running_profile = self._recorded_profile(settings)
+        inspect_secure = self.requested == "secure" or self.running_profile == "secure"
+        if inspect_secure:
+            settings = as_stack_admin(settings)
         self.settings = settings
         self.services: list[Service] = [
             KafkaService(settings), ClickHouseService(settings), RedisService(settings),
             PrometheusService(settings),
         ]
+
+    @staticmethod
+    def _recorded_profile(settings: Settings) -> str | None:
+        """The profile of the stack that is running, if one is."""
+        path = settings.stack_path / "profile"
+        pids = [settings.stack_path / name / "pid" for name in ("kafka", "clickhouse", "redis", "prometheus")]
+        if not path.exists() or not any(p.exists() for p in pids):
+            return None
+        return path.read_text().strip() or None
 
     def service(self, name: str) -> Service:
         for svc in self.services:
@@ -39,6 +57,11 @@ class Stack:
 
     def up(self, report=print) -> list[ServiceStatus]:
         """Start what is not running. Idempotent; if one service fails, the ones this call started stop."""
+        if self.running_profile not in (None, self.requested):
+            raise StackError(f"the local stack is running in the {self.running_profile} profile; "
+                             f"`pobi stack down` before starting it {self.requested}")
+        self.settings.stack_path.mkdir(parents=True, exist_ok=True)
+        (self.settings.stack_path / "profile").write_text(self.requested)
         for svc in self.services:  # before anything is installed or started
             if svc.our_pid() is None:
                 svc.refuse_foreign_ports()
@@ -61,6 +84,9 @@ class Stack:
             for svc in reversed(started):
                 svc.stop()
             raise
+        if self.requested == "secure":
+            report(f"secure profile: TLS everywhere, plaintext ports closed; administrator settings in "
+                   f"{write_env_file(self.settings)} (user names and file locations, no passwords)")
         return self.status()
 
     def down(self, report=print) -> None:

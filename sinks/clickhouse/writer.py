@@ -9,7 +9,7 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 from clickhouse_driver import Client
-from clickhouse_driver.errors import NetworkError, SocketTimeoutError
+from clickhouse_driver.errors import NetworkError, ServerException, SocketTimeoutError
 
 from pobi.connect import clickhouse_client
 from pobi.errors import PobiError
@@ -57,7 +57,11 @@ class ClickHouseWriter:
             return self.waiting(call)
         try:
             return call()
+        except ServerException as exc:
+            refusal = str(exc).split("\n")[1 if str(exc).startswith("Code:") else 0].split(" Stack trace")[0]
+            raise PobiError(f"ClickHouse at {self.address} refused: {refusal.strip()}") from None
         except _UNREACHABLE as exc:
             self.client.disconnect()
-            raise PobiError(f"cannot reach ClickHouse at {self.address} ({exc}); is it running? "
-                            "(`pobi stack up`)") from None
+            hint = ("its certificate is not signed by the CA in POBI_TLS_CA_FILE" if "CERTIFICATE_VERIFY" in str(exc)
+                    else "is it running? (`pobi stack up`)")
+            raise PobiError(f"cannot reach ClickHouse at {self.address} ({exc}); {hint}") from None
