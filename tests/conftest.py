@@ -19,6 +19,28 @@ def settings() -> Settings:
 
 
 @pytest.fixture(scope="session")
+def secure_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Settings]:
+    """A second stack in the secure profile, on its own ports; yields its administrator's settings. The
+    ACLs each test needs are applied by the test (``pobi access apply`` in its namespace)."""
+    from tests.secure_helpers import secure_settings
+
+    admin = secure_settings(tmp_path_factory.mktemp("secure"))
+    stack = Stack(admin, secure=True)
+    stack.up(report=lambda _msg: None)
+    yield admin
+    stack.down(report=lambda _msg: None)
+
+
+@pytest.fixture(params=["plaintext", "secure"])
+def profile_settings(request: pytest.FixtureRequest) -> Settings:
+    """The deployment's settings on the plaintext stack, then on the secure one: the same test runs on both."""
+    if request.param == "secure":
+        return request.getfixturevalue("secure_stack")
+    request.getfixturevalue("live_stack")
+    return request.getfixturevalue("settings")
+
+
+@pytest.fixture(scope="session")
 def live_stack(settings: Settings) -> Iterator[Stack]:
     stack = Stack(settings)
     already = all(s.state == "running" for s in stack.status())

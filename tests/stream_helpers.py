@@ -15,8 +15,11 @@ from streams.stages.runner import BatchStage, StageRunner
 from tests.kafka_helpers import create_topics
 
 
-def namespaced(unique: str, **overrides: object) -> Settings:
-    """Settings whose topics, consumer groups and Redis keys belong to this test alone."""
+def namespaced(unique: str, base: Settings | None = None, **overrides: object) -> Settings:
+    """Settings whose topics, consumer groups and Redis keys belong to this test alone (on ``base``'s stack
+    when given: the secure one)."""
+    if base is not None:
+        return base.model_copy(update={"namespace": f"t{unique}", **overrides})
     return load_settings(namespace=f"t{unique}", **overrides)
 
 
@@ -57,9 +60,12 @@ def wait_for_group(settings: Settings, group: str, topics: list[str], timeout_s:
     wait(settings, settings.topic(group), topics, timeout_s)
 
 
-def whole_hub(unique: str, secrets: object, datasets: list[str]) -> tuple[Settings, object]:
+def whole_hub(unique: str, secrets: object, datasets: list[str],
+              base: Settings | None = None) -> tuple[Settings, object]:
     """A namespace with every topic of the pipeline, the fuzhou-city contract applied and the ClickHouse
-    migrations run in a database of its own; returns the settings and a ClickHouse writer."""
+    migrations run in a database of its own; returns the (administrator's) settings and a ClickHouse writer.
+    On the secure stack (``base``) the namespace's users and ACLs are applied too, as `pobi access apply`
+    does, and the stack's own secrets folder (its passwords and hub key) is kept."""
     from datetime import datetime
 
     from schemas.registry import default_registry
@@ -68,12 +74,21 @@ def whole_hub(unique: str, secrets: object, datasets: list[str]) -> tuple[Settin
     from streams.rules.dates import CST
     from topics.subscriptions import CONTRACTS_DIR, apply_contracts, load_contracts
 
-    settings = namespaced(unique, clickhouse_database=f"t{unique}", secrets_dir=secrets)
+    if base is not None and base.secure:
+        settings = namespaced(unique, base, clickhouse_database=f"t{unique}")
+    else:
+        settings = namespaced(unique, base, clickhouse_database=f"t{unique}", secrets_dir=secrets)
     create_stream_topics(settings, datasets)
     create_topics(settings, settings.topic("out.fuzhou-city"), settings.topic("audit.delivery"))
     create_topics(settings, settings.topic("pobi.subscriptions"), partitions=1)
     found, _ = load_contracts(CONTRACTS_DIR, default_registry(), datetime.now(CST).date())
     apply_contracts(settings, [c for c in found if c.subscriber == "fuzhou-city"], default_registry())
+    if settings.secure:
+        from topics.access_admin import apply_access
+        from topics.admin import admin_client
+        from topics.catalogue import load_catalogue
+
+        apply_access(admin_client(settings), settings, load_catalogue(), ["fuzhou-city"])
     writer = ClickHouseWriter(settings, wait=False)
     apply_migrations(lambda q: writer.execute(q), settings.clickhouse_database)
     return settings, writer

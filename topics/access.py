@@ -79,7 +79,7 @@ def desired_acls(catalogue: Catalogue, subscribers: Iterable[str],
     acls.update(_topic(worker, topic_name("ingest."), "READ", "DESCRIBE", pattern="PREFIXED"))
     for family in ("norm.", "dlq.", "out."):
         acls.update(_topic(worker, topic_name(family), "READ", "WRITE", "DESCRIBE", pattern="PREFIXED"))
-    acls.update(_topic(worker, topic_name("audit.delivery"), "WRITE", "DESCRIBE"))
+    acls.update(_topic(worker, topic_name("audit.delivery"), "READ", "WRITE", "DESCRIBE"))  # the sink reads it
     acls.update(_topic(worker, topic_name("pobi.subscriptions"), "READ", "DESCRIBE"))
     acls.add(Acl(worker, "GROUP", "PREFIXED", topic_name("pobi-"), "READ"))
     for subscriber in subscribers:

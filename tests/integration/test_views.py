@@ -27,6 +27,7 @@ from streams.rules.dates import CST
 from streams.stages.fanout import FanoutStage
 from streams.stages.runner import StageRunner
 from tests.samples import SAMPLE_ROWS
+from tests.secure_helpers import as_department, as_worker, settings_env
 from tests.stream_helpers import running_stage, wait_for_group, whole_hub
 
 pytestmark = pytest.mark.stack
@@ -55,27 +56,34 @@ def events() -> list[tuple[str, SourceRef, str, int, dict]]:
 
 
 def publish(settings: Settings) -> None:
-    with Publisher(settings) as publisher:
-        for dataset, source, event_id, ts, row in events():
-            publisher.send_event(dataset, build_envelope(
-                default_registry().latest(dataset), event_id=event_id, op="c", source=source, position=event_id,
-                ts_ms=ts, before=None, after=row), topic=settings.topic(f"ingest.{dataset}"))
+    """Each dataset sent by the department that owns it (its own Kafka user on the secure stack)."""
+    for wanted in DATASETS:
+        with Publisher(as_department(settings, wanted)) as publisher:
+            for dataset, source, event_id, ts, row in events():
+                if dataset == wanted:
+                    publisher.send_event(dataset, build_envelope(
+                        default_registry().latest(dataset), event_id=event_id, op="c", source=source,
+                        position=event_id, ts_ms=ts, before=None, after=row), topic=settings.topic(f"ingest.{dataset}"))
 
 
 def counts(writer: ClickHouseWriter, db: str) -> dict[str, int]:
     return dict(writer.execute(VIEW_QUERIES["event_counts"].replace("{db}", db)))
 
 
-def test_views_object_services_and_idempotent_replays(live_stack: object, unique: str, tmp_path: Path) -> None:
-    settings, writer = whole_hub(unique, tmp_path / "secrets", DATASETS)
+def test_views_object_services_and_idempotent_replays(profile_settings: Settings, unique: str,
+                                                      tmp_path: Path) -> None:
+    """The whole pipeline (publish → normalise → fan-out → ClickHouse → object services), on the plaintext
+    stack and on the secure one, where every party connects as itself."""
+    settings, writer = whole_hub(unique, tmp_path / "secrets", DATASETS, base=profile_settings)
+    worker = as_worker(settings)
     db = settings.clickhouse_database
-    sink = SinkStage(settings)
+    sink = SinkStage(worker)
     sink_topics = sink.topics()
     publish(settings)
     publish(settings)  # the department sends the same batch again
-    with running_stage(settings, DATASETS), \
-            running_stage(settings, DATASETS, stage=FanoutStage(settings, datasets=DATASETS)), \
-            running_stage(settings, DATASETS, stage=sink):
+    with running_stage(worker, DATASETS), \
+            running_stage(worker, DATASETS, stage=FanoutStage(worker, datasets=DATASETS)), \
+            running_stage(worker, DATASETS, stage=sink):
         wait_for_group(settings, "pobi-normalize", [settings.topic(f"ingest.{d}") for d in DATASETS])
         wait_for_group(settings, "pobi-fanout", [settings.topic(f"norm.{d}") for d in DATASETS])
         wait_for_group(settings, "pobi-sink", sink_topics)
@@ -109,7 +117,7 @@ def test_views_object_services_and_idempotent_replays(live_stack: object, unique
     assert readings == 4
 
     # the sink's batch replayed (as after a crash before its offsets were committed): nothing doubles
-    replay = StageRunner(settings, SinkStage(settings), group=settings.topic("pobi-sink-replay"))
+    replay = StageRunner(worker, SinkStage(worker), group=settings.topic("pobi-sink-replay"))
     stop = threading.Event()
     thread = threading.Thread(target=replay.run, args=(stop,), daemon=True)
     thread.start()
@@ -122,8 +130,7 @@ def test_views_object_services_and_idempotent_replays(live_stack: object, unique
     assert counts(writer, db) == expected
     assert len(service.tracker(PERSON)["deliveries"]) == 2
 
-    env = {**os.environ, "POBI_NAMESPACE": settings.namespace, "POBI_CLICKHOUSE_DATABASE": db,
-           "POBI_SECRETS_DIR": str(settings.secrets_dir)}
+    env = {**os.environ, **settings_env(settings)}
     cli = [sys.executable, "-c", "from pobi.cli import main; main()"]
     shown = subprocess.run([*cli, "object", "35010219900307123x".replace("x", "4"), "--json"], env=env,
                            capture_output=True, text=True, timeout=60, check=False)
