@@ -42,9 +42,11 @@ def publish(
         "".encode(encoding)
     except LookupError:
         raise ConfigError(f"unknown --encoding {encoding!r}") from None
+    settings = get_settings()
     opts = PublishOptions(dataset=dataset, fmt=fmt, source=SourceRef(source_dept, system), op=op,
-                          encoding=encoding, delimiter=delimiter, mapping=mapping)
-    summary = publish_input(Publisher(get_settings()), path, opts, show_progress=not as_json)
+                          encoding=encoding, delimiter=delimiter, mapping=mapping,
+                          topic=settings.topic(f"ingest.{dataset}"), dlq_topic=settings.topic("dlq.ingest"))
+    summary = publish_input(Publisher(settings), path, opts, show_progress=not as_json)
     if as_json:
         print_json(summary.as_dict())
     else:

@@ -7,12 +7,14 @@ import time
 
 import orjson
 import typer
-from confluent_kafka import OFFSET_BEGINNING, OFFSET_END, Consumer, TopicPartition
+from confluent_kafka import OFFSET_BEGINNING, OFFSET_END, Consumer, KafkaError, TopicPartition
 
 from pobi.cli.output import console
 from pobi.errors import PobiError
 from pobi.kafka import client_config, require_kafka
 from pobi.settings import get_settings
+
+_REFUSED = (KafkaError.TOPIC_AUTHORIZATION_FAILED, KafkaError.GROUP_AUTHORIZATION_FAILED)
 
 
 def subscribe(name: str = typer.Argument(..., help="the subscriber"),
@@ -32,9 +34,11 @@ def subscribe(name: str = typer.Argument(..., help="the subscriber"),
     decoder = DeliveryDecoder(list(document["schemas"].values()))
     topic = settings.topic(f"out.{name}")
     consumer = Consumer(client_config(settings, **{
-        "group.id": settings.topic(f"pobi-subscribe-{name}"), "enable.auto.commit": False}))
+        "group.id": settings.topic(f"{name}.pobi-subscribe"), "enable.auto.commit": False}))
     try:
         metadata = consumer.list_topics(topic, timeout=10).topics.get(topic)
+        if metadata is not None and metadata.error and metadata.error.code() == KafkaError.TOPIC_AUTHORIZATION_FAILED:
+            raise PobiError(f"Kafka refused: user {settings.kafka_user!r} may not read {topic}")
         if metadata is None or metadata.error:
             raise PobiError(f"{topic} does not exist; `pobi subscriptions apply` creates it")
         start = OFFSET_BEGINNING if from_beginning else OFFSET_END
@@ -42,6 +46,9 @@ def subscribe(name: str = typer.Argument(..., help="the subscriber"),
         shown, last = 0, time.monotonic()
         while not max_records or shown < max_records:
             message = consumer.poll(0.5)
+            if message is not None and message.error() and message.error().code() in _REFUSED:
+                raise PobiError(f"Kafka refused: user {settings.kafka_user!r} may not read {topic} "
+                                f"({message.error().str()})")
             if message is None or message.error():
                 if idle_s and time.monotonic() - last > idle_s:
                     break
