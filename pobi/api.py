@@ -7,11 +7,15 @@
     GET /health
 
 Answers are JSON; an id that fails its check is a 400 with ``{"error": "<why>"}``, an unknown entity a 404.
+In the secure profile the API speaks HTTPS only and every request needs ``Authorization: Bearer <token>``
+(the token is in ``<secrets_dir>/api/token.password``, 0600); without it: 401.
 """
 
 from __future__ import annotations
 
+import hmac
 import logging
+import ssl
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
@@ -28,12 +32,19 @@ logger = logging.getLogger(__name__)
 
 
 class ObjectApi:
-    def __init__(self, service: ObjectService, host: str, port: int) -> None:
+    def __init__(self, service: ObjectService, host: str, port: int, *, tls: ssl.SSLContext | None = None,
+                 token: str | None = None) -> None:
+        """``tls``: serve HTTPS with this server context; ``token``: the bearer token every request must carry."""
         api = self
+        expected = f"Bearer {token}".encode() if token else None
 
         class Handler(BaseHTTPRequestHandler):
             def do_GET(self) -> None:
-                status, body = api.answer(self.path)
+                given = self.headers.get("Authorization", "").encode()
+                if expected is not None and not hmac.compare_digest(given, expected):
+                    status, body = 401, {"error": "a bearer token is required (Authorization: Bearer …)"}
+                else:
+                    status, body = api.answer(self.path)
                 data = orjson.dumps(body)
                 self.send_response(status)
                 self.send_header("Content-Type", "application/json; charset=utf-8")
@@ -46,6 +57,8 @@ class ObjectApi:
 
         self.service = service
         self.server = ThreadingHTTPServer((host, port), Handler)
+        if tls is not None:
+            self.server.socket = tls.wrap_socket(self.server.socket, server_side=True)
         self._thread = threading.Thread(target=self.server.serve_forever, name="pobi-api", daemon=True)
 
     @property

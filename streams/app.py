@@ -78,9 +78,20 @@ class ApiService(Service):
     async def on_start(self) -> None:
         from pobi.objects import object_service
 
-        self.api = ObjectApi(object_service(self.settings), self.settings.bind_host, self.settings.api_port)
+        tls, token = None, None
+        if self.settings.secure:  # personal data: HTTPS and a bearer token only
+            import ssl
+
+            from pobi.secrets import ensure_password
+
+            tls = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+            tls.load_cert_chain(self.settings.stack_path / "tls" / "server.crt",
+                                self.settings.stack_path / "tls" / "server.key")
+            token, _ = ensure_password(self.settings, "api", "token")
+        self.api = ObjectApi(object_service(self.settings), self.settings.bind_host, self.settings.api_port,
+                             tls=tls, token=token)
         self.api.start()
-        logger.info("object services on http://127.0.0.1:%d/", self.api.port)
+        logger.info("object services on %s://127.0.0.1:%d/", "https" if tls else "http", self.api.port)
 
     async def on_stop(self) -> None:
         if self.api is not None:

@@ -4,12 +4,16 @@ a log, in what the CLI prints, or in the repository."""
 
 from __future__ import annotations
 
+import http.client
 import json
 import os
 import signal
+import ssl
 import subprocess
 import sys
 import time
+import urllib.error
+import urllib.request
 import uuid
 from collections.abc import Iterator
 from datetime import datetime
@@ -25,6 +29,7 @@ from pobi.connect import clickhouse_client, redis_client
 from pobi.errors import PobiError
 from pobi.kafka import client_config, require_kafka
 from pobi.settings import Settings
+from pobi.stack.service import port_is_open
 from pobi.stack.tls import ensure_certificates
 from schemas.registry import default_registry
 from sinks.clickhouse.writer import ClickHouseWriter
@@ -39,6 +44,7 @@ from topics.subscriptions import CONTRACTS_DIR, apply_contracts, load_contracts
 pytestmark = pytest.mark.stack
 CLI = [sys.executable, "-c", "from pobi.cli import main; main()"]
 SUBSCRIBERS = ["fuzhou-city", "credit-system"]
+API_PORT = 19565
 OUTPUTS: list[str] = []  # everything the CLI printed in this module, for the secret check at the end
 
 
@@ -113,11 +119,13 @@ def test_a_department_publishes_only_the_datasets_it_owns(hub: Settings, tmp_pat
     assert record_counts(hub, [hub.topic("ingest.enterprise")])[hub.topic("ingest.enterprise")] == 0
 
 
-@pytest.fixture
-def worker(hub: Settings, tmp_path: Path) -> Iterator[subprocess.Popen]:
-    """`pobi worker` (Faust app and its stages) as the worker's own user."""
+@pytest.fixture(scope="module")
+def worker(hub: Settings, tmp_path_factory: pytest.TempPathFactory) -> Iterator[subprocess.Popen]:
+    """`pobi worker` (Faust app, its stages and the object-services API) as the worker's own user."""
+    tmp_path = tmp_path_factory.mktemp("worker")
     log = (tmp_path / "worker.log").open("w")
-    env = {**os.environ, **settings_env(as_party(hub, "pobi-worker")), "POBI_METRICS_PORT": "19564"}
+    env = {**os.environ, **settings_env(as_party(hub, "pobi-worker")), "POBI_METRICS_PORT": "19564",
+           "POBI_API_PORT": str(API_PORT)}
     process = subprocess.Popen([*CLI, "worker", "--stage", "normalize", "--stage", "fanout", "--processes", "1",
                                 "--dataset", "person", "--dataset", "enterprise"],
                                env=env, stdout=log, stderr=subprocess.STDOUT)
@@ -144,6 +152,24 @@ def test_a_subscriber_reads_its_own_feed_and_is_refused_anothers(hub: Settings, 
     group = refusal(fuzhou, hub.topic("out.fuzhou-city"), hub.topic("credit-system.reader"))
     assert group is not None and group.code() == KafkaError.GROUP_AUTHORIZATION_FAILED
     assert refusal(fuzhou, hub.topic("out.fuzhou-city"), hub.topic("fuzhou-city.reader")) is None
+
+
+def test_the_object_api_answers_only_https_with_the_token(hub: Settings, worker: subprocess.Popen) -> None:
+    deadline = time.monotonic() + 60
+    while not port_is_open("127.0.0.1", API_PORT):
+        assert time.monotonic() < deadline and worker.poll() is None
+        time.sleep(0.3)
+    with pytest.raises((OSError, http.client.HTTPException)):  # plain HTTP to the TLS socket
+        urllib.request.urlopen(f"http://127.0.0.1:{API_PORT}/health", timeout=5)
+    https = ssl.create_default_context(cafile=str(hub.ca_path))
+    with pytest.raises(urllib.error.HTTPError) as refused:
+        urllib.request.urlopen(f"https://127.0.0.1:{API_PORT}/health", timeout=5, context=https)
+    assert refused.value.code == 401
+    token = hub.password_path("api", "token").read_text().strip()
+    request = urllib.request.Request(f"https://127.0.0.1:{API_PORT}/health",
+                                     headers={"Authorization": f"Bearer {token}"})
+    with urllib.request.urlopen(request, timeout=5, context=https) as answer:
+        assert json.loads(answer.read()) == {"status": "ok"}
 
 
 def test_revoking_a_contract_and_applying_access_removes_the_read_right(hub: Settings) -> None:
