@@ -91,10 +91,13 @@ class KafkaService(Service):
     def _secure_listeners(self) -> list[str]:
         s = self.settings
         tls = ensure_certificates(s)
-        admin_password, _ = ensure_password(s, "kafka", KAFKA_ADMIN)
+        ensure_password(s, "kafka", KAFKA_ADMIN)
 
         def inline(path: Path) -> str:  # PEM inside a properties value: one line, newlines escaped
             return path.read_text().strip().replace("\n", "\\n")
+
+        def from_file(path: Path) -> str:  # read by the broker at start: no secret is copied into this file
+            return f"${{dir:{path.parent}:{path.name}}}"
 
         return [
             f"listeners=SASL_SSL://{self.host}:{s.kafka_port},CONTROLLER://{self.host}:{s.kafka_controller_port}",
@@ -103,12 +106,15 @@ class KafkaService(Service):
             "listener.security.protocol.map=SASL_SSL:SASL_SSL,CONTROLLER:SSL",
             "sasl.enabled.mechanisms=SCRAM-SHA-512",
             "sasl.mechanism.inter.broker.protocol=SCRAM-SHA-512",
+            "config.providers=dir",
+            "config.providers.dir.class=org.apache.kafka.common.config.provider.DirectoryConfigProvider",
             "listener.name.sasl_ssl.scram-sha-512.sasl.jaas.config=org.apache.kafka.common.security.scram."
-            f'ScramLoginModule required username="{KAFKA_ADMIN}" password="{admin_password}";',
+            f'ScramLoginModule required username="{KAFKA_ADMIN}" '
+            f'password="{from_file(s.password_path("kafka", KAFKA_ADMIN))}";',
             "listener.name.controller.ssl.client.auth=required",
             "ssl.keystore.type=PEM",
             f"ssl.keystore.certificate.chain={inline(tls.server_cert)}",
-            f"ssl.keystore.key={inline(tls.server_key)}",
+            f"ssl.keystore.key={from_file(tls.server_key)}",
             "ssl.truststore.type=PEM",
             f"ssl.truststore.certificates={inline(tls.ca_cert)}",
             "ssl.enabled.protocols=TLSv1.3,TLSv1.2",
@@ -127,7 +133,7 @@ class KafkaService(Service):
     def prepare(self) -> None:
         self._java_bin = require_java()
         fetch_kafka_jars(self.settings.kafka_version, self.home)
-        # owner-only: in the secure profile it holds the administrator's password and the server's key
+        # owner-only all the same: it names where the administrator's password and the server's key are
         replace_private(self.home / "server.properties", self._server_properties().encode())
         (self.home / "log4j.properties").write_text(_LOG4J.format(log=self.home / "server.log"))
         if not (self.data / "meta.properties").exists():
