@@ -19,9 +19,16 @@ if TYPE_CHECKING:
     import redis
     from clickhouse_driver import Client
 
-__all__ = ["clickhouse_client", "faust_credentials", "kafka_security", "read_password", "redis_client"]
+__all__ = ["clickhouse_client", "faust_credentials", "kafka_security", "read_password", "redis_client",
+           "require_owner_only"]
 
 SCRAM_MECHANISM = "SCRAM-SHA-512"
+
+
+def require_owner_only(path: Path) -> None:
+    """ConfigError when a file holding a secret can be read by anyone but its owner."""
+    if path.stat().st_mode & 0o077:
+        raise ConfigError(f"{path} can be read by others; `chmod 600 {path}`")
 
 
 def read_password(settings: Settings, service: str, user: str) -> str:
@@ -30,8 +37,7 @@ def read_password(settings: Settings, service: str, user: str) -> str:
     if not path.is_file():
         raise ConfigError(f"no password file for {service} user {user!r} at {path}; the secure stack and "
                           "`pobi access apply` write them (see the README's secure profile)")
-    if path.stat().st_mode & 0o077:
-        raise ConfigError(f"{path} can be read by others; `chmod 600 {path}`")
+    require_owner_only(path)
     password = path.read_text(encoding="utf-8").strip()
     if not password:
         raise ConfigError(f"{path} is empty")

@@ -11,6 +11,7 @@ import os
 import secrets
 from pathlib import Path
 
+from pobi.connect import read_password, require_owner_only
 from pobi.errors import ConfigError
 from pobi.settings import Settings
 
@@ -38,29 +39,25 @@ def new_password() -> str:
     return secrets.token_urlsafe(24)  # 192 bits, no characters that need quoting in configs
 
 
-def ensure_password(settings: Settings, service: str, user: str) -> tuple[str, bool]:
-    """``user``'s password for ``service``: read from its owner-only file, or made and written there once.
-    Returns (password, whether it was made now)."""
-    path = settings.password_path(service, user)
-    settings.secrets_path.mkdir(parents=True, exist_ok=True, mode=0o700)  # parents of a file get 0700 below
-    created = False
+def _create_once(folder: Path, path: Path, data: bytes) -> None:
+    """Write ``path`` (0600) unless it exists; ``folder``, the secrets folder, is made 0700 first (mkdir's
+    mode applies to the last folder only)."""
+    folder.mkdir(parents=True, exist_ok=True, mode=0o700)
     if not path.exists():
-        with contextlib.suppress(FileExistsError):
-            write_private(path, new_password().encode())
-            created = True
-    if path.stat().st_mode & 0o077:
-        raise ConfigError(f"{path} can be read by others; `chmod 600 {path}`")
-    return path.read_text(encoding="utf-8").strip(), created
+        with contextlib.suppress(FileExistsError):  # another process created it a moment ago
+            write_private(path, data)
+
+
+def ensure_password(settings: Settings, service: str, user: str) -> str:
+    """``user``'s password for ``service``: read from its owner-only file, or made and written there once."""
+    _create_once(settings.secrets_path, settings.password_path(service, user), new_password().encode())
+    return read_password(settings, service, user)
 
 
 def hub_key(settings: Settings) -> bytes:
     path = settings.secrets_path / "hub.key"
-    settings.secrets_path.mkdir(parents=True, exist_ok=True, mode=0o700)
-    if not path.exists():
-        with contextlib.suppress(FileExistsError):  # another worker created it a moment ago
-            write_private(path, secrets.token_bytes(32))
-    if path.stat().st_mode & 0o077:
-        raise ConfigError(f"{path} can be read by others; `chmod 600 {path}`")
+    _create_once(settings.secrets_path, path, secrets.token_bytes(32))
+    require_owner_only(path)
     key = path.read_bytes()
     if len(key) < 32:
         raise ConfigError(f"{path} holds {len(key)} bytes; a hub key has at least 32")

@@ -83,11 +83,12 @@ class ApiService(Service):
             import ssl
 
             from pobi.secrets import ensure_password
+            from pobi.stack.tls import tls_files
 
+            files = tls_files(self.settings)
             tls = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
-            tls.load_cert_chain(self.settings.stack_path / "tls" / "server.crt",
-                                self.settings.stack_path / "tls" / "server.key")
-            token, _ = ensure_password(self.settings, "api", "token")
+            tls.load_cert_chain(files.server_cert, files.server_key)
+            token = ensure_password(self.settings, "api", "token")
         self.api = ObjectApi(object_service(self.settings), self.settings.bind_host, self.settings.api_port,
                              tls=tls, token=token)
         self.api.start()

@@ -112,7 +112,7 @@ def apply_access(admin: AdminClient, settings: Settings, catalogue: Catalogue, s
         elif user not in existing_users:
             report.users_created.append(user)
             if not dry_run:
-                password, _ = ensure_password(settings, "kafka", user)  # an existing file is reused
+                password = ensure_password(settings, "kafka", user)  # an existing file is reused
                 _upsert(admin, user, password)
         elif not path.exists():
             report.users_without_file.append(user)

@@ -92,7 +92,7 @@ class ClickHouseService(Service):
         tls = ensure_certificates(self.settings)
         hashes = {}
         for user in (CLICKHOUSE_WRITER, CLICKHOUSE_READER):
-            password, _ = ensure_password(self.settings, "clickhouse", user)
+            password = ensure_password(self.settings, "clickhouse", user)
             hashes[user] = hashlib.sha256(password.encode()).hexdigest()
         networks = "".join(f"<ip>{escape(ip)}</ip>" for ip in sorted({self.host, "127.0.0.1", "::1"}))
         replace_private(self.home / "secure-users.xml", _SECURE_USERS.format(

@@ -140,7 +140,7 @@ class KafkaService(Service):
             cluster_id = _new_cluster_id()
             scram = []
             if self.settings.secure:  # the administrator must exist before the broker can authenticate anyone
-                password, _ = ensure_password(self.settings, "kafka", KAFKA_ADMIN)
+                password = ensure_password(self.settings, "kafka", KAFKA_ADMIN)
                 scram = ["--add-scram", f"SCRAM-SHA-512=[name={KAFKA_ADMIN},password={password}]"]
             result = subprocess.run(
                 self._java("kafka.tools.StorageTool", "format", f"--cluster-id={cluster_id}",

@@ -17,6 +17,7 @@ from pobi.stack.service import Service, ServiceStatus
 __all__ = ["Stack"]
 
 logger = logging.getLogger(__name__)
+SERVICES: tuple[type[Service], ...] = (KafkaService, ClickHouseService, RedisService, PrometheusService)
 
 
 class Stack:
@@ -32,17 +33,13 @@ class Stack:
         if inspect_secure:
             settings = as_stack_admin(settings)
         self.settings = settings
-        self.services: list[Service] = [
-            KafkaService(settings), ClickHouseService(settings), RedisService(settings),
-            PrometheusService(settings),
-        ]
+        self.services: list[Service] = [kind(settings) for kind in SERVICES]
 
     @staticmethod
     def _recorded_profile(settings: Settings) -> str | None:
         """The profile of the stack that is running, if one is."""
         path = settings.stack_path / "profile"
-        pids = [settings.stack_path / name / "pid" for name in ("kafka", "clickhouse", "redis", "prometheus")]
-        if not path.exists() or not any(p.exists() for p in pids):
+        if not path.exists() or not any(kind(settings).pid_path.exists() for kind in SERVICES):
             return None
         return path.read_text().strip() or None
 

@@ -36,7 +36,7 @@ class RedisService(Service):
 
     def prepare(self) -> None:
         if self.settings.secure:
-            password, _ = ensure_password(self.settings, "redis", REDIS_USER)
+            password = ensure_password(self.settings, "redis", REDIS_USER)
             digest = hashlib.sha256(password.encode()).hexdigest()  # the ACL file holds a hash, not the password
             replace_private(self.home / "users.acl", (
                 "user default off\n"

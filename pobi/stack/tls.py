@@ -20,7 +20,7 @@ from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 from pobi.secrets import write_private
 from pobi.settings import Settings
 
-__all__ = ["BROKER_PRINCIPAL", "TlsFiles", "ensure_certificates"]
+__all__ = ["BROKER_PRINCIPAL", "TlsFiles", "ensure_certificates", "tls_files"]
 
 SERVER_NAME = "pobi-local-services"
 BROKER_PRINCIPAL = f"User:CN={SERVER_NAME}"  # how Kafka names the broker on its own controller connection
@@ -34,9 +34,15 @@ class TlsFiles:
     server_key: Path  # PKCS#8, unencrypted, 0600
 
 
-def ensure_certificates(settings: Settings, directory: Path | None = None) -> TlsFiles:
+def tls_files(settings: Settings, directory: Path | None = None) -> TlsFiles:
+    """Where the CA and the server's certificate and key are (``<stack_dir>/tls`` unless ``directory``)."""
     folder = directory or settings.stack_path / "tls"
-    files = TlsFiles(folder / "ca.crt", folder / "server.crt", folder / "server.key")
+    return TlsFiles(folder / "ca.crt", folder / "server.crt", folder / "server.key")
+
+
+def ensure_certificates(settings: Settings, directory: Path | None = None) -> TlsFiles:
+    files = tls_files(settings, directory)
+    folder = files.ca_cert.parent
     if all(p.exists() for p in (files.ca_cert, files.server_cert, files.server_key)):
         return files
     folder.mkdir(parents=True, exist_ok=True, mode=0o700)
