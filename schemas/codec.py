@@ -47,8 +47,10 @@ class Codec:
         schemaless_writer(out, schema.parsed, record, strict_allow_default=True)
         return out.getvalue()
 
-    def writer_schema(self, data: bytes) -> WireSchema:
+    def writer_schema(self, data: bytes | None) -> WireSchema:
         """The schema ``data`` was written with, or DecodeError saying why it cannot be known."""
+        if data is None:
+            raise DecodeError("the record has no value (null)", "decode.null")
         if len(data) < _HEADER or data[:2] != MAGIC:
             raise DecodeError("not a pobi record: it does not start with the Avro single-object marker C3 01",
                               "decode.not_avro")
@@ -59,7 +61,7 @@ class Codec:
                 "is the consumer older than the producer?", "decode.unknown_schema")
         return schema
 
-    def decode(self, data: bytes, reader_version: int | None = None) -> tuple[WireSchema, dict[str, Any]]:
+    def decode(self, data: bytes | None, reader_version: int | None = None) -> tuple[WireSchema, dict[str, Any]]:
         """Decode ``data`` into (the reader schema, the record), resolved to the reader's version."""
         writer = self.writer_schema(data)
         reader = (self.registry.get(writer.subject, reader_version) if reader_version

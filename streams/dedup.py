@@ -2,9 +2,14 @@
 
 Each event id moves through two states under ``pobi:<ns>:seen:<event_id>``:
 
-- ``r|<worker token>`` — *reserved* while a worker handles it, with a short TTL;
-- ``c|<outcome letter>|<topic>|<partition>|<offset>`` — *confirmed*, written only after the event's clean record or
-  dead letter was acknowledged by Kafka, kept for ``dedup_ttl_hours``.
+- ``r|<worker token>|<digest>`` — *reserved* while a worker handles it, with a short TTL;
+- ``c|<outcome letter>|<digest>|<topic>|<partition>|<offset>`` — *confirmed*, written only after the event's
+  clean record or dead letter was acknowledged by Kafka, kept for ``dedup_ttl_hours``.
+
+The event id is the caller's key: the normaliser keys by dataset, department and event id, so no publisher
+can suppress another's events by reusing an id. The digest is a fingerprint of the event's content: a repeat
+whose content differs from the first is a *conflict*, not a duplicate — the caller dead-letters it rather
+than dropping it.
 
 A crash between the two leaves a reservation, never a confirmation, so the event is handled again rather
 than lost (its repeat on ``norm.*`` carries the same event id). A confirmed record seen again at the same
@@ -41,9 +46,11 @@ class Verdict(StrEnum):
     RETRY = "retry"  # reserved by a worker that did not confirm (crashed or rebalanced): handle it again
     DUPLICATE = "duplicate"  # confirmed before, from another position: count it, write nothing
     REDELIVERED = "redelivered"  # this very record was handled and counted already
+    CONFLICT = "conflict"  # the id was seen before with other content: keep it countable, do not drop it
 
 
-_VERDICTS = {"n": Verdict.NEW, "r": Verdict.RETRY, "d": Verdict.DUPLICATE, "R": Verdict.REDELIVERED}
+_VERDICTS = {"n": Verdict.NEW, "r": Verdict.RETRY, "d": Verdict.DUPLICATE, "R": Verdict.REDELIVERED,
+             "x": Verdict.CONFLICT}
 
 
 @dataclass(frozen=True)
@@ -51,13 +58,15 @@ class Candidate:
     event_id: str
     position: str  # topic|partition|offset
     replay: bool = False  # the record comes back from a DLQ
+    digest: str = ""  # hex fingerprint of the content; empty: not compared
 
 
 @dataclass(frozen=True)
 class Confirmation:
     event_id: str
-    outcome: str  # clean, dlq or duplicate
+    outcome: str  # clean, dlq, duplicate or conflict (a conflict is dead-lettered, and marked like a duplicate)
     position: str
+    digest: str = ""
 
 
 @dataclass(frozen=True)
@@ -73,29 +82,35 @@ class StateWrite:
 # more than the whole script. Verdicts come back as one letter per event: n new, r retry, d duplicate,
 # R redelivered.
 _SEP = "\x1f"
-_OUTCOME_LETTER = {"clean": "c", "dlq": "q", "duplicate": "d"}
+_OUTCOME_LETTER = {"clean": "c", "dlq": "q", "duplicate": "d", "conflict": "x"}
 
 _RESERVE = """
 local seen_prefix, dup_prefix, token, ttl = ARGV[1], ARGV[2], ARGV[3], tonumber(ARGV[4])
-local replays, positions = ARGV[7], {}
+local replays, positions, digests = ARGV[7], {}, {}
 for p in string.gmatch(ARGV[6], '[^\\31]+') do positions[#positions + 1] = p end
-local mine, out, i = 'r|' .. token, {}, 0
+for d in string.gmatch(ARGV[8], '([^\\31]*)\\31') do digests[#digests + 1] = d end
+local mine, out, i = 'r|' .. token .. '|', {}, 0
 for id in string.gmatch(ARGV[5], '[^\\31]+') do
   i = i + 1
-  local key, position = seen_prefix .. id, positions[i]
-  local seen = redis.call('SET', key, mine, 'NX', 'PX', ttl, 'GET')
+  local key, position, digest = seen_prefix .. id, positions[i], digests[i]
+  local value = mine .. digest
+  local seen = redis.call('SET', key, value, 'NX', 'PX', ttl, 'GET')
   local verdict = 'n'
   if seen then
-    if seen == mine then verdict = 'd'
+    if string.sub(seen, 1, #mine) == mine then
+      if string.sub(seen, #mine + 1) == digest then verdict = 'd' else verdict = 'x' end
     elseif string.sub(seen, 1, 2) == 'r|' then verdict = 'r'
     else
-      local outcome, where = string.match(seen, '^c|(%a)|(.*)$')
+      local outcome, sum, where = string.match(seen, '^c|(%a)|(%x*)|(.*)$')
       if where == position then verdict = 'R'
+      elseif sum ~= digest and sum ~= '' and digest ~= '' then verdict = 'x'
       elseif outcome == 'q' and string.sub(replays, i, i) == '1' then verdict = 'n'
       else verdict = 'd' end
     end
-    if verdict == 'd' and redis.call('EXISTS', dup_prefix .. position) == 1 then verdict = 'R' end
-    if verdict == 'n' or verdict == 'r' then redis.call('SET', key, mine, 'PX', ttl) end
+    if (verdict == 'd' or verdict == 'x') and redis.call('EXISTS', dup_prefix .. position) == 1 then
+      verdict = 'R'
+    end
+    if verdict == 'n' or verdict == 'r' then redis.call('SET', key, value, 'PX', ttl) end
   end
   out[i] = verdict
 end
@@ -104,18 +119,19 @@ return table.concat(out)
 
 _CONFIRM = """
 local seen_prefix, dup_prefix, ledger, ttl = ARGV[1], ARGV[2], ARGV[3], tonumber(ARGV[4])
-local outcomes, positions, i = ARGV[6], {}, 0
+local outcomes, positions, digests, i = ARGV[6], {}, {}, 0
 for p in string.gmatch(ARGV[7], '[^\\31]+') do positions[#positions + 1] = p end
+for d in string.gmatch(ARGV[8], '([^\\31]*)\\31') do digests[#digests + 1] = d end
 for id in string.gmatch(ARGV[5], '[^\\31]+') do
   i = i + 1
   local outcome = string.sub(outcomes, i, i)
-  if outcome == 'd' then
+  if outcome == 'd' or outcome == 'x' then
     redis.call('SET', dup_prefix .. positions[i], '1', 'PX', ttl)
   else
-    redis.call('SET', seen_prefix .. id, 'c|' .. outcome .. '|' .. positions[i], 'PX', ttl)
+    redis.call('SET', seen_prefix .. id, 'c|' .. outcome .. '|' .. digests[i] .. '|' .. positions[i], 'PX', ttl)
   end
 end
-local n = 8
+local n = 9
 while n <= #ARGV and ARGV[n] ~= '--state' do
   redis.call('HINCRBY', ledger .. ARGV[n], ARGV[n + 1], tonumber(ARGV[n + 2]))
   n = n + 3
@@ -152,7 +168,8 @@ class SeenEvents:
             return []
         args = [*self._prefixes, self._token, self._reservation_ms,
                 _SEP.join(c.event_id for c in candidates), _SEP.join(c.position for c in candidates),
-                "".join("1" if c.replay else "0" for c in candidates)]
+                "".join("1" if c.replay else "0" for c in candidates),
+                "".join(c.digest + _SEP for c in candidates)]
         answer = self.wait(lambda: self._reserve(args=args))
         letters = answer.decode() if isinstance(answer, bytes) else answer
         return [_VERDICTS[letter] for letter in letters]
@@ -163,7 +180,8 @@ class SeenEvents:
         stage's state, in one atomic step."""
         args: list[str | int] = [
             *self._prefixes, self._ledger, self._confirmed_ms, _SEP.join(c.event_id for c in confirmations),
-            "".join(_OUTCOME_LETTER[c.outcome] for c in confirmations), _SEP.join(c.position for c in confirmations)]
+            "".join(_OUTCOME_LETTER[c.outcome] for c in confirmations), _SEP.join(c.position for c in confirmations),
+            "".join(c.digest + _SEP for c in confirmations)]
         for (row, field), n in counts.items():
             args += [row, field, n]
         args.append("--state")

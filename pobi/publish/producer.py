@@ -7,6 +7,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import time
 from dataclasses import dataclass, field
@@ -20,7 +21,7 @@ from pobi.publish.envelope import record_key
 from pobi.settings import Settings
 from schemas.codec import Codec
 
-__all__ = ["PRODUCER_SETTINGS", "DeliveryStats", "Publisher", "dead_letter"]
+__all__ = ["MAX_ORIGINAL_BYTES", "MAX_RECORD_BYTES", "PRODUCER_SETTINGS", "DeliveryStats", "Publisher", "dead_letter"]
 
 logger = logging.getLogger(__name__)
 
@@ -33,6 +34,11 @@ PRODUCER_SETTINGS: dict[str, Any] = {
     "queue.buffering.max.messages": 500_000,
     "delivery.timeout.ms": 120_000,
 }
+# The largest record pobi produces (key + value), below librdkafka's message.max.bytes (1,000,000) and the
+# brokers' max.message.bytes (1 MiB): a larger one is refused by the client, so stages check first.
+MAX_RECORD_BYTES = 900_000
+MAX_ORIGINAL_BYTES = 256 * 1024  # what a dead letter keeps of an original that was larger
+MAX_KEY_BYTES = 4096
 
 
 @dataclass
@@ -43,16 +49,31 @@ class DeliveryStats:
     errors: list[str] = field(default_factory=list)
 
 
-def dead_letter(stage: str, reason: str, message: str, original: bytes, *, dataset: str | None = None,
+def dead_letter(stage: str, reason: str, message: str, original: bytes | None, *, dataset: str | None = None,
                 original_key: bytes | None = None, source_topic: str | None = None,
                 source_partition: int | None = None, source_offset: int | None = None,
                 context: dict[str, str] | None = None) -> dict[str, Any]:
-    """A dead-letter record: the original bytes and where they came from, the reason code and words."""
+    """A dead-letter record: the original bytes and where they came from, the reason code and words.
+
+    Whatever the record was, its letter fits on a topic: an original over ``MAX_ORIGINAL_BYTES`` keeps its
+    head, its size and its SHA-256 (``context``), so the operator can find the source record; a null value
+    is an empty original with ``context.original_null``; message and context are cut to a few hundred
+    characters."""
+    context = {str(k)[:100]: str(v)[:1000] for k, v in (context or {}).items()}
+    if original is None:
+        context["original_null"] = "true"
+        original = b""
+    elif len(original) > MAX_ORIGINAL_BYTES:
+        context["original_size"] = str(len(original))
+        context["original_sha256"] = hashlib.sha256(original).hexdigest()
+        original = original[:MAX_ORIGINAL_BYTES]
+    if original_key is not None and len(original_key) > MAX_KEY_BYTES:
+        context["original_key_sha256"] = hashlib.sha256(original_key).hexdigest()
+        original_key = original_key[:MAX_KEY_BYTES]
     return {
-        "stage": stage, "reason": reason, "message": message, "dataset": dataset, "original": original,
+        "stage": stage, "reason": reason, "message": message[:2000], "dataset": dataset, "original": original,
         "original_key": original_key, "source_topic": source_topic, "source_partition": source_partition,
-        "source_offset": source_offset, "context": {k: str(v) for k, v in (context or {}).items()},
-        "ts_ms": int(time.time() * 1000),
+        "source_offset": source_offset, "context": context, "ts_ms": int(time.time() * 1000),
     }
 
 

@@ -12,6 +12,8 @@ from collections import defaultdict
 from datetime import UTC, date, datetime
 from typing import Any
 
+from streams.rules.ranges import in_view_dates
+
 __all__ = ["COLUMNS", "Rows", "arrival_rows", "clean_event_rows", "dead_letter_rows", "delivery_rows"]
 
 COLUMNS: dict[str, tuple[str, ...]] = {
@@ -58,7 +60,8 @@ def _time(ms: int) -> datetime:
 
 
 def _day(value: str | None) -> date | None:
-    return date.fromisoformat(value) if value else None
+    """A Date column's value; a date the column cannot hold is NULL (the normaliser flagged it)."""
+    return date.fromisoformat(value) if value and in_view_dates(value) else None
 
 
 def clean_event_rows(event: dict[str, Any], rows: Rows) -> None:

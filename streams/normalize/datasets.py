@@ -12,6 +12,7 @@ from typing import Any
 from streams.normalize.fields import RuleClock
 from streams.rules.approval import canonical_stage
 from streams.rules.outcome import Flag, RuleViolation
+from streams.rules.ranges import in_view_dates
 from streams.rules.sensor import normalize_reading
 
 __all__ = ["DATASET_CHECKS", "FieldFlag"]
@@ -53,6 +54,10 @@ def check_licence(row: dict[str, Any], _derived: dict[str, str], clock: RuleCloc
         flags.append(("issued_date", Flag("licence.issued_in_future", f"issued {row['issued_date']}, after today")))
     if valid_to and valid_to < clock.today.isoformat() and row.get("status") in ("有效", "valid"):
         flags.append(("status", Flag("licence.expired_but_valid", f"marked valid, but it expired on {valid_to}")))
+    for name in ("issued_date", "valid_from", "valid_to"):
+        if not in_view_dates(row.get(name)):
+            flags.append((name, Flag("licence.date_outside_views", f"{name} {row[name]} is kept in the event; "
+                                     "the licence view shows it empty (its dates run 1970–2105)")))
     return flags
 
 

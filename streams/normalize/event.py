@@ -8,8 +8,17 @@ from typing import Any
 from schemas.registry import WireSchema
 from streams.normalize.classify import classify
 from streams.normalize.datasets import DATASET_CHECKS
-from streams.normalize.fields import FieldRule, RuleClock, field_rule, normalize_holder_id, text_rule, violation_on
+from streams.normalize.fields import (
+    FieldRule,
+    RuleClock,
+    field_rule,
+    int_rule,
+    normalize_holder_id,
+    text_rule,
+    violation_on,
+)
 from streams.rules.outcome import RuleViolation
+from streams.rules.ranges import check_epoch_ms
 from streams.rules.text import clean_text
 
 __all__ = ["CleanRow", "normalize_event", "normalize_row"]
@@ -36,6 +45,8 @@ def _plan(schema: WireSchema) -> _Plan:
     for spec in schema.fields:
         if spec.rule == "holder_id":
             plan.append((spec.name, None, spec.name.removesuffix("_id") + "_type"))
+        elif spec.base_type == "int" and spec.rule in (None, "text"):
+            plan.append((spec.name, int_rule, None))
         else:
             plan.append((spec.name, field_rule(spec.rule, required=spec.required), None))
     _plans[(schema.subject, schema.version)] = tuple(plan)
@@ -82,7 +93,12 @@ def _lenient_before(schema: WireSchema, row: dict[str, Any], clock: RuleClock) -
 def normalize_event(schema: WireSchema, event: dict[str, Any], clock: RuleClock,
                     ingest: dict[str, Any]) -> dict[str, Any]:
     """The clean event (``<dataset>.clean`` schema) of a decoded change event. A delete is judged by its
-    ``before`` image, everything else by ``after``."""
+    ``before`` image, everything else by ``after``. The dataset is the schema's (the topic's): an envelope
+    that claims another is refused, since fan-out and the views route by it."""
+    if event["dataset"] != schema.subject:
+        raise RuleViolation("event.wrong_dataset", f"the event claims dataset {str(event['dataset'])[:60]!r} "
+                            f"on the {schema.subject} topic")
+    check_epoch_ms(event["ts_ms"], "event.ts_out_of_range", "ts_ms")
     subject = event["before"] if event["op"] == "d" else event["after"]
     if subject is None:
         side = "before" if event["op"] == "d" else "after"

@@ -19,10 +19,11 @@ from streams.rules.division import normalize_division_code
 from streams.rules.identity import normalize_id_number
 from streams.rules.licence import normalize_licence_id
 from streams.rules.outcome import Flag, RuleViolation
+from streams.rules.ranges import check_epoch_ms, check_int32
 from streams.rules.text import clean_text
 
-__all__ = ["FieldResult", "RuleClock", "field_rule", "holder_kind", "normalize_gender", "normalize_holder_id",
-           "text_rule"]
+__all__ = ["FieldResult", "RuleClock", "field_rule", "holder_kind", "int_rule", "normalize_gender",
+           "normalize_holder_id", "text_rule"]
 
 
 @dataclass(frozen=True)
@@ -96,7 +97,15 @@ def _datetime(value: Any, _clock: RuleClock) -> FieldResult:
     moment = normalize_datetime(value)
     if moment is None:
         return FieldResult(None)
-    return FieldResult(moment.iso, moment.flags, {"epoch_ms": str(moment.epoch_ms)})
+    epoch_ms = check_epoch_ms(moment.epoch_ms, "datetime.out_of_range", f"{moment.iso} is")
+    return FieldResult(moment.iso, moment.flags, {"epoch_ms": str(epoch_ms)})
+
+
+def int_rule(value: Any, _clock: RuleClock) -> FieldResult:
+    """An Avro ``int`` field: a writer may encode any varint there, the views' Int32 columns cannot hold it."""
+    if isinstance(value, int):
+        check_int32(value, "value.out_of_range", "the number")
+    return FieldResult(value)
 
 
 def normalize_gender(value: Any, _clock: RuleClock | None = None) -> FieldResult:

@@ -27,11 +27,12 @@ from confluent_kafka import Message
 
 from monitoring.metrics import metrics
 from pobi.errors import DecodeError
-from pobi.publish.producer import Publisher, dead_letter
+from pobi.publish.producer import MAX_RECORD_BYTES, Publisher, dead_letter
 from pobi.settings import Settings
 from schemas.codec import Codec
 from schemas.registry import WireSchema
 from streams.dedup import Candidate, Confirmation, SeenEvents, StateWrite, Verdict
+from streams.normalize.envelope import content_digest, dedup_key, envelope_problem
 from streams.normalize.event import normalize_event
 from streams.normalize.fields import RuleClock
 from streams.rules.approval import check_case_stage
@@ -53,11 +54,12 @@ class Arrival:
     message: Message
     dataset: str
     position: str
-    event_id: str
+    seen_key: str  # what dedup knows the record by: dataset, department and event id
     schema: WireSchema | None = None
     event: dict[str, Any] | None = None
     problem: RuleViolation | None = None
     replay: bool = False
+    digest: str = ""  # of the decoded event: a repeat of its id with other content is a conflict
     clean: dict[str, Any] | None = None
     encoded: bytes | None = None
 
@@ -89,7 +91,7 @@ class NormalizeStage:
         now_ms = self.clock()
         clock = RuleClock(datetime.fromtimestamp(now_ms / 1000, CST).date(), now_ms)
         arrivals = [self._arrive(m) for m in messages]
-        reserved = self._redis.submit(self.seen.reserve, [Candidate(a.event_id, a.position, a.replay)
+        reserved = self._redis.submit(self.seen.reserve, [Candidate(a.seen_key, a.position, a.replay, a.digest)
                                                           for a in arrivals])
         for arrival in arrivals:  # pure work, done while Redis answers; a duplicate's is thrown away
             if arrival.problem is None:
@@ -108,13 +110,22 @@ class NormalizeStage:
             counts[(row, "in")] += 1
             if verdict is Verdict.DUPLICATE:
                 counts[(row, "duplicate")] += 1
-                confirmations.append(Confirmation(arrival.event_id, "duplicate", arrival.position))
+                confirmations.append(Confirmation(arrival.seen_key, "duplicate", arrival.position))
+                continue
+            if verdict is Verdict.CONFLICT:  # the first event keeps its id; this one waits in the DLQ
+                arrival.problem = RuleViolation("event.id_conflict", "another event with this id, dataset and "
+                                                "department came first with different content; not dropped")
+                arrival.clean = None
+                self._dead_letter(arrival)
+                counts[(row, "dlq")] += 1
+                counts[(row, "dlq:event.id_conflict")] += 1
+                confirmations.append(Confirmation(arrival.seen_key, "conflict", arrival.position))
                 continue
             outcome = self._send(arrival)
             counts[(row, outcome)] += 1
             if arrival.problem is not None:
                 counts[(row, f"dlq:{arrival.problem.code}")] += 1
-            confirmations.append(Confirmation(arrival.event_id, outcome, arrival.position))
+            confirmations.append(Confirmation(arrival.seen_key, outcome, arrival.position, arrival.digest))
         self.publisher.flush()  # raises PublishError unless Kafka acknowledged every record
         confirmed = self._redis.submit(self.seen.confirm, confirmations, counts, state)
         self._measure(arrivals, verdicts, counts)
@@ -146,25 +157,28 @@ class NormalizeStage:
         self._redis.shutdown(wait=True)
 
     def _arrive(self, message: Message) -> Arrival:
+        """The record decoded and checked against what the topic already says; never raises."""
         topic, partition, offset = message.topic(), message.partition(), message.offset()
         position = f"{topic}|{partition}|{offset}"
         dataset = self._dataset_of[topic]
         headers = message.headers()
         replay = bool(headers) and any(k == REPLAY_HEADER for k, _ in headers)
+        # no trustworthy event id yet: the position stands in, so a redelivery is still recognised
+        raw = Arrival(message, dataset, position, f"raw:{position}", replay=replay)
         try:
             schema, event = self.codec.decode(message.value())
         except DecodeError as exc:
-            # no event id to deduplicate by: the position stands in, so a redelivery is still recognised
-            return Arrival(message, dataset, position, f"raw:{position}", problem=RuleViolation(exc.reason, str(exc)),
-                           replay=replay)
-        event_id = event["event_id"]
-        if not event_id or "\x1f" in event_id:
-            return Arrival(message, dataset, position, f"raw:{position}", schema, event, replay=replay,
-                           problem=RuleViolation("event.id_invalid", "the event id is empty or has control characters"))
-        arrival = Arrival(message, dataset, position, event_id, schema, event, replay=replay)
+            raw.problem = RuleViolation(exc.reason, str(exc))
+            return raw
         if schema.subject != dataset:
-            arrival.problem = RuleViolation("event.wrong_topic", f"a {schema.subject} event on {topic}")
-        return arrival
+            raw.problem = RuleViolation("event.wrong_topic", f"a {schema.subject} record on {topic}")
+            return raw
+        problem = envelope_problem(event)
+        if problem is not None:
+            raw.problem, raw.schema, raw.event = problem, schema, event
+            return raw
+        return Arrival(message, dataset, position, dedup_key(dataset, event), schema, event, replay=replay,
+                       digest=content_digest(event))
 
     def _normalize(self, arrival: Arrival, clock: RuleClock) -> None:
         """The clean event (and its bytes, unless the case history still has to flag it), or the problem."""
@@ -176,19 +190,40 @@ class NormalizeStage:
         try:
             arrival.clean = normalize_event(arrival.schema, arrival.event, clock, ingest)
             if arrival.dataset != "approval_case":
-                arrival.encoded = self.codec.encode_with(self._output[arrival.dataset][1], arrival.clean)
+                self._encode(arrival)
         except RuleViolation as exc:
             arrival.problem = exc
         except Exception as exc:  # a bug in a rule must not stop the hub: the record waits in the DLQ
-            logger.exception("normalising %s failed unexpectedly", arrival.position)
-            arrival.problem = RuleViolation("normalize.unexpected_error", f"{type(exc).__name__}: {exc}")
+            self._unexpected(arrival, exc)
+
+    def _encode(self, arrival: Arrival) -> None:
+        """The clean event's bytes, or the problem that keeps it off ``norm.*`` (too large to produce)."""
+        assert arrival.clean is not None
+        encoded = self.codec.encode_with(self._output[arrival.dataset][1], arrival.clean)
+        if len(encoded) + len(arrival.clean["entity"]["id"]) > MAX_RECORD_BYTES:
+            raise RuleViolation("event.too_large", f"the clean event has {len(encoded):,} bytes; records "
+                                f"over {MAX_RECORD_BYTES:,} cannot be produced")
+        arrival.encoded = encoded
+
+    @staticmethod
+    def _unexpected(arrival: Arrival, exc: Exception) -> None:
+        logger.error("normalising %s failed unexpectedly: %s: %s", arrival.position, type(exc).__name__,
+                     str(exc)[:300])
+        arrival.clean = None
+        arrival.problem = RuleViolation("normalize.unexpected_error", f"{type(exc).__name__}: {str(exc)[:500]}")
 
     def _send(self, arrival: Arrival) -> str:
         """Produce the arrival's clean event or dead letter; returns the outcome, ``clean`` or ``dlq``."""
-        if arrival.problem is None and arrival.clean is not None:
-            topic, schema = self._output[arrival.dataset]
-            encoded = arrival.encoded or self.codec.encode_with(schema, arrival.clean)
-            self.publisher.produce(topic, arrival.clean["entity"]["id"].encode(), encoded)
+        if arrival.problem is None and arrival.clean is not None and arrival.encoded is None:
+            try:
+                self._encode(arrival)
+            except RuleViolation as exc:
+                arrival.problem = exc
+            except Exception as exc:
+                self._unexpected(arrival, exc)
+        if arrival.problem is None and arrival.clean is not None and arrival.encoded is not None:
+            self.publisher.produce(self._output[arrival.dataset][0], arrival.clean["entity"]["id"].encode(),
+                                   arrival.encoded)
             return "clean"
         self._dead_letter(arrival)
         return "dlq"
@@ -203,13 +238,18 @@ class NormalizeStage:
             clean = arrival.clean
             assert clean is not None
             row = clean["after"]
-            stage, stage_ms = row["stage"], int(clean["enrichment"]["stage_time.epoch_ms"])
-            seen = histories.setdefault(row["case_id"], {})
-            for flag in check_case_stage(stage, stage_ms, seen, statutory_days=row.get("statutory_limit_days"),
-                                         promised_days=row.get("promised_limit_days")):
-                clean["quality_flags"].append({"code": flag.code, "field": "stage", "message": flag.message})
-            if "applied" in seen and stage in ("approved", "rejected"):
-                clean["enrichment"]["case.days_to_decision"] = f"{(stage_ms - seen['applied']) / 86_400_000:.2f}"
+            try:
+                stage, stage_ms = row["stage"], int(clean["enrichment"]["stage_time.epoch_ms"])
+                seen = histories.setdefault(row["case_id"], {})
+                for flag in check_case_stage(stage, stage_ms, seen, statutory_days=row.get("statutory_limit_days"),
+                                             promised_days=row.get("promised_limit_days")):
+                    clean["quality_flags"].append({"code": flag.code, "field": "stage", "message": flag.message})
+                if "applied" in seen and stage in ("approved", "rejected"):
+                    days = (stage_ms - seen["applied"]) / 86_400_000
+                    clean["enrichment"]["case.days_to_decision"] = f"{days:.2f}"
+            except Exception as exc:  # a bug in the case rules: this record waits in the DLQ
+                self._unexpected(arrival, exc)
+                continue
             seen[stage] = stage_ms
             state.append(StateWrite(self.settings.redis_key("case", row["case_id"]), stage, str(stage_ms)))
         return state
@@ -233,7 +273,8 @@ class NormalizeStage:
         message = arrival.message
         context = {"position": arrival.position}
         if arrival.event is not None:
-            context |= {"event_id": arrival.event_id, "department": arrival.event["source"]["department"]}
+            context |= {"event_id": str(arrival.event.get("event_id")),
+                        "department": str(arrival.event["source"]["department"])}
         letter = dead_letter(self.name, problem.code, problem.message, message.value(), dataset=arrival.dataset,
                              original_key=message.key(), source_topic=message.topic(),
                              source_partition=message.partition(), source_offset=message.offset(), context=context)

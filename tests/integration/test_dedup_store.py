@@ -56,3 +56,16 @@ def test_a_replayed_clean_event_is_a_duplicate(live_stack: object, ns: Settings)
     seen.reserve([Candidate("f", "t|0|1")])
     seen.confirm([Confirmation("f", "clean", "t|0|1")], {})
     assert seen.reserve([Candidate("f", "dlq|0|4", replay=True)]) == [Verdict.DUPLICATE]
+
+
+def test_a_repeat_with_other_content_is_a_conflict_not_a_duplicate(live_stack: object, unique: str) -> None:
+    seen = SeenEvents(namespaced(unique), token="w1")
+    first = seen.reserve([Candidate("g", "t|0|1", digest="aa"), Candidate("g", "t|0|2", digest="bb"),
+                          Candidate("g", "t|0|3", digest="aa")])
+    assert first == [Verdict.NEW, Verdict.CONFLICT, Verdict.DUPLICATE]  # within one batch
+    seen.confirm([Confirmation("g", "clean", "t|0|1", "aa"), Confirmation("g", "conflict", "t|0|2"),
+                  Confirmation("g", "duplicate", "t|0|3")], {})
+    later = SeenEvents(namespaced(unique), token="w2")
+    assert later.reserve([Candidate("g", "t|1|7", digest="aa"), Candidate("g", "t|1|8", digest="cc"),
+                          Candidate("g", "t|0|2", digest="bb")]) == [
+        Verdict.DUPLICATE, Verdict.CONFLICT, Verdict.REDELIVERED]
