@@ -15,15 +15,16 @@ from pathlib import Path
 from typing import Any
 
 from confluent_kafka import OFFSET_BEGINNING, Consumer, KafkaError, KafkaException, TopicPartition
+from pydantic import ValidationError
 
 from pobi.errors import PobiError
 from pobi.kafka import client_config
 from pobi.publish.producer import Publisher
 from pobi.settings import Settings
 from schemas.projection import delivery_schema
-from schemas.registry import SchemaRegistry, WireSchema
+from schemas.registry import SchemaRegistry, WireSchema, default_registry
 from topics.catalogue import CATALOGUE_PATH, Catalogue, load_catalogue
-from topics.contract import ContractError, SubscriptionContract, load_contract
+from topics.contract import ContractError, SubscriptionContract, check_contract, load_contract
 
 __all__ = ["CONTRACTS_DIR", "ApplyResult", "ContractBook", "apply_contracts", "contract_document",
            "deployment_catalogue", "load_contracts", "read_documents", "subscribers_in"]
@@ -120,6 +121,7 @@ class ContractBook:
 
     def __init__(self, settings: Settings) -> None:
         self.documents: dict[str, dict[str, Any]] = {}
+        self._refused: dict[str, str] = {}  # subscriber → why, logged once per reason
         self._live = False  # history read by load() is not news; changes seen by refresh() are logged
         self._topic = settings.topic(TOPIC)
         self._consumer = Consumer(client_config(settings, **{
@@ -161,20 +163,51 @@ class ContractBook:
                 if message.error().code() != KafkaError._PARTITION_EOF:
                     logger.warning("reading %s: %s", self._topic, message.error().str())
                 continue
-            subscriber = message.key().decode()
+            subscriber = (message.key() or b"").decode("utf-8", "replace")
             if message.value() is None:
                 if self.documents.pop(subscriber, None) is not None and self._live:
                     logger.warning("contract %s withdrawn: its deliveries stop", subscriber)
             else:
-                document = json.loads(message.value())
+                try:
+                    document = json.loads(message.value())
+                except ValueError:
+                    document = {}
                 self.documents[subscriber] = document
                 if self._live:
                     logger.warning("contract %s v%s in force", subscriber, document["contract"]["version"])
             changed.append(subscriber)
         return changed
 
-    def contracts(self) -> list[SubscriptionContract]:
-        return [SubscriptionContract.model_validate(d["contract"]) for d in self.documents.values()]
+    def contracts(self, registry: SchemaRegistry | None = None) -> list[SubscriptionContract]:
+        """The contracts in force that pass the same checks as ``pobi subscriptions validate`` (expiry aside:
+        the stages stop an expired contract themselves). Whatever else is on the topic — written by hand, by
+        an older pobi, or by someone who could write there — is refused and logged, never delivered under."""
+        found = [self.contract(subscriber, registry) for subscriber in self.documents]
+        return [c for c in found if c is not None]
+
+    def contract(self, subscriber: str, registry: SchemaRegistry | None = None) -> SubscriptionContract | None:
+        document = self.documents.get(subscriber)
+        if document is None:
+            return None
+        try:
+            contract = SubscriptionContract.model_validate(document.get("contract"))
+        except (ValidationError, AttributeError) as exc:
+            self._refuse(subscriber, f"not a valid contract ({str(exc).splitlines()[0][:200]})")
+            return None
+        problems = [message for _where, message in check_contract(contract, registry or default_registry(),
+                                                                      date.min)]
+        if contract.subscriber != subscriber:
+            problems.insert(0, f"it names subscriber {contract.subscriber!r}")
+        if problems:
+            self._refuse(subscriber, problems[0])
+            return None
+        return contract
+
+    def _refuse(self, subscriber: str, why: str) -> None:
+        if self._refused.get(subscriber) != why:
+            self._refused[subscriber] = why
+            logger.error("contract %s on %s refused: %s; nothing is delivered under it", subscriber[:60],
+                         self._topic, why)
 
     def close(self) -> None:
         self._consumer.close()

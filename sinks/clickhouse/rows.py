@@ -40,16 +40,32 @@ COLUMNS: dict[str, tuple[str, ...]] = {
 
 
 class Rows:
-    """Rows gathered for a batch, per table, kept as columns for clickhouse-driver's columnar insert."""
+    """Rows gathered for a batch, per table, kept as columns for clickhouse-driver's columnar insert. Each
+    row remembers the record it came from (``origin``, set by the caller before a record's rows are added),
+    so rows a table refuses can be traced back to their records."""
 
     def __init__(self) -> None:
         self.tables: dict[str, list[tuple[Any, ...]]] = defaultdict(list)
+        self.origins: dict[str, list[int]] = defaultdict(list)
+        self.origin = -1
 
     def add(self, table: str, row: tuple[Any, ...]) -> None:
         self.tables[table].append(row)
+        self.origins[table].append(self.origin)
 
-    def columns(self, table: str) -> list[list[Any]]:
-        return [list(column) for column in zip(*self.tables[table], strict=True)]
+    def discard(self, origin: int) -> None:
+        """Forget the rows of one record (its row building failed half-way)."""
+        for table, origins in self.origins.items():
+            if origin in origins:
+                kept = [(o, r) for o, r in zip(origins, self.tables[table], strict=True) if o != origin]
+                self.origins[table] = [o for o, _ in kept]
+                self.tables[table] = [r for _, r in kept]
+
+    def columns(self, table: str, origins: set[int] | None = None) -> list[list[Any]]:
+        """The table's rows as columns; only those of ``origins`` when given."""
+        rows = self.tables[table] if origins is None else [
+            r for o, r in zip(self.origins[table], self.tables[table], strict=True) if o in origins]
+        return [list(column) for column in zip(*rows, strict=True)]
 
     def __len__(self) -> int:
         return sum(len(rows) for rows in self.tables.values())

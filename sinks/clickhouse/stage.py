@@ -6,6 +6,11 @@ first; each batch is inserted column by column, one insert per table, before the
 While ClickHouse is down the insert is retried and the stage waits holding that one batch (memory stays
 bounded by the batch). The tables collapse a replayed batch (see the migrations), so at-least-once delivery
 does not double any count.
+
+No record stops the sink: one that cannot be decoded or turned into rows, or whose rows ClickHouse refuses
+(found by splitting the refused insert until the refusing records are alone), goes to ``dlq.sink`` with the
+reason, and the rest of the batch is written. A record of ``dlq.sink`` itself that fails is logged and counted
+(``pobi_dead_letters_total{stage="sink", reason="sink.dropped_own_letter"}``), never sent round again.
 """
 
 from __future__ import annotations
@@ -13,12 +18,14 @@ from __future__ import annotations
 import logging
 import time
 from concurrent.futures import Future
+from typing import Any
 
 from confluent_kafka import Message
 
 from monitoring.metrics import metrics
 from pobi.dlq import DLQ_STAGES
 from pobi.errors import DecodeError
+from pobi.publish.producer import Publisher, dead_letter
 from pobi.settings import Settings
 from schemas.codec import Codec
 from sinks.clickhouse.rows import (
@@ -60,6 +67,8 @@ class SinkStage:
         self.datasets = datasets or self.codec.registry.datasets
         self.writer = writer or ClickHouseWriter(settings)
         self._kinds = _topic_kinds(settings, self.datasets)
+        self._own_dlq = settings.topic("dlq.sink")
+        self._publisher: Publisher | None = None  # made on the first dead letter
         self.inserted = 0
 
     def topics(self) -> list[str]:
@@ -72,15 +81,35 @@ class SinkStage:
 
     def handle(self, messages: list[Message]) -> Future[None]:
         rows = Rows()
-        for message in messages:
-            kind = self._kinds[message.topic()]
-            try:
-                _schema, record = self.codec.decode(message.value())
-            except DecodeError as exc:  # not pobi's: an undecodable arrival is the normalize stage's to report
-                if kind != "arrival":
-                    logger.warning("sink skips %s[%s]@%s: %s", message.topic(), message.partition(),
-                                   message.offset(), exc)
-                continue
+        refused: dict[int, tuple[str, str]] = {}  # record index → (reason, message)
+        for index, message in enumerate(messages):
+            rows.origin = index
+            problem = self._rows_of(message, rows)
+            if problem is not None:
+                rows.discard(index)
+                refused[index] = problem
+        m = metrics()
+        for table in rows.tables:
+            started = time.perf_counter()
+            refused |= self._insert(table, rows, set(rows.origins[table]))
+            m.sink_insert_seconds.labels(table).observe(time.perf_counter() - started)
+            m.sink_batch_rows.labels(table).observe(len(rows.tables[table]))
+        if refused:
+            self._dead_letters(messages, refused)
+        m.events.labels("*", self.name, "written").inc(len(messages) - len(refused))
+        self.inserted += len(rows)
+        return completed()
+
+    def _rows_of(self, message: Message, rows: Rows) -> tuple[str, str] | None:
+        """Add the record's rows; (reason, message) when it cannot have any."""
+        kind = self._kinds[message.topic()]
+        try:
+            _schema, record = self.codec.decode(message.value())
+        except DecodeError as exc:
+            if kind == "arrival":  # not pobi's: the normalise stage reports an undecodable arrival
+                return None
+            return exc.reason, str(exc)
+        try:
             position = (message.topic(), message.partition(), message.offset())
             if kind == "clean":
                 clean_event_rows(record, rows)
@@ -90,15 +119,50 @@ class SinkStage:
                 dead_letter_rows(record, position, rows)
             elif "event_id" in record:
                 arrival_rows(record, position, message.timestamp()[1], rows)
+        except Exception as exc:  # a value the columns cannot hold: this record waits in the DLQ
+            return "sink.row_invalid", f"{type(exc).__name__}: {str(exc)[:500]}"
+        return None
+
+    def _insert(self, table: str, rows: Rows, origins: set[int]) -> dict[int, tuple[str, str]]:
+        """Insert the rows of ``origins`` into ``table``; when ClickHouse refuses them, split until the
+        refusing records are alone, and return those with the refusal."""
+        try:
+            self.writer.insert(table, COLUMNS[table], rows.columns(table, origins))
+            return {}
+        except Exception as exc:  # unreachable servers were waited out by the writer: this is the data
+            self.writer.client.disconnect()  # a half-sent block leaves the connection unusable
+            if len(origins) == 1:
+                logger.warning("ClickHouse refused the %s rows of one record: %s", table, str(exc)[:300])
+                return {next(iter(origins)): ("sink.insert_refused", f"{table}: {type(exc).__name__}: "
+                                              f"{_first_line(exc)}")}
+        ordered = sorted(origins)
+        half = len(ordered) // 2
+        return self._insert(table, rows, set(ordered[:half])) | self._insert(table, rows, set(ordered[half:]))
+
+    def _dead_letters(self, messages: list[Message], refused: dict[int, tuple[str, str]]) -> None:
+        if self._publisher is None:
+            self._publisher = Publisher(self.settings, self.codec, {"delivery.report.only.error": True})
         m = metrics()
-        for table in rows.tables:
-            started = time.perf_counter()
-            self.writer.insert(table, COLUMNS[table], rows.columns(table))
-            m.sink_insert_seconds.labels(table).observe(time.perf_counter() - started)
-            m.sink_batch_rows.labels(table).observe(len(rows.tables[table]))
-        m.events.labels("*", self.name, "written").inc(len(messages))
-        self.inserted += len(rows)
-        return completed()
+        for index, (reason, why) in sorted(refused.items()):
+            message = messages[index]
+            if message.topic() == self._own_dlq:
+                logger.error("sink drops its own dead letter %s[%d]@%d: %s", message.topic(), message.partition(),
+                             message.offset(), why)
+                m.dead_letters.labels(self.name, "sink.dropped_own_letter").inc()
+                continue
+            self._publisher.send_dead_letter(dead_letter(
+                self.name, reason, why, message.value(), original_key=message.key(),
+                source_topic=message.topic(), source_partition=message.partition(), source_offset=message.offset(),
+                context={"kind": self._kinds[message.topic()]}), topic=self._own_dlq)
+            m.dead_letters.labels(self.name, reason).inc()
+        self._publisher.flush()
 
     def close(self) -> None:
         self.writer.client.disconnect()
+
+
+def _first_line(exc: Any) -> str:
+    text = str(exc).strip()
+    if text.startswith("Code:"):
+        text = text.split("\n")[0]
+    return text.split(" Stack trace")[0][:500]

@@ -21,7 +21,7 @@ from confluent_kafka import Message
 
 from monitoring.metrics import metrics
 from pobi.errors import DecodeError
-from pobi.publish.producer import Publisher, dead_letter
+from pobi.publish.producer import MAX_RECORD_BYTES, Publisher, dead_letter
 from pobi.secrets import hub_key
 from pobi.settings import Settings
 from schemas.codec import Codec
@@ -53,17 +53,19 @@ class FanoutStage:
         self._modes: dict[str, str] = {}
         self._expired: set[str] = set()
         self._audit_topic = settings.topic("audit.delivery")
+        self._dlq_topic = settings.topic("dlq.delivery")
+        self._dataset_of = {settings.topic(f"norm.{d}"): d for d in self.datasets}
         self._audit_schema = self.codec.registry.latest("delivery_record")
         self.delivered: Counter[str] = Counter()
         self._compile()
 
     def topics(self) -> list[str]:
-        return [self.settings.topic(f"norm.{d}") for d in self.datasets]
+        return list(self._dataset_of)
 
     def _compile(self) -> None:
         """Grants, delivery modes and end dates of the contracts in force; rebuilt only when they change."""
         self._grants, self._valid_until = {}, {}
-        for contract in self.book.contracts():
+        for contract in self.book.contracts(self.codec.registry):
             self._modes[contract.subscriber] = contract.delivery
             self._valid_until[contract.subscriber] = contract.valid_until
             for grant in compile_grants(contract, self.codec.registry, self._hub_key):
@@ -87,26 +89,16 @@ class FanoutStage:
             self._compile()
         now_ms = self.clock()
         in_force = self._in_force(datetime.fromtimestamp(now_ms / 1000, CST).date())
-        produce, encode = self.publisher.produce, self.codec.encode_with
         latencies: list[tuple[str, int]] = []
         for message in messages:
             try:
-                _schema, event = self.codec.decode(message.value())
-            except DecodeError as exc:
-                self.publisher.send_dead_letter(dead_letter(
-                    self.name, exc.reason, str(exc), message.value(), original_key=message.key(),
-                    source_topic=message.topic(), source_partition=message.partition(),
-                    source_offset=message.offset()), topic=self.settings.topic("dlq.delivery"))
-                continue
-            for grant in in_force.get(event["dataset"], ()):
-                if not grant.selects(event):
-                    continue
-                key, record = grant.delivery(event, now_ms)
-                produce(self.settings.topic(f"out.{grant.subscriber}"), key, encode(grant.wire, record))
-                produce(self._audit_topic, event["entity"]["id"].encode(),
-                        encode(self._audit_schema, grant.audit(event, now_ms, self._modes[grant.subscriber])))
-                self.delivered[grant.subscriber] += 1
-                latencies.append((grant.subscriber, event["ingest"]["ts_ms"]))
+                latencies += self._fan_out(message, in_force, now_ms)
+            except _Undeliverable as exc:
+                self._dead_letter(message, exc.reason, exc.message)
+            except Exception as exc:  # a bug must not stop the hub: the record waits in the DLQ
+                logger.error("fan-out of %s[%d]@%d failed unexpectedly: %s", message.topic(), message.partition(),
+                             message.offset(), exc)
+                self._dead_letter(message, "fanout.unexpected_error", f"{type(exc).__name__}: {str(exc)[:500]}")
         self.publisher.flush()
         m, now = metrics(), time.time()
         for subscriber, ingest_ms in latencies:
@@ -116,5 +108,47 @@ class FanoutStage:
         m.events.labels("*", self.name, "read").inc(len(messages))
         return completed()
 
+    def _fan_out(self, message: Message, in_force: dict[str, list[Grant]], now_ms: int) -> list[tuple[str, int]]:
+        """Produce the record's deliveries and log entries; (subscriber, ingest time) per delivery. The dataset
+        is the topic's, whatever the event says; _Undeliverable for a record that cannot be fanned out."""
+        try:
+            _schema, event = self.codec.decode(message.value())
+        except DecodeError as exc:
+            raise _Undeliverable(exc.reason, str(exc)) from None
+        dataset = self._dataset_of[message.topic()]
+        if event.get("dataset") != dataset or _schema.subject != f"{dataset}.clean":
+            raise _Undeliverable("event.wrong_dataset", f"a record claiming {str(event.get('dataset'))[:60]!r} "
+                                 f"({_schema.subject}) on {message.topic()}")
+        outgoing = []
+        for grant in in_force.get(dataset, ()):
+            if not grant.selects(event):
+                continue
+            key, record = grant.delivery(event, now_ms)
+            value = self.codec.encode_with(grant.wire, record)
+            if len(key) + len(value) > MAX_RECORD_BYTES:
+                raise _Undeliverable("delivery.too_large", f"the delivery to {grant.subscriber} has {len(value):,} "
+                                     "bytes")
+            audit = self.codec.encode_with(self._audit_schema,
+                                           grant.audit(event, now_ms, self._modes[grant.subscriber]))
+            outgoing.append((grant.subscriber, key, value, event["entity"]["id"].encode(), audit))
+        for subscriber, key, value, entity_key, audit in outgoing:  # all or none of an event's deliveries
+            self.publisher.produce(self.settings.topic(f"out.{subscriber}"), key, value)
+            self.publisher.produce(self._audit_topic, entity_key, audit)
+            self.delivered[subscriber] += 1
+        return [(subscriber, event["ingest"]["ts_ms"]) for subscriber, *_ in outgoing]
+
+    def _dead_letter(self, message: Message, reason: str, why: str) -> None:
+        self.publisher.send_dead_letter(dead_letter(
+            self.name, reason, why, message.value(), original_key=message.key(), source_topic=message.topic(),
+            source_partition=message.partition(), source_offset=message.offset()), topic=self._dlq_topic)
+        metrics().dead_letters.labels(self.name, reason).inc()
+
     def close(self) -> None:
         self.book.close()
+
+
+class _Undeliverable(Exception):  # noqa: N818 - a record's fate, not a bug
+    def __init__(self, reason: str, message: str) -> None:
+        super().__init__(message)
+        self.reason = reason
+        self.message = message

@@ -36,7 +36,7 @@ from schemas.projection import DeliveryDecoder
 from streams.dedup import redis_wait
 from streams.fanout.deliver import subscriber_key
 from streams.stages.runner import completed
-from topics.contract import SubscriptionContract, Webhook
+from topics.contract import Webhook
 from topics.subscriptions import ContractBook
 
 __all__ = ["WebhookStage", "sign"]
@@ -78,14 +78,13 @@ class WebhookStage:
         """A webhook subscriber's endpoint and feed decoder, built once per contract version; None for a
         Kafka-mode feed or a withdrawn contract."""
         if subscriber not in self._terms_cache:
-            document = self.book.documents.get(subscriber)
-            if document is None or document["contract"]["delivery"] != "webhook":
+            contract = self.book.contract(subscriber, self.codec.registry)
+            if contract is None or contract.delivery != "webhook" or contract.webhook is None:
                 self._terms_cache[subscriber] = None
             else:
-                contract = SubscriptionContract.model_validate(document["contract"])
-                assert contract.webhook is not None
-                self._terms_cache[subscriber] = (contract.webhook,
-                                                 DeliveryDecoder(list(document["schemas"].values())))
+                schemas = self.book.documents[subscriber].get("schemas")
+                self._terms_cache[subscriber] = (contract.webhook, DeliveryDecoder(
+                    list(schemas.values()) if isinstance(schemas, dict) else []))
         return self._terms_cache[subscriber]
 
     def handle(self, messages: list[Message]) -> Future[None]:
