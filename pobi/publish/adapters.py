@@ -26,6 +26,8 @@ __all__ = [
 ]
 
 FORMATS = ("jsonl", "csv", "debezium")
+CSV_FIELD_LIMIT = 8 * 1024 * 1024  # a cell beyond this is refused (csv.malformed); below it, the record's size
+MAX_ORIGINAL_BYTES = 256 * 1024
 MAPPINGS_DIR = Path(__file__).resolve().parents[2] / "schemas" / "mappings"
 _DEBEZIUM_POSITION_KEYS = ("connector", "name", "db", "schema", "table", "lsn", "file", "pos", "row", "gtid",
                            "txId", "change_lsn", "commit_lsn", "event_serial_no")
@@ -172,9 +174,20 @@ def read_csv(raw_lines: Iterable[bytes], schema: WireSchema, mapping: dict[str, 
             consumed.append(raw)
             yield text
 
+    csv.field_size_limit(max(csv.field_size_limit(), CSV_FIELD_LIMIT))
     reader = csv.reader(text_lines(), delimiter=delimiter)
     header: list[str] | None = None
-    for cells in reader:
+    while True:
+        try:
+            cells = next(reader)
+        except StopIteration:
+            break
+        except csv.Error as exc:  # a cell beyond the limit, a NUL byte…: this record only
+            yield from pending
+            pending.clear()
+            yield Rejected(reader.line_num, b"\n".join(consumed)[:MAX_ORIGINAL_BYTES], "csv.malformed", str(exc))
+            consumed.clear()
+            continue
         yield from pending
         pending.clear()
         raw, line = b"\n".join(consumed), reader.line_num

@@ -22,9 +22,10 @@ from pobi.publish.adapters import (
     read_jsonl,
 )
 from pobi.publish.envelope import SourceRef, build_envelope, event_id_for
-from pobi.publish.producer import Publisher, dead_letter
+from pobi.publish.producer import OversizedRecord, Publisher, dead_letter
 from pobi.publish.rows import RowError, check_row
 from schemas.registry import OPS, WireSchema
+from streams.rules.ranges import EPOCH_MS_MAX, MAX_EVENT_ID
 
 __all__ = ["PublishOptions", "PublishSummary", "publish_input"]
 
@@ -72,10 +73,15 @@ def _envelope(schema: WireSchema, draft: Draft, opts: PublishOptions, label: str
         raise RowError("event.shape", "a delete (op d) needs the row in 'before'")
     if op != "d" and after is None:
         raise RowError("event.shape", f"op {op} needs the row in 'after'")
-    if draft.ts_ms is not None and not isinstance(draft.ts_ms, int):
-        raise RowError("value.type", f"ts_ms should be epoch milliseconds, got {draft.ts_ms!r}")
+    if draft.ts_ms is not None and (not isinstance(draft.ts_ms, int) or isinstance(draft.ts_ms, bool)):
+        raise RowError("value.type", f"ts_ms should be epoch milliseconds, got {str(draft.ts_ms)[:40]!r}")
+    if draft.ts_ms is not None and not 0 <= draft.ts_ms < EPOCH_MS_MAX:
+        raise RowError("event.ts_out_of_range", f"ts_ms {draft.ts_ms} is outside 1970-01-01 … 2099-12-31")
     if draft.event_id is not None and (not isinstance(draft.event_id, str) or not draft.event_id.strip()):
-        raise RowError("value.type", f"event_id should be a non-empty string, got {draft.event_id!r}")
+        raise RowError("value.type", f"event_id should be a non-empty string, got {str(draft.event_id)[:40]!r}")
+    if draft.event_id is not None and (len(draft.event_id) > MAX_EVENT_ID or not draft.event_id.isprintable()):
+        raise RowError("event.id_invalid", f"event_id is longer than {MAX_EVENT_ID} characters or has control "
+                       "characters")
     position = draft.position or f"{label}:{draft.line}"
     return build_envelope(
         schema, event_id=draft.event_id or event_id_for(opts.source, position, draft.raw), op=op,
@@ -125,11 +131,14 @@ def publish_input(publisher: Publisher, path: Path | None, opts: PublishOptions,
                 continue
             if isinstance(item, Draft):
                 try:
-                    envelope = _envelope(schema, item, opts, label, default_ts)
+                    publisher.send_event(opts.dataset, _envelope(schema, item, opts, label, default_ts), topic=topic)
                 except RowError as problem:
                     item = Rejected(item.line, item.raw, problem.reason, problem.message)
+                except OversizedRecord as problem:
+                    item = Rejected(item.line, item.raw, "record.too_large", str(problem))
+                except (ValueError, TypeError, OverflowError) as problem:  # what the Avro writer refuses
+                    item = Rejected(item.line, item.raw, "value.type", str(problem)[:300])
                 else:
-                    publisher.send_event(opts.dataset, envelope, topic=topic)
                     summary.sent += 1
                     continue
             summary.rejected += 1

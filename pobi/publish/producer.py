@@ -21,7 +21,8 @@ from pobi.publish.envelope import record_key
 from pobi.settings import Settings
 from schemas.codec import Codec
 
-__all__ = ["MAX_ORIGINAL_BYTES", "MAX_RECORD_BYTES", "PRODUCER_SETTINGS", "DeliveryStats", "Publisher", "dead_letter"]
+__all__ = ["MAX_ORIGINAL_BYTES", "MAX_RECORD_BYTES", "PRODUCER_SETTINGS", "DeliveryStats", "OversizedRecord",
+           "Publisher", "dead_letter"]
 
 logger = logging.getLogger(__name__)
 
@@ -39,6 +40,10 @@ PRODUCER_SETTINGS: dict[str, Any] = {
 MAX_RECORD_BYTES = 900_000
 MAX_ORIGINAL_BYTES = 256 * 1024  # what a dead letter keeps of an original that was larger
 MAX_KEY_BYTES = 4096
+
+
+class OversizedRecord(PublishError):  # noqa: N818 - a record's fate, not a bug
+    """One record is larger than pobi produces; the others are unaffected."""
 
 
 @dataclass
@@ -119,7 +124,11 @@ class Publisher:
         started = time.perf_counter()
         value = self.codec.encode_with(schema, envelope)
         self.stats.encode_seconds += time.perf_counter() - started
-        self.produce(topic or f"ingest.{dataset}", record_key(schema, envelope), value)
+        key = record_key(schema, envelope)
+        if len(key) + len(value) > MAX_RECORD_BYTES:
+            raise OversizedRecord(f"the event has {len(value):,} bytes; records over {MAX_RECORD_BYTES:,} cannot be "
+                                  "published (split the row or leave the large field out)")
+        self.produce(topic or f"ingest.{dataset}", key, value)
 
     def send_dead_letter(self, letter: dict[str, Any], topic: str | None = None) -> None:
         self.produce(topic or f"dlq.{letter['stage']}", letter.get("original_key"),

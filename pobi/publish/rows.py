@@ -24,6 +24,9 @@ class RowError(Exception):
         return f"{self.reason}: {self.message}"
 
 
+_INT_RANGES = {"int": (-(2**31), 2**31 - 1), "long": (-(2**63), 2**63 - 1)}
+
+
 def _type_ok(spec: FieldSpec, value: Any) -> bool:
     kind = spec.base_type
     if kind == "string":
@@ -59,6 +62,10 @@ def check_row(schema: WireSchema, row: Any) -> dict[str, Any]:
         if not _type_ok(spec, value):
             raise RowError("value.type", f"{spec.name} should be a {spec.base_type}, got {type(value).__name__} "
                                            f"{str(value)[:40]!r}")
+        low, high = _INT_RANGES.get(spec.base_type, (None, None))
+        if low is not None and not low <= value <= high:
+            raise RowError("value.out_of_range", f"{spec.name} {str(value)[:40]} does not fit an Avro "
+                                                   f"{spec.base_type}")
         out[spec.name] = float(value) if spec.base_type in ("double", "float") else value
     return out
 

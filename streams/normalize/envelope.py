@@ -9,11 +9,9 @@ from typing import Any
 import orjson
 
 from streams.rules.outcome import RuleViolation
+from streams.rules.ranges import MAX_DEPARTMENT, MAX_EVENT_ID
 
-__all__ = ["MAX_DEPARTMENT", "MAX_EVENT_ID", "content_digest", "dedup_key", "envelope_problem"]
-
-MAX_EVENT_ID = 256
-MAX_DEPARTMENT = 128
+__all__ = ["content_digest", "dedup_key", "envelope_problem"]
 
 
 def _printable(text: str) -> bool:

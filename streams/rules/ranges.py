@@ -11,9 +11,21 @@ from datetime import date
 
 from streams.rules.outcome import RuleViolation
 
-__all__ = ["EPOCH_MS_MAX", "INT32_MAX", "INT32_MIN", "VIEW_DATE_MAX", "VIEW_DATE_MIN", "check_epoch_ms",
-           "check_int32", "in_view_dates"]
+__all__ = [
+    "EPOCH_MS_MAX",
+    "INT32_MAX",
+    "INT32_MIN",
+    "MAX_DEPARTMENT",
+    "MAX_EVENT_ID",
+    "VIEW_DATE_MAX",
+    "VIEW_DATE_MIN",
+    "check_epoch_ms",
+    "check_int32",
+    "in_view_dates",
+]
 
+MAX_EVENT_ID = 256  # characters of an event id (a Redis key part and a ClickHouse sort key)
+MAX_DEPARTMENT = 128
 # ClickHouse DateTime (UInt32 seconds) ends in 2106; 2100-01-01 leaves room and covers every real event
 EPOCH_MS_MAX = 4_102_444_800_000
 INT32_MIN, INT32_MAX = -(2**31), 2**31 - 1

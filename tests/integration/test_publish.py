@@ -139,3 +139,44 @@ def test_cli_exit_code_says_something_was_rejected(live_stack: Stack, settings: 
                         capture_output=True, text=True, check=False)
     assert ok.returncode == 0, ok.stderr
     assert orjson.loads(ok.stdout)["sent"] == 3
+
+
+def test_hostile_records_go_to_the_dlq_and_the_records_after_them_are_published(
+        live_stack: Stack, settings: Settings, unique: str, tmp_path: Path) -> None:
+    """A cell over csv's default 128 KB, a record over the 1 MB Kafka takes, an int beyond 32 bits, ts_ms
+    before 1970 or after 9999: each record goes to the DLQ with its reason, and publishing goes on."""
+    create_topics(settings, f"t.{unique}.ingest.person", f"t.{unique}.ingest.approval_case",
+                  f"t.{unique}.dlq.ingest")
+    person, case = SAMPLE_ROWS["person"], SAMPLE_ROWS["approval_case"]
+    lines = [
+        person,
+        {"op": "c", "ts_ms": -1, "after": person},
+        {"op": "c", "ts_ms": 253_402_300_800_000, "after": person},
+        person | {"address": "福" * 400_000},  # 1.2 MB
+        {"op": "c", "event_id": "x\x1fy", "after": person},
+        person,
+    ]
+    path = tmp_path / "hostile.jsonl"
+    path.write_bytes(b"".join(orjson.dumps(line) + b"\n" for line in lines))
+    summary = _publish(settings, path, "person", "jsonl", unique)
+    assert (summary.sent, summary.rejected) == (2, 4)
+    assert dict(summary.reasons) == {"event.ts_out_of_range": 2, "record.too_large": 1, "event.id_invalid": 1}
+
+    cases = tmp_path / "cases.jsonl"
+    cases.write_bytes(orjson.dumps(case | {"trips": 2**31}) + b"\n" + orjson.dumps(case) + b"\n")
+    summary = _publish(settings, cases, "approval_case", "jsonl", unique)
+    assert (summary.sent, dict(summary.reasons)) == (1, {"value.out_of_range": 1})
+
+    big = tmp_path / "big.csv"
+    header = ",".join(person)
+    row = ",".join(str(v) for v in person.values())
+    huge_cell = ",".join("x" * 200_000 if k == "address" else str(v) for k, v in person.items())
+    huger_cell = ",".join("x" * 9_000_000 if k == "address" else str(v) for k, v in person.items())
+    big.write_text("\n".join([header, row, huge_cell, huger_cell, row]) + "\n", encoding="utf-8")
+    summary = _publish(settings, big, "person", "csv", unique)
+    assert (summary.sent, dict(summary.reasons)) == (3, {"csv.malformed": 1})
+
+    letters = [Codec().decode(m.value())[1] for m in read_all(settings, f"t.{unique}.dlq.ingest")]
+    assert len(letters) == 6
+    too_large = [d for d in letters if d["reason"] == "record.too_large"]
+    assert len(too_large[0]["original"]) <= 256 * 1024 and "original_sha256" in too_large[0]["context"]
