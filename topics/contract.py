@@ -18,10 +18,10 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 
 from pobi.errors import PobiError
 from schemas.registry import SchemaRegistry
-from topics.contract_yaml import LocatedYaml, read_located_yaml
+from topics.contract_yaml import LocatedYaml, UnsafeYaml, read_located_yaml
 
 __all__ = ["EVENT_FIELDS", "ContractError", "DatasetGrant", "Match", "SubscriptionContract", "Webhook",
-           "check_contract", "load_contract"]
+           "check_contract", "load_contract", "revealing_pairs"]
 
 MASKS = ("hash", "partial", "redact", "clear")
 PROTECTED = ("personal", "sensitive")
@@ -39,9 +39,9 @@ class _Strict(BaseModel):
 class Match(_Strict):
     """One filter condition: exactly one of equality, prefix or set membership. Nothing that runs code."""
 
-    equals: str | int | float | None = None
-    prefix: str | None = None
-    in_: list[str | int | float] | None = Field(None, alias="in")
+    equals: str | int | float | None = Field(None, max_length=200)
+    prefix: str | None = Field(None, max_length=200)
+    in_: list[str | int | float] | None = Field(None, alias="in", max_length=10_000)
 
     @model_validator(mode="after")
     def _exactly_one(self) -> Match:
@@ -61,14 +61,14 @@ class Match(_Strict):
 
 
 class DatasetGrant(_Strict):
-    filter: dict[str, Match] = Field(default_factory=dict)
-    fields: list[str] = Field(min_length=1)
+    filter: dict[str, Match] = Field(default_factory=dict, max_length=50)
+    fields: list[str] = Field(min_length=1, max_length=200)
     masks: dict[str, Literal["hash", "partial", "redact", "clear"]] = Field(default_factory=dict)
     consent_clear: list[str] = Field(default_factory=list)
 
 
 class Webhook(_Strict):
-    url: str = Field(pattern=r"^https?://[^\s/]+(/\S*)?$")
+    url: str = Field(pattern=r"^https?://[^\s/]+(/\S*)?$", max_length=2000)
     batch_size: int = Field(100, ge=1, le=5000)
     max_attempts: int = Field(8, ge=1, le=100)
     timeout_s: float = Field(10.0, gt=0, le=120)
@@ -77,14 +77,14 @@ class Webhook(_Strict):
 class SubscriptionContract(_Strict):
     subscriber: str = Field(pattern=r"^[a-z][a-z0-9-]{1,40}$")
     version: int = Field(ge=1)
-    owner_department: str = Field(min_length=1)
-    purpose: str = Field(min_length=1)
-    legal_basis: str = Field(min_length=1)
-    approver: str = Field(min_length=1)
+    owner_department: str = Field(min_length=1, max_length=200)
+    purpose: str = Field(min_length=1, max_length=2000)
+    legal_basis: str = Field(min_length=1, max_length=2000)
+    approver: str = Field(min_length=1, max_length=200)
     valid_until: date
     delivery: Literal["kafka", "webhook"] = "kafka"
     webhook: Webhook | None = None
-    datasets: dict[str, DatasetGrant] = Field(min_length=1)
+    datasets: dict[str, DatasetGrant] = Field(min_length=1, max_length=50)
 
     def active_on(self, day: date) -> bool:
         return day <= self.valid_until
@@ -127,7 +127,34 @@ def check_contract(contract: SubscriptionContract, registry: SchemaRegistry, tod
         for name in grant.consent_clear:
             if grant.masks.get(name) != "clear":
                 problems.append(((*where, "consent_clear"), f"{name} is in consent_clear but not masked `clear`"))
+        problems += [((*where, "masks", name), message) for name, message in revealing_pairs(grant, specs)]
     return problems
+
+
+# A partial identifier hides only some characters; a field that holds exactly those characters, delivered
+# beside it, gives the identifier back whole. (field rule, partial) → the fields that must then be hashed,
+# redacted or left out, and why.
+_REVEALS_PARTIAL = {
+    # `partial` shows an ID number's first six digits (the address code) and last four; the eight hidden
+    # ones are the birth date. (The division code is already shown, so it adds nothing.)
+    "id_number": {"birth_date": "its hidden digits are the birth date"},
+}
+_HIDING = ("hash", "redact")
+
+
+def revealing_pairs(grant: DatasetGrant, specs: dict[str, Any]) -> list[tuple[str, str]]:
+    """(field, why) for every field whose delivered value rebuilds a partially masked identifier."""
+    found = []
+    for name, mask in grant.masks.items():
+        rule = "id_number" if specs.get(name) is not None and specs[name].rule in ("id_number", "holder_id") \
+            else None
+        if mask != "partial" or rule is None:
+            continue
+        for other, why in _REVEALS_PARTIAL[rule].items():
+            if other in grant.fields and grant.masks.get(other, "clear") not in _HIDING:
+                found.append((other, f"{other} delivered `{grant.masks.get(other, 'clear')}` beside {name} "
+                              f"masked `partial` rebuilds the whole {name} ({why}); hash or redact one of them"))
+    return found
 
 
 def load_contract(path: Path, registry: SchemaRegistry, today: date) -> SubscriptionContract:
@@ -138,6 +165,10 @@ def load_contract(path: Path, registry: SchemaRegistry, today: date) -> Subscrip
         mark = getattr(exc, "problem_mark", None)
         line = f":{mark.line + 1}" if mark else ""
         raise ContractError(f"{path}{line}: not valid YAML: {getattr(exc, 'problem', exc)}") from None
+    except UnsafeYaml as exc:
+        raise ContractError(f"{path}{f':{exc.line}' if exc.line else ''}: {exc.message}") from None
+    except UnicodeDecodeError:
+        raise ContractError(f"{path}: not UTF-8 text") from None
     except OSError as exc:
         raise ContractError(f"{path}: cannot be read: {exc.strerror}") from None
     if not isinstance(located.data, dict):

@@ -7,7 +7,7 @@ from typing import Any
 
 import yaml
 
-__all__ = ["LocatedYaml", "read_located_yaml"]
+__all__ = ["LocatedYaml", "UnsafeYaml", "read_located_yaml"]
 
 Path_ = tuple[str | int, ...]
 
@@ -40,11 +40,49 @@ def _walk(node: yaml.Node, path: Path_, lines: dict[Path_, int]) -> None:
             _walk(item, (*path, index), lines)
 
 
-def read_located_yaml(path: Path) -> LocatedYaml:
-    """Parse ``path``; yaml.YAMLError (with its own line) if it is not YAML."""
-    text = path.read_text(encoding="utf-8")
+class UnsafeYaml(ValueError):  # noqa: N818 - a refusal of the document, with its line
+    def __init__(self, line: int | None, message: str) -> None:
+        super().__init__(message)
+        self.line = line
+        self.message = message
+
+
+def _refuse_aliases(text: str) -> None:
+    """Contracts need no anchors or aliases; refusing them makes an alias bomb impossible, and reading
+    events does not expand anything."""
+    for event in yaml.parse(text, Loader=yaml.SafeLoader):
+        if isinstance(event, yaml.AliasEvent) or getattr(event, "anchor", None):
+            raise UnsafeYaml(event.start_mark.line + 1, "anchors and aliases (&, *) are not allowed in a contract")
+
+
+def _refuse_repeated_keys(node: yaml.Node) -> None:
+    """YAML takes the last of two equal keys without a word: a second ``filter: {}`` would silently widen
+    a filter to everything. Refuse instead."""
+    if isinstance(node, yaml.MappingNode):
+        seen: dict[object, int] = {}
+        for key, value in node.value:
+            name = key.value if isinstance(key, yaml.ScalarNode) else repr(key)
+            if name in seen:
+                raise UnsafeYaml(key.start_mark.line + 1, f"key {name!r} is given twice (first on line {seen[name]})")
+            seen[name] = key.start_mark.line + 1
+            _refuse_repeated_keys(value)
+    elif isinstance(node, yaml.SequenceNode):
+        for item in node.value:
+            _refuse_repeated_keys(item)
+
+
+def read_located_yaml(path: Path, max_bytes: int = 64 * 1024) -> LocatedYaml:
+    """Parse ``path``; yaml.YAMLError (with its own line) if it is not YAML, UnsafeYaml (with its line) if it
+    is larger than ``max_bytes``, has anchors or aliases, or repeats a key."""
+    with path.open("rb") as f:
+        data = f.read(max_bytes + 1)
+    if len(data) > max_bytes:
+        raise UnsafeYaml(None, f"the file is larger than {max_bytes // 1024} KiB; a contract is a page of YAML")
+    text = data.decode("utf-8")
+    _refuse_aliases(text)
     node = yaml.compose(text, Loader=yaml.SafeLoader)
     lines: dict[Path_, int] = {}
     if node is not None:
+        _refuse_repeated_keys(node)
         _walk(node, (), lines)
     return LocatedYaml(yaml.safe_load(text), lines)
