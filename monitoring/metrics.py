@@ -50,6 +50,8 @@ class PobiMetrics:
             registry=registry)
         self.waited = Counter("pobi_dependency_wait_seconds_total", "Time a stage waited for an unreachable service",
                               ["service"], registry=registry)
+        self.stage_failures = Counter("pobi_stage_failures_total", "Stage copies that stopped with an error (the "
+                                      "worker then exits non-zero)", ["stage"], registry=registry)
         for service in ("redis", "clickhouse"):  # exported as 0 from the start, so rate() has a series
             self.waited.labels(service)
 

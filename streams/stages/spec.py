@@ -9,12 +9,13 @@ import contextlib
 import ctypes
 import logging
 import multiprocessing
-import multiprocessing.synchronize
 import signal
 import threading
+import time
 from dataclasses import dataclass, field
 from typing import Any
 
+from monitoring.metrics import metrics
 from pobi.settings import Settings
 from streams.stages.runner import StageError, StageRunner
 
@@ -50,15 +51,15 @@ class StageSpec:
         return StageRunner(settings, stage, batch_size=self.batch_size)
 
 
-def _child(spec: StageSpec, stop: multiprocessing.synchronize.Event) -> None:
+def _child(spec: StageSpec) -> None:
     """One copy of a stage in its own process. It dies with its parent (a worker killed with SIGKILL leaves
-    no orphan consuming on its own) and leaves Ctrl-C to the parent, which stops it through ``stop``."""
-    with contextlib.suppress(OSError):  # not Linux: the parent's stop event still ends the child
+    no orphan consuming on its own), leaves Ctrl-C to the parent, and stops after its current batch on
+    SIGTERM — which is how the parent stops it: a signal, not a shared lock a dead process could hold."""
+    with contextlib.suppress(OSError):  # not Linux: the parent's SIGTERM still ends the child
         ctypes.CDLL("libc.so.6", use_errno=True).prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
-    signal.signal(signal.SIGTERM, signal.SIG_IGN)
     done = threading.Event()
-    threading.Thread(target=lambda: (stop.wait(), done.set()), daemon=True).start()
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, lambda *_: done.set())
     try:
         spec.build().run(done)
     except Exception as exc:
@@ -66,31 +67,49 @@ def _child(spec: StageSpec, stop: multiprocessing.synchronize.Event) -> None:
         raise SystemExit(1) from None
 
 
-def run_copies(spec: StageSpec, copies: int, stop: threading.Event, *, children: bool | None = None) -> None:
+def run_copies(spec: StageSpec, copies: int, stop: threading.Event, *, children: bool | None = None,
+               grace_s: float = 20.0) -> None:
     """Run ``copies`` of the stage until ``stop``: as child processes sharing the work through the consumer
     group (one Python process is bound to one core), or, for a single copy, on this thread unless
-    ``children`` asks for a process."""
+    ``children`` asks for a process. A child that exits is a StageError (logged, counted in
+    ``pobi_stage_failures_total``), so the worker stops non-zero rather than run half-alive; on the way out
+    every child gets SIGTERM and ``grace_s`` to finish its batch, then SIGKILL."""
     if copies == 1 and not children:
-        spec.build().run(stop)
+        try:
+            spec.build().run(stop)
+        except Exception:
+            metrics().stage_failures.labels(spec.stage).inc()
+            raise
         return
     context = multiprocessing.get_context("spawn")
-    child_stop = context.Event()
-    children = [context.Process(target=_child, args=(spec, child_stop), name=f"pobi-{spec.stage}-{n}")
-                for n in range(copies)]
-    for child in children:
-        child.start()
+    processes = [context.Process(target=_child, args=(spec,), name=f"pobi-{spec.stage}-{n}")
+                 for n in range(copies)]
+    for process in processes:
+        process.start()
+    dead: list[Any] = []
     try:
-        while not stop.wait(0.5):
-            dead = [c for c in children if not c.is_alive()]
-            if dead:
-                raise StageError(f"{dead[0].name} exited with code {dead[0].exitcode}; see its log above")
+        while not dead and not stop.wait(0.5):
+            dead = [p for p in processes if not p.is_alive()]
     finally:
-        child_stop.set()
-        for child in children:
-            child.join(60)
-            if child.is_alive():
-                child.kill()
-            _forget_metrics(child.pid)
+        dead = [p for p in processes if not p.is_alive()]  # before any was asked to stop: they failed
+        _stop_children(processes, grace_s)
+    if dead:
+        metrics().stage_failures.labels(spec.stage).inc(len(dead))
+        raise StageError(f"{dead[0].name} exited with code {dead[0].exitcode}; see its log above")
+
+
+def _stop_children(processes: list[Any], grace_s: float) -> None:
+    for process in processes:
+        if process.is_alive():
+            process.terminate()
+    deadline = time.monotonic() + grace_s
+    for process in processes:
+        process.join(max(0.0, deadline - time.monotonic()))
+        if process.is_alive():
+            logger.warning("%s did not stop within %.0f s; killed", process.name, grace_s)
+            process.kill()
+            process.join(5)
+        _forget_metrics(process.pid)
 
 
 def _forget_metrics(pid: int | None) -> None:

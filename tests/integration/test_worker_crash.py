@@ -85,3 +85,54 @@ def test_sigkill_mid_stream_loses_nothing(live_stack: object, unique: str, tmp_p
     assert ledger.status == "balanced"
     assert (ledger.counts["in"], ledger.counts["duplicate"]) == (EVENTS, 0)
     assert ledger.counts["clean"] == len(clean_ids) and ledger.counts["dlq"] == len(dead_ids)
+
+
+def children_of(pid: int) -> list[int]:
+    found = []
+    for task in Path(f"/proc/{pid}/task").iterdir():
+        found += [int(c) for c in (task / "children").read_text().split()]
+    return found
+
+
+def stage_children(worker: subprocess.Popen, count: int, log: Path) -> list[int]:
+    """The worker's stage processes (spawned Python children, not multiprocessing's resource tracker)."""
+    deadline = time.monotonic() + 60
+    while True:
+        assert worker.poll() is None, f"the worker exited early:\n{log.read_text()[-2000:]}"
+        stages = [c for c in children_of(worker.pid)
+                  if b"spawn_main" in Path(f"/proc/{c}/cmdline").read_bytes()]
+        if len(stages) >= count:
+            return stages
+        assert time.monotonic() < deadline, "the worker did not start its stage processes"
+        time.sleep(0.2)
+
+
+def test_a_dead_child_stops_the_worker_visibly_and_sigterm_always_works(live_stack: object, unique: str,
+                                                                         tmp_path: Path) -> None:
+    settings = namespaced(unique)
+    create_stream_topics(settings, ["person"], partitions=6)
+    log = tmp_path / "worker.log"
+    env = {**os.environ, "POBI_NAMESPACE": settings.namespace, "POBI_METRICS_PORT": "19464", "POBI_API_PORT": "0"}
+    pobi = str(Path(sys.executable).with_name("pobi"))
+    command = [pobi, "worker", "--stage", "normalize", "--dataset", "person", "--processes", "2"]
+
+    worker = subprocess.Popen(command, env=env, stdout=log.open("ab"), stderr=subprocess.STDOUT,
+                              start_new_session=True)
+    first, _second = stage_children(worker, 2, log)
+    os.kill(first, signal.SIGKILL)  # a child dies (the kernel's OOM killer, a segfault in a library…)
+    worker.send_signal(signal.SIGTERM)  # and the operator stops the worker at once
+    code = worker.wait(45)
+    assert code != 0, "a worker whose stage died must not exit 0"
+    assert "exited with code -9" in log.read_text()
+
+    worker = subprocess.Popen(command, env=env, stdout=log.open("ab"), stderr=subprocess.STDOUT,
+                              start_new_session=True)
+    first, _second = stage_children(worker, 2, log)
+    os.kill(first, signal.SIGKILL)  # nobody stops it: the worker notices on its own
+    assert worker.wait(45) == 1, log.read_text()[-2000:]
+
+    worker = subprocess.Popen(command, env=env, stdout=log.open("ab"), stderr=subprocess.STDOUT,
+                              start_new_session=True)
+    stage_children(worker, 2, log)
+    worker.send_signal(signal.SIGTERM)
+    assert worker.wait(45) == 0, log.read_text()[-2000:]
