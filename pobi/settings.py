@@ -8,12 +8,15 @@ from __future__ import annotations
 
 from functools import lru_cache
 from pathlib import Path
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 from pydantic import Field, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from pobi.errors import ConfigError
+
+if TYPE_CHECKING:
+    from pobi.egress import Network
 
 __all__ = ["Settings", "get_settings", "load_settings"]
 
@@ -60,6 +63,8 @@ class Settings(BaseSettings):
     clickhouse_query_user: str = Field("", pattern=r"^[A-Za-z0-9_]*$",
                                        description="ClickHouse user for queries (default: clickhouse_user)")
     redis_user: str = Field("", pattern=r"^[A-Za-z0-9_-]*$", description="Redis ACL user (secure)")
+    webhook_allow: str = Field("", description="networks webhooks may reach although private or loopback "
+                               "(comma-separated CIDRs; empty: none)")
 
     @field_validator("kafka_bootstrap")
     @classmethod
@@ -69,6 +74,20 @@ class Settings(BaseSettings):
             if not host or not port.isdigit():
                 raise ValueError(f"expected host:port, got {server!r}")
         return value
+
+    @field_validator("webhook_allow")
+    @classmethod
+    def _networks(cls, value: str) -> str:
+        from pobi.egress import parse_networks
+
+        parse_networks(value)  # ValueError names the bad network
+        return value
+
+    @property
+    def webhook_networks(self) -> list[Network]:
+        from pobi.egress import parse_networks
+
+        return parse_networks(self.webhook_allow)
 
     @property
     def kafka_host(self) -> str:

@@ -9,13 +9,16 @@ on such a field without the contract naming it under ``consent_clear``, an expir
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import date
 from pathlib import Path
 from typing import Any, Literal
+from urllib.parse import urlsplit
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
+from pobi.egress import Network, blocked_reason, literal_address
 from pobi.errors import PobiError
 from schemas.registry import SchemaRegistry
 from topics.contract_yaml import LocatedYaml, UnsafeYaml, read_located_yaml
@@ -93,9 +96,18 @@ class SubscriptionContract(_Strict):
 Problem = tuple[tuple[str | int, ...], str]
 
 
-def check_contract(contract: SubscriptionContract, registry: SchemaRegistry, today: date) -> list[Problem]:
-    """Everything wrong with a well-formed contract, as (path, message)."""
+def check_contract(contract: SubscriptionContract, registry: SchemaRegistry, today: date,
+                   allow: Sequence[Network] = ()) -> list[Problem]:
+    """Everything wrong with a well-formed contract, as (path, message). ``allow``: networks an administrator
+    lets webhooks reach although they are private (``POBI_WEBHOOK_ALLOW``)."""
     problems: list[Problem] = []
+    if contract.webhook is not None:
+        host = urlsplit(contract.webhook.url).hostname or ""
+        address = literal_address(host)
+        reason = None if address is None else blocked_reason(address, allow)
+        if reason is not None:
+            problems.append((("webhook", "url"), f"the webhook URL points at {reason}; webhooks may not reach the "
+                             "hub's own network (an administrator can allow one with POBI_WEBHOOK_ALLOW)"))
     if contract.valid_until < today:
         problems.append((("valid_until",), f"the contract expired on {contract.valid_until}"))
     if contract.delivery == "webhook" and contract.webhook is None:
@@ -157,7 +169,8 @@ def revealing_pairs(grant: DatasetGrant, specs: dict[str, Any]) -> list[tuple[st
     return found
 
 
-def load_contract(path: Path, registry: SchemaRegistry, today: date) -> SubscriptionContract:
+def load_contract(path: Path, registry: SchemaRegistry, today: date,
+                  allow: Sequence[Network] = ()) -> SubscriptionContract:
     """Read and check one contract file; ContractError ``file:line: problem`` for the first problem."""
     try:
         located = read_located_yaml(path)
@@ -183,7 +196,7 @@ def load_contract(path: Path, registry: SchemaRegistry, today: date) -> Subscrip
     if path.stem != contract.subscriber:
         raise ContractError(f"{path}:{located.line(('subscriber',))}: the file must be named after its subscriber "
                             f"({contract.subscriber}.yaml)")
-    problems = check_contract(contract, registry, today)
+    problems = check_contract(contract, registry, today, allow)
     if problems:
         loc, message = problems[0]
         raise ContractError(_where(path, located, loc, message))

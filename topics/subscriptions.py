@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import logging
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
@@ -17,6 +18,7 @@ from typing import Any
 from confluent_kafka import OFFSET_BEGINNING, Consumer, KafkaError, KafkaException, TopicPartition
 from pydantic import ValidationError
 
+from pobi.egress import Network
 from pobi.errors import PobiError
 from pobi.kafka import client_config
 from pobi.publish.producer import Publisher
@@ -48,15 +50,15 @@ def deployment_catalogue(settings: Settings, contracts: Path = CONTRACTS_DIR,
     return load_catalogue(path, subscribers_in(contracts)).in_namespace(settings.topic)
 
 
-def load_contracts(folder: Path, registry: SchemaRegistry, today: date) -> tuple[list[SubscriptionContract],
-                                                                                  list[str]]:
+def load_contracts(folder: Path, registry: SchemaRegistry, today: date,
+                   allow: Sequence[Network] = ()) -> tuple[list[SubscriptionContract], list[str]]:
     """Every contract in ``folder`` (``*.yaml``), and one ``file:line: problem`` per file that is refused."""
     contracts, problems = [], []
     if not folder.is_dir():
         return [], [f"{folder}: no such folder of contracts"]
     for path in sorted(folder.glob("*.yaml")):
         try:
-            contracts.append(load_contract(path, registry, today))
+            contracts.append(load_contract(path, registry, today, allow))
         except ContractError as exc:
             problems.append(str(exc))
     return contracts, problems
@@ -122,6 +124,7 @@ class ContractBook:
     def __init__(self, settings: Settings) -> None:
         self.documents: dict[str, dict[str, Any]] = {}
         self._refused: dict[str, str] = {}  # subscriber → why, logged once per reason
+        self._allow = settings.webhook_networks
         self._live = False  # history read by load() is not news; changes seen by refresh() are logged
         self._topic = settings.topic(TOPIC)
         self._consumer = Consumer(client_config(settings, **{
@@ -195,7 +198,7 @@ class ContractBook:
             self._refuse(subscriber, f"not a valid contract ({str(exc).splitlines()[0][:200]})")
             return None
         problems = [message for _where, message in check_contract(contract, registry or default_registry(),
-                                                                      date.min)]
+                                                                      date.min, self._allow)]
         if contract.subscriber != subscriber:
             problems.insert(0, f"it names subscriber {contract.subscriber!r}")
         if problems:

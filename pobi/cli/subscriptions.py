@@ -28,7 +28,7 @@ def _load(folder: Path) -> tuple[list, list[str]]:
     from schemas.registry import default_registry
     from topics.subscriptions import load_contracts
 
-    return load_contracts(folder, default_registry(), _today().date())
+    return load_contracts(folder, default_registry(), _today().date(), get_settings().webhook_networks)
 
 
 @app.command()

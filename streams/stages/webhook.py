@@ -1,23 +1,27 @@
 """Webhook delivery, for subscribers without a Kafka client: their feed (``out.<subscriber>``, written by the
 fan-out stage) is POSTed to the contract's URL as JSON in batches, signed with the subscriber's key.
 
-Each POST carries ``X-Pobi-Signature: sha256=<hex HMAC-SHA256 of the body>`` (the key is the one
-`pobi subscriptions secret NAME` writes for the subscriber) and ``X-Pobi-Batch-Id`` (stable across retries,
-so the receiver can drop a batch it already has). A failed POST is retried with growing delays (the stage
-waits meanwhile); after ``max_attempts`` the batch's deliveries go to ``dlq.delivery`` with the reason, the
-subscriber's state says ``failing``, and the stage goes on. A 4xx other than 408/429 is not retried: the
-receiver refused the batch. Offsets are stored after a batch was accepted or dead-lettered: at least once.
+Each POST carries ``X-Pobi-Timestamp: <unix seconds>`` and ``X-Pobi-Signature: sha256=<hex HMAC-SHA256 of
+"<timestamp>." + body>`` (the key is the one `pobi subscriptions secret NAME` writes for the subscriber), so
+a captured delivery cannot be replayed later: a receiver refuses a timestamp more than ``SIGNATURE_TOLERANCE_S``
+from its clock and, within that window, a batch id it already has (``X-Pobi-Batch-Id``, stable across
+retries; every retry is signed afresh). The URL is reached only through ``pobi.egress``: never an address
+of the hub's own network unless allow-listed, never a redirect, only https in the secure profile.
+
+A failed POST is retried with growing delays (the stage waits meanwhile); after ``max_attempts`` the
+batch's deliveries go to ``dlq.delivery`` with the reason, the subscriber's state says ``failing``, and the
+stage goes on. A 4xx other than 408/429, a redirect or a refused destination is not retried. Offsets are
+stored after a batch was accepted or dead-lettered: at least once.
 """
 
 from __future__ import annotations
 
 import hashlib
 import hmac
+import http.client
 import json
 import logging
 import time
-import urllib.error
-import urllib.request
 from collections import defaultdict
 from collections.abc import Callable
 from concurrent.futures import Future
@@ -27,6 +31,7 @@ from confluent_kafka import Message
 
 from monitoring.metrics import metrics
 from pobi.connect import redis_client
+from pobi.egress import EgressRefused, post
 from pobi.errors import DecodeError
 from pobi.publish.producer import Publisher, dead_letter
 from pobi.secrets import hub_key
@@ -39,13 +44,25 @@ from streams.stages.runner import completed
 from topics.contract import Webhook
 from topics.subscriptions import ContractBook
 
-__all__ = ["WebhookStage", "sign"]
+__all__ = ["SIGNATURE_TOLERANCE_S", "WebhookStage", "sign", "verify"]
 
 logger = logging.getLogger(__name__)
 
 
-def sign(key: str, body: bytes) -> str:
-    return "sha256=" + hmac.new(key.encode(), body, hashlib.sha256).hexdigest()
+SIGNATURE_TOLERANCE_S = 300
+
+
+def sign(key: str, body: bytes, timestamp: int) -> str:
+    """The signature a receiver recomputes: HMAC-SHA256 over ``b"<timestamp>." + body``."""
+    return "sha256=" + hmac.new(key.encode(), f"{timestamp}.".encode() + body, hashlib.sha256).hexdigest()
+
+
+def verify(key: str, body: bytes, timestamp: str, signature: str, now: float,
+           tolerance_s: int = SIGNATURE_TOLERANCE_S) -> bool:
+    """What a receiver checks (and pobi's tests do): a fresh timestamp and a matching signature."""
+    if not timestamp.isdigit() or abs(now - int(timestamp)) > tolerance_s:
+        return False
+    return hmac.compare_digest(sign(key, body, int(timestamp)), signature)
 
 
 class _Refused(Exception):  # noqa: N818 - the receiver's answer, not a bug
@@ -56,7 +73,7 @@ class WebhookStage:
     name = "webhook"
 
     def __init__(self, settings: Settings, *, datasets: list[str] | None = None, codec: Codec | None = None,
-                 sleep: Callable[[float], None] = time.sleep) -> None:
+                 sleep: Callable[[float], None] = time.sleep, clock: Callable[[], float] = time.time) -> None:
         del datasets  # a webhook stage follows subscribers, not datasets
         self.settings = settings
         self.codec = codec or Codec()
@@ -67,6 +84,7 @@ class WebhookStage:
         self.wait = redis_wait()
         self._hub_key = hub_key(settings)
         self._sleep = sleep
+        self._clock = clock
         self._feed_prefix = settings.topic("out.")
         self._terms_cache: dict[str, tuple[Webhook, DeliveryDecoder] | None] = {}
 
@@ -117,18 +135,20 @@ class WebhookStage:
         body = json.dumps({"subscriber": subscriber, "batch_id": batch_id, "deliveries": records},
                           ensure_ascii=False).encode()
         key = subscriber_key(self._hub_key, subscriber, "webhook").hex()
-        delay, error = 0.5, ""
+        delay, error, reason = 0.5, "", "webhook.failed"
         for attempt in range(1, webhook.max_attempts + 1):
+            stamp = int(self._clock())
             try:
-                self._post(webhook, body, {"X-Pobi-Signature": sign(key, body), "X-Pobi-Batch-Id": batch_id,
-                                           "X-Pobi-Subscriber": subscriber})
+                self._post(webhook, body, {"X-Pobi-Timestamp": str(stamp), "X-Pobi-Signature": sign(key, body, stamp),
+                                           "X-Pobi-Batch-Id": batch_id, "X-Pobi-Subscriber": subscriber})
                 self._state(subscriber, "ok", "", delivered=len(records))
                 metrics().deliveries.labels(subscriber, "webhook-posted").inc(len(records))
                 return
-            except _Refused as exc:
+            except (_Refused, EgressRefused) as exc:
                 error = str(exc)
+                reason = "webhook.refused_destination" if isinstance(exc, EgressRefused) else "webhook.refused"
                 break
-            except (urllib.error.URLError, OSError) as exc:
+            except (OSError, http.client.HTTPException) as exc:
                 error = str(getattr(exc, "reason", exc))
                 logger.warning("webhook %s: attempt %d/%d failed: %s", subscriber, attempt, webhook.max_attempts,
                                error)
@@ -140,19 +160,19 @@ class WebhookStage:
                      error, len(records))
         self._state(subscriber, "failing", error, failed_batches=1)
         metrics().delivery_failures.labels(subscriber).inc()
-        self._dead_letters(subscriber, batch, "webhook.failed", f"{webhook.url}: {error}")
+        self._dead_letters(subscriber, batch, reason, f"{webhook.url}: {error}")
 
-    @staticmethod
-    def _post(webhook: Webhook, body: bytes, headers: dict[str, str]) -> None:
-        request = urllib.request.Request(webhook.url, data=body, method="POST",
-                                         headers={"Content-Type": "application/json; charset=utf-8", **headers})
-        try:
-            with urllib.request.urlopen(request, timeout=webhook.timeout_s) as response:
-                response.read()
-        except urllib.error.HTTPError as exc:
-            if 400 <= exc.code < 500 and exc.code not in (408, 429):
-                raise _Refused(f"the receiver refused the batch: HTTP {exc.code} {exc.reason}") from None
-            raise
+    def _post(self, webhook: Webhook, body: bytes, headers: dict[str, str]) -> None:
+        answer = post(webhook.url, body, {"Content-Type": "application/json; charset=utf-8", **headers},
+                      timeout_s=webhook.timeout_s, allow=self.settings.webhook_networks,
+                      require_https=self.settings.secure)
+        if 300 <= answer.status < 400:
+            raise _Refused(f"the receiver answered with a redirect (HTTP {answer.status}); pobi does not follow "
+                           "redirects: put the final URL in the contract")
+        if 400 <= answer.status < 500 and answer.status not in (408, 429):
+            raise _Refused(f"the receiver refused the batch: HTTP {answer.status} {answer.reason}")
+        if answer.status >= 400:
+            raise OSError(f"HTTP {answer.status} {answer.reason}")
 
     def _state(self, subscriber: str, state: str, error: str, *, delivered: int = 0, failed_batches: int = 0) -> None:
         key = self.settings.redis_key("delivery", subscriber)

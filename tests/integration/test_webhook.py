@@ -28,7 +28,7 @@ from streams.normalize.event import normalize_event
 from streams.normalize.fields import RuleClock
 from streams.rules.dates import CST
 from streams.stages.fanout import FanoutStage
-from streams.stages.webhook import WebhookStage
+from streams.stages.webhook import WebhookStage, verify
 from tests.kafka_helpers import create_topics, read_all
 from tests.samples import SAMPLE_ROWS
 from tests.stream_helpers import create_stream_topics, namespaced, running_stage, wait_for_group
@@ -58,10 +58,12 @@ def free_port() -> int:
 
 class Receiver(BaseHTTPRequestHandler):
     received: ClassVar[list[tuple[dict, str, bytes]]] = []
+    stamps: ClassVar[list[str]] = []
 
     def do_POST(self) -> None:
         body = self.rfile.read(int(self.headers["Content-Length"]))
         Receiver.received.append((json.loads(body), self.headers["X-Pobi-Signature"], body))
+        Receiver.stamps.append(self.headers["X-Pobi-Timestamp"])
         self.send_response(204)
         self.end_headers()
 
@@ -85,7 +87,8 @@ def readings(n: int) -> list[dict]:
 
 def test_webhook_survives_a_receiver_outage_and_dead_letters_a_lost_one(live_stack: object, unique: str,
                                                                         tmp_path: Path) -> None:
-    settings = namespaced(unique, secrets_dir=tmp_path / "secrets")
+    # the receivers run on this machine: the administrator allows loopback, which webhooks may not reach otherwise
+    settings = namespaced(unique, secrets_dir=tmp_path / "secrets", webhook_allow="127.0.0.1/32")
     create_stream_topics(settings, ["sensor_reading"])
     create_topics(settings, settings.topic("out.env-hook"), settings.topic("out.env-gone"),
                   settings.topic("audit.delivery"))
@@ -95,7 +98,10 @@ def test_webhook_survives_a_receiver_outage_and_dead_letters_a_lost_one(live_sta
     folder.mkdir()
     (folder / "env-hook.yaml").write_text(CONTRACT.format(name="env-hook", port=port, attempts=12))
     (folder / "env-gone.yaml").write_text(CONTRACT.format(name="env-gone", port=dead_port, attempts=2))
-    contracts, problems = load_contracts(folder, default_registry(), datetime.now(CST).date())
+    refused = load_contracts(folder, default_registry(), datetime.now(CST).date())[1]
+    assert len(refused) == 2 and all("loopback" in problem for problem in refused)
+    contracts, problems = load_contracts(folder, default_registry(), datetime.now(CST).date(),
+                                         settings.webhook_networks)
     assert problems == []
     apply_contracts(settings, contracts, default_registry())
     events = readings(120)
@@ -105,7 +111,7 @@ def test_webhook_survives_a_receiver_outage_and_dead_letters_a_lost_one(live_sta
             publisher.produce(settings.topic("norm.sensor_reading"), event["entity"]["id"].encode(),
                               codec.encode_with(codec.registry.latest("sensor_reading.clean"), event))
 
-    Receiver.received = []
+    Receiver.received, Receiver.stamps = [], []
     server = ThreadingHTTPServer(("127.0.0.1", port), Receiver)
     server.server_close()  # the port is chosen but nobody listens yet: the receiver is down
     with running_stage(settings, ["sensor_reading"], stage=FanoutStage(settings, datasets=["sensor_reading"])), \
@@ -124,9 +130,12 @@ def test_webhook_survives_a_receiver_outage_and_dead_letters_a_lost_one(live_sta
         finally:
             server.shutdown()
 
-    key = subscriber_key(hub_key(settings), "env-hook", "webhook").hex().encode()
-    for body, signature, raw in Receiver.received:
-        assert signature == "sha256=" + hmac.new(key, raw, hashlib.sha256).hexdigest()
+    key = subscriber_key(hub_key(settings), "env-hook", "webhook").hex()
+    for (body, signature, raw), stamp in zip(Receiver.received, Receiver.stamps, strict=True):
+        assert verify(key, raw, stamp, signature, time.time())
+        assert not verify(key, raw, stamp, signature, time.time() + 301)  # replayed later: refused
+        assert not verify(key, raw + b" ", stamp, signature, time.time())
+        assert signature == "sha256=" + hmac.new(key.encode(), f"{stamp}.".encode() + raw, hashlib.sha256).hexdigest()
         assert body["subscriber"] == "env-hook" and len(body["deliveries"]) <= 50
     delivered = Counter(d["event_id"] for body, _s, _r in Receiver.received for d in body["deliveries"])
     print(f"\nwebhook: {sum(delivered.values())} deliveries for {len(delivered)} events "
@@ -139,3 +148,35 @@ def test_webhook_survives_a_receiver_outage_and_dead_letters_a_lost_one(live_sta
     letters = [codec.decode(m.value())[1] for m in read_all(settings, settings.topic("dlq.delivery"))]
     assert len(letters) == 120 and {x["reason"] for x in letters} == {"webhook.failed"}
     assert all(x["source_topic"] == settings.topic("out.env-gone") for x in letters)
+
+
+def test_a_webhook_aimed_at_the_hub_delivers_nothing_and_says_why(live_stack: object, unique: str,
+                                                                  tmp_path: Path) -> None:
+    """A contract whose URL names a host that resolves to the hub's own machine (here ClickHouse's HTTP port
+    with an INSERT in the query) passes `validate` (a name is not an address) but not delivery."""
+    settings = namespaced(unique, secrets_dir=tmp_path / "secrets")
+    create_stream_topics(settings, ["sensor_reading"])
+    create_topics(settings, settings.topic("out.env-ssrf"), settings.topic("audit.delivery"))
+    create_topics(settings, settings.topic("pobi.subscriptions"), partitions=1)
+    folder = tmp_path / "contracts"
+    folder.mkdir()
+    url = f"http://localhost:{settings.clickhouse_http_port}/?query=INSERT%20INTO%20pobi.x%20FORMAT%20JSONEachRow"
+    (folder / "env-ssrf.yaml").write_text(CONTRACT.format(name="env-ssrf", port=1, attempts=3).replace(
+        "http://127.0.0.1:1/hook", url))
+    contracts, problems = load_contracts(folder, default_registry(), datetime.now(CST).date())
+    assert problems == []
+    apply_contracts(settings, contracts, default_registry())
+    codec = Codec()
+    with Publisher(settings) as publisher:
+        for event in readings(10):
+            publisher.produce(settings.topic("norm.sensor_reading"), event["entity"]["id"].encode(),
+                              codec.encode_with(codec.registry.latest("sensor_reading.clean"), event))
+    with running_stage(settings, ["sensor_reading"], stage=FanoutStage(settings, datasets=["sensor_reading"])), \
+            running_stage(settings, [], stage=WebhookStage(settings)):
+        wait_for_group(settings, "pobi-fanout", [settings.topic("norm.sensor_reading")], timeout_s=60)
+        wait_for_group(settings, "pobi-webhook", [settings.topic("out.env-ssrf")], timeout_s=60)
+    letters = [codec.decode(m.value())[1] for m in read_all(settings, settings.topic("dlq.delivery"))]
+    assert len(letters) == 10 and {x["reason"] for x in letters} == {"webhook.refused_destination"}
+    assert "loopback" in letters[0]["message"]
+    state = redis_client(settings).hget(settings.redis_key("delivery", "env-ssrf"), "state")
+    assert state == b"failing"
