@@ -242,3 +242,55 @@ def test_pobi_subscribe_and_the_subscriptions_commands(live_stack: object, uniqu
     assert run("subscriptions", "secret", "fuzhou-city", "--out", str(key_file)).returncode == 0
     assert oct(key_file.stat().st_mode & 0o777) == "0o600" and key_file.read_text().strip() not in applied.stdout
     assert run("subscriptions", "secret", "fuzhou-city", "--out", str(key_file)).returncode == 1
+
+
+LEAKY = """subscriber: leaky
+version: 1
+owner_department: 某部门
+purpose: wants whole ID numbers
+legal_basis: none
+approver: nobody
+valid_until: 2030-01-01
+datasets:
+  person:
+    fields: [id_number, birth_date]
+    masks: {id_number: partial, birth_date: clear}
+    consent_clear: [birth_date]
+"""
+
+
+def test_fanout_trusts_neither_a_forged_contract_nor_a_record_s_claimed_dataset(live_stack: object, unique: str,
+                                                                               tmp_path: Path) -> None:
+    """A contract written straight onto pobi.subscriptions (past `validate`) that would rebuild ID numbers
+    gets nothing; a person record on norm.person claiming to be an enterprise reaches neither the credit
+    platform nor anyone else, and waits in dlq.delivery; a record that is not Avro does too."""
+    import json
+
+    import yaml
+
+    settings = namespaced(unique, secrets_dir=tmp_path / "secrets")
+    create_stream_topics(settings, DATASETS)
+    create_topics(settings, *(settings.topic(f"out.{s}") for s in ("fuzhou-city", "credit-system", "leaky")),
+                  settings.topic("audit.delivery"))
+    create_topics(settings, settings.topic("pobi.subscriptions"), partitions=1)
+    apply(settings, contracts_folder(tmp_path))
+    with Publisher(settings) as publisher:  # someone with write access to the topic, bypassing validation
+        forged = {"contract": {**yaml.safe_load(LEAKY), "valid_until": "2030-01-01"}, "schemas": {}}
+        publisher.produce(settings.topic("pobi.subscriptions"), b"leaky", json.dumps(forged).encode())
+        publisher.produce(settings.topic("pobi.subscriptions"), b"garbage", b"{not json")
+    honest = person(1, "350102", "c")
+    claims = person(2, "350102", "c") | {"dataset": "enterprise"}
+    publish(settings, [honest])
+    codec = Codec()
+    with Publisher(settings) as publisher:
+        publisher.produce(settings.topic("norm.person"), claims["entity"]["id"].encode(),
+                          codec.encode_with(codec.registry.latest("person.clean"), claims))
+        publisher.produce(settings.topic("norm.person"), b"x", b"not avro at all")
+    with running_stage(settings, DATASETS, stage=FanoutStage(settings, datasets=DATASETS)):
+        wait_for_group(settings, "pobi-fanout", [settings.topic(f"norm.{d}") for d in DATASETS])
+    documents = read_documents(settings)
+    assert [r["event_id"] for r in feed(settings, "fuzhou-city", documents)] == [honest["event_id"]]
+    assert read_all(settings, settings.topic("out.credit-system")) == []
+    assert read_all(settings, settings.topic("out.leaky")) == []
+    letters = [Codec().decode(m.value())[1] for m in read_all(settings, settings.topic("dlq.delivery"))]
+    assert Counter(x["reason"] for x in letters) == {"event.wrong_dataset": 1, "decode.not_avro": 1}
