@@ -10,6 +10,7 @@ __all__ = [
     "PublishError",
     "SchemaError",
     "StackError",
+    "StoreError",
     "TopicError",
 ]
 
@@ -47,3 +48,8 @@ class DecodeError(PobiError):
 
 class PublishError(PobiError):
     """Kafka did not acknowledge what the publisher sent."""
+
+
+class StoreError(PobiError):
+    """A store (ClickHouse) refused a query or could not be reached; the message may quote the server, so it
+    is for operators (the CLI), not for an API's clients."""

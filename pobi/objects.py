@@ -8,11 +8,13 @@ An id may be given in any spelling the normaliser accepts (full-width, lower-cas
 
 from __future__ import annotations
 
+import queue
+import threading
 from collections.abc import Callable
 from datetime import date
 from typing import Any
 
-from pobi.errors import PobiError
+from pobi.errors import PobiError, StoreError
 from sinks.clickhouse.queries import OBJECT_QUERIES
 from streams.rules.credit_code import normalize_uscc
 from streams.rules.identity import normalize_id_number
@@ -20,7 +22,7 @@ from streams.rules.licence import LICENCE_ROOT, normalize_licence_id
 from streams.rules.outcome import RuleViolation
 from streams.rules.text import compact_identifier
 
-__all__ = ["ObjectService", "object_service", "resolve_id"]
+__all__ = ["ConnectionPool", "ObjectService", "object_service", "resolve_id"]
 
 Execute = Callable[[str, dict[str, Any]], list[tuple[Any, ...]]]
 
@@ -106,15 +108,46 @@ class ObjectService:
             for s, v, ds, eid, fields, mode, ts in rows]}
 
 
-def object_service(settings: Any) -> ObjectService:
-    """The services on the deployment's ClickHouse, with purposes from the contracts on the hub."""
+class ConnectionPool:
+    """One ClickHouse connection per concurrent caller (clickhouse-driver's client is not thread-safe), at
+    most ``size`` at once; a caller waits up to ``wait_s`` for one, then StoreError. A connection that failed
+    is dropped, not reused."""
+
+    def __init__(self, connect: Callable[[], Any], size: int = 8, wait_s: float = 10.0) -> None:
+        self._connect = connect
+        self._idle: queue.LifoQueue[Any] = queue.LifoQueue()
+        self._slots = threading.BoundedSemaphore(size)
+        self._wait_s = wait_s
+
+    def __call__(self, query: str, params: dict[str, Any]) -> list[tuple[Any, ...]]:
+        if not self._slots.acquire(timeout=self._wait_s):
+            raise StoreError(f"every ClickHouse connection was busy for {self._wait_s:.0f} s")
+        try:
+            try:
+                writer = self._idle.get_nowait()
+            except queue.Empty:
+                writer = self._connect()
+            try:
+                rows: list[tuple[Any, ...]] = writer.execute(query, params)
+            except BaseException:
+                writer.client.disconnect()
+                raise
+            self._idle.put(writer)
+            return rows
+        finally:
+            self._slots.release()
+
+
+def object_service(settings: Any, *, connections: int = 1) -> ObjectService:
+    """The services on the deployment's ClickHouse, with purposes from the contracts on the hub; up to
+    ``connections`` queries at once (the HTTP API's request threads), each on its own connection."""
     from datetime import datetime
 
     from sinks.clickhouse.writer import ClickHouseWriter
     from streams.rules.dates import CST
     from topics.subscriptions import read_documents
 
-    writer = ClickHouseWriter(settings, wait=False, query=True)
+    pool = ConnectionPool(lambda: ClickHouseWriter(settings, wait=False, query=True), size=connections)
 
     def purposes() -> dict[str, str]:
         try:
@@ -122,4 +155,4 @@ def object_service(settings: Any) -> ObjectService:
         except PobiError:
             return {}
 
-    return ObjectService(writer.execute, settings.clickhouse_database, lambda: datetime.now(CST).date(), purposes)
+    return ObjectService(pool, settings.clickhouse_database, lambda: datetime.now(CST).date(), purposes)

@@ -17,7 +17,7 @@ from concurrent.futures import Future
 import faust
 from mode import Service
 
-from pobi.api import ObjectApi
+from pobi.api import MAX_IN_FLIGHT, ObjectApi
 from pobi.connect import faust_credentials
 from pobi.settings import Settings
 from streams.agents.dead_letters import DeadLetterWatch
@@ -89,7 +89,8 @@ class ApiService(Service):
             tls = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
             tls.load_cert_chain(files.server_cert, files.server_key)
             token = ensure_password(self.settings, "api", "token")
-        self.api = ObjectApi(object_service(self.settings), self.settings.bind_host, self.settings.api_port,
+        service = object_service(self.settings, connections=MAX_IN_FLIGHT)
+        self.api = ObjectApi(service, self.settings.bind_host, self.settings.api_port,
                              tls=tls, token=token)
         self.api.start()
         logger.info("object services on %s://127.0.0.1:%d/", "https" if tls else "http", self.api.port)

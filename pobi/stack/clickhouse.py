@@ -55,7 +55,7 @@ _SECURE_CONFIG = """<yandex>
 _SECURE_USERS = """<yandex>
     <profiles>
         <default><max_memory_usage>4000000000</max_memory_usage></default>
-        <read_only><readonly>1</readonly></read_only>
+        <read_only><readonly>1</readonly><max_execution_time>30</max_execution_time></read_only>
     </profiles>
     <users>
         <{writer}><password_sha256_hex>{writer_hash}</password_sha256_hex><networks>{networks}</networks>

@@ -12,7 +12,7 @@ from clickhouse_driver import Client
 from clickhouse_driver.errors import NetworkError, ServerException, SocketTimeoutError
 
 from pobi.connect import clickhouse_client
-from pobi.errors import PobiError
+from pobi.errors import StoreError
 from pobi.settings import Settings
 from pobi.waiting import WaitOut
 
@@ -59,9 +59,9 @@ class ClickHouseWriter:
             return call()
         except ServerException as exc:
             refusal = str(exc).split("\n")[1 if str(exc).startswith("Code:") else 0].split(" Stack trace")[0]
-            raise PobiError(f"ClickHouse at {self.address} refused: {refusal.strip()}") from None
+            raise StoreError(f"ClickHouse at {self.address} refused: {refusal.strip()}") from None
         except _UNREACHABLE as exc:
             self.client.disconnect()
             hint = ("its certificate is not signed by the CA in POBI_TLS_CA_FILE" if "CERTIFICATE_VERIFY" in str(exc)
                     else "is it running? (`pobi stack up`)")
-            raise PobiError(f"cannot reach ClickHouse at {self.address} ({exc}); {hint}") from None
+            raise StoreError(f"cannot reach ClickHouse at {self.address} ({exc}); {hint}") from None
