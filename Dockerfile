@@ -9,7 +9,7 @@ COPY sinks ./sinks
 COPY schemas ./schemas
 COPY monitoring ./monitoring
 RUN pip install --no-cache-dir . && useradd --system --uid 10001 pobi \
-    && install -d -o pobi -m 700 /var/lib/pobi/secrets
+    && install -d -o pobi -m 700 /var/lib/pobi /var/lib/pobi/secrets
 USER pobi
 EXPOSE 9464
 CMD ["pobi", "worker"]

@@ -35,5 +35,6 @@ stack-up: venv
 stack-down: venv
 	$(BIN)/pobi stack down
 
+# the state folder (POBI_STACK_DIR, default ~/.local/state/pobi) holds the hub key: `clean` leaves it alone
 clean: stack-down
-	rm -rf .pobi $(VENV)
+	rm -rf $(VENV)

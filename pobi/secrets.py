@@ -7,6 +7,8 @@ read the same file (mount it as a secret), or hashes would differ between worker
 from __future__ import annotations
 
 import contextlib
+import hashlib
+import hmac
 import os
 import secrets
 from pathlib import Path
@@ -15,7 +17,7 @@ from pobi.connect import read_password, require_owner_only
 from pobi.errors import ConfigError
 from pobi.settings import Settings
 
-__all__ = ["ensure_password", "hub_key", "new_password", "replace_private", "write_private"]
+__all__ = ["ensure_password", "hub_key", "hub_key_id", "new_password", "replace_private", "write_private"]
 
 
 def write_private(path: Path, data: bytes) -> None:
@@ -54,11 +56,25 @@ def ensure_password(settings: Settings, service: str, user: str) -> str:
     return read_password(settings, service, user)
 
 
-def hub_key(settings: Settings) -> bytes:
+def hub_key(settings: Settings, *, create: bool = False) -> bytes:
+    """The hub key. Only ``create`` (`pobi subscriptions apply`, when the first contract is published) makes
+    one; a stage that does not find it refuses to start rather than mint a new key, whose pseudonyms and
+    webhook signatures would match nothing a subscriber already holds."""
     path = settings.secrets_path / "hub.key"
-    _create_once(settings.secrets_path, path, secrets.token_bytes(32))
+    if create:
+        _create_once(settings.secrets_path, path, secrets.token_bytes(32))
+    elif not path.exists():
+        raise ConfigError(f"the hub key {path} does not exist. It is made by `pobi subscriptions apply`; if "
+                          "contracts were applied before, this process reads another state folder than they were "
+                          "(POBI_STACK_DIR / POBI_SECRETS_DIR) — point it at the same one, or restore the key")
     require_owner_only(path)
     key = path.read_bytes()
     if len(key) < 32:
         raise ConfigError(f"{path} holds {len(key)} bytes; a hub key has at least 32")
     return key
+
+
+def hub_key_id(key: bytes) -> str:
+    """A public fingerprint of the hub key (it reveals nothing of it), recorded with every contract applied,
+    so a process holding another key notices before it delivers anything."""
+    return hmac.new(key, b"pobi hub key id", hashlib.sha256).hexdigest()[:16]

@@ -1,4 +1,9 @@
-"""pobi's settings: one frozen object, read from the environment (prefix ``POBI_``) and ``.env``.
+"""pobi's settings: one frozen object, read from the environment (prefix ``POBI_``) and, when
+``POBI_ENV_FILE`` names one, an env file — never a ``.env`` that happens to lie in the current directory.
+
+All state (jars, data, logs, the hub key, passwords) lives in one folder, ``POBI_STACK_DIR``: by default
+``$XDG_STATE_HOME/pobi`` (``~/.local/state/pobi``), whichever folder a command runs in; a relative path is
+refused, so two commands started in different folders can never disagree about where the hub key is.
 
 Every variable is documented in the README's settings table. A bad value stops the program with one line
 that names the variable, instead of a traceback deep inside a client library.
@@ -6,6 +11,7 @@ that names the variable, instead of a traceback deep inside a client library.
 
 from __future__ import annotations
 
+import os
 from functools import lru_cache
 from pathlib import Path
 from typing import TYPE_CHECKING, Literal
@@ -18,7 +24,7 @@ from pobi.errors import ConfigError
 if TYPE_CHECKING:
     from pobi.egress import Network
 
-__all__ = ["Settings", "get_settings", "load_settings"]
+__all__ = ["Settings", "default_state_dir", "get_settings", "load_settings"]
 
 Port = int
 
@@ -27,7 +33,7 @@ class Settings(BaseSettings):
     """Where pobi finds its services and keeps its local state."""
 
     model_config = SettingsConfigDict(
-        env_prefix="POBI_", env_file=".env", env_file_encoding="utf-8", frozen=True, extra="ignore"
+        env_prefix="POBI_", env_file=None, env_file_encoding="utf-8", frozen=True, extra="ignore"
     )
 
     kafka_bootstrap: str = Field("127.0.0.1:9092", description="Kafka bootstrap servers, host:port[,…]")
@@ -44,9 +50,11 @@ class Settings(BaseSettings):
     bind_host: str = Field("127.0.0.1", description="where the worker's /metrics and API listen (0.0.0.0 in a "
                            "container; never published beyond loopback by docker-compose)")
     api_port: Port = Field(9465, ge=0, le=65535, description="the worker's object-services HTTP API (0: off)")
-    stack_dir: Path = Field(Path(".pobi"), description="where the local stack keeps binaries, data and logs")
+    stack_dir: Path = Field(default_factory=lambda: default_state_dir(),
+                            description="the state folder: the local stack's binaries, data and logs, the secrets")
     ready_timeout_s: float = Field(90.0, gt=0, description="how long `stack up` waits for each service")
-    secrets_dir: Path = Field(Path(".pobi/secrets"), description="the hub key and subscriber credentials (0700)")
+    secrets_dir: Path | None = Field(None, description="the hub key and subscriber credentials (0700; default: "
+                                     "<stack_dir>/secrets)")
     namespace: str = Field("", pattern=r"^[a-z0-9_-]*$",
                            description="prefix of topics, consumer groups and Redis keys (isolates tests)")
     dedup_ttl_hours: int = Field(168, ge=1, description="how long an event id is remembered (≥ ingest retention)")
@@ -73,6 +81,13 @@ class Settings(BaseSettings):
             host, _, port = server.strip().rpartition(":")
             if not host or not port.isdigit():
                 raise ValueError(f"expected host:port, got {server!r}")
+        return value
+
+    @field_validator("stack_dir", "secrets_dir", "tls_ca_file", "kafka_password_file")
+    @classmethod
+    def _absolute(cls, value: Path | None) -> Path | None:
+        if value is not None and not value.expanduser().is_absolute():
+            raise ValueError("must be an absolute path (state never depends on the folder a command runs in)")
         return value
 
     @field_validator("webhook_allow")
@@ -103,7 +118,7 @@ class Settings(BaseSettings):
 
     @property
     def secrets_path(self) -> Path:
-        return self.secrets_dir.expanduser().resolve()
+        return (self.secrets_dir or self.stack_path / "secrets").expanduser().resolve()
 
     @property
     def secure(self) -> bool:
@@ -111,7 +126,7 @@ class Settings(BaseSettings):
 
     @property
     def ca_path(self) -> Path:
-        return (self.tls_ca_file or self.stack_dir / "tls" / "ca.crt").expanduser().resolve()
+        return (self.tls_ca_file or self.stack_path / "tls" / "ca.crt").expanduser().resolve()
 
     def password_path(self, service: str, user: str) -> Path:
         """Where ``user``'s password for ``service`` (kafka, clickhouse, redis) is kept: an explicit
@@ -128,10 +143,20 @@ class Settings(BaseSettings):
         return ":".join(("pobi", self.namespace or "-", *parts))
 
 
+def default_state_dir() -> Path:
+    """``$XDG_STATE_HOME/pobi``, or ``~/.local/state/pobi``: absolute, the same from every folder."""
+    base = os.environ.get("XDG_STATE_HOME") or str(Path.home() / ".local" / "state")
+    return Path(base).expanduser().resolve() / "pobi"
+
+
 def load_settings(**overrides: object) -> Settings:
-    """Read the settings; a bad value becomes a ConfigError naming the variable."""
+    """Read the settings (and the env file ``POBI_ENV_FILE`` names, if any); a bad value becomes a
+    ConfigError naming the variable."""
+    env_file = os.environ.get("POBI_ENV_FILE") or None
+    if env_file is not None and not Path(env_file).is_file():
+        raise ConfigError(f"POBI_ENV_FILE={env_file} is not a file")
     try:
-        return Settings(**overrides)
+        return Settings(_env_file=env_file, **overrides)  # type: ignore[call-arg]
     except ValidationError as exc:
         first = exc.errors()[0]
         field = str(first["loc"][0]) if first["loc"] else "?"

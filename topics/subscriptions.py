@@ -19,9 +19,10 @@ from confluent_kafka import OFFSET_BEGINNING, Consumer, KafkaError, KafkaExcepti
 from pydantic import ValidationError
 
 from pobi.egress import Network
-from pobi.errors import PobiError
+from pobi.errors import ConfigError, PobiError
 from pobi.kafka import client_config
 from pobi.publish.producer import Publisher
+from pobi.secrets import hub_key, hub_key_id
 from pobi.settings import Settings
 from schemas.projection import delivery_schema
 from schemas.registry import SchemaRegistry, WireSchema, default_registry
@@ -29,7 +30,7 @@ from topics.catalogue import CATALOGUE_PATH, Catalogue, load_catalogue
 from topics.contract import ContractError, SubscriptionContract, check_contract, load_contract
 
 __all__ = ["CONTRACTS_DIR", "ApplyResult", "ContractBook", "apply_contracts", "contract_document",
-           "deployment_catalogue", "load_contracts", "read_documents", "subscribers_in"]
+           "deployment_catalogue", "load_contracts", "read_documents", "refuse_other_key", "subscribers_in"]
 
 logger = logging.getLogger(__name__)
 CONTRACTS_DIR = Path(__file__).with_name("contracts")
@@ -65,13 +66,13 @@ def load_contracts(folder: Path, registry: SchemaRegistry, today: date,
 
 
 def contract_document(contract: SubscriptionContract, registry: SchemaRegistry,
-                      previous: dict[str, Any] | None = None) -> dict[str, Any]:
+                      previous: dict[str, Any] | None = None, key_id: str = "") -> dict[str, Any]:
     schemas = dict((previous or {}).get("schemas", {}))
     for dataset, grant in contract.datasets.items():
         schema = delivery_schema(contract.subscriber, contract.version, dataset, grant.fields, grant.masks, registry)
         schemas[WireSchema("delivery", 0, schema, None, "delivery").fingerprint.hex()] = schema
     return {"contract": contract.model_dump(mode="json", by_alias=True, exclude_none=True), "schemas": schemas,
-            "applied_ts_ms": int(time.time() * 1000)}
+            "applied_ts_ms": int(time.time() * 1000), "hub_key_id": key_id}
 
 
 def read_documents(settings: Settings, timeout_s: float = 10.0) -> dict[str, dict[str, Any]]:
@@ -95,6 +96,8 @@ def apply_contracts(settings: Settings, contracts: list[SubscriptionContract], r
     """Publish new and changed contracts; withdraw (tombstone) those no longer in the folder. A contract
     whose content changed must carry a higher version, so deliveries name the terms they were made under."""
     current = read_documents(settings)
+    key_id = hub_key_id(hub_key(settings, create=True))
+    refuse_other_key(current, key_id, settings)
     result = ApplyResult()
     topic = settings.topic(TOPIC)
     with Publisher(settings) as publisher:
@@ -107,7 +110,7 @@ def apply_contracts(settings: Settings, contracts: list[SubscriptionContract], r
             if before and before["contract"]["version"] >= contract.version:
                 raise ContractError(f"{contract.subscriber}: the contract changed but its version stayed at "
                                     f"{before['contract']['version']}; raise it")
-            document = contract_document(contract, registry, before)
+            document = contract_document(contract, registry, before, key_id)
             publisher.produce(topic, contract.subscriber.encode(), json.dumps(document, ensure_ascii=False).encode())
             result.published.append(contract.subscriber)
         if withdraw_missing:
@@ -115,6 +118,17 @@ def apply_contracts(settings: Settings, contracts: list[SubscriptionContract], r
                 publisher.produce(topic, subscriber.encode(), None)  # type: ignore[arg-type]  # a tombstone
                 result.withdrawn.append(subscriber)
     return result
+
+
+def refuse_other_key(documents: dict[str, dict[str, Any]], key_id: str, settings: Settings) -> None:
+    """ConfigError if the contracts on the hub were applied under another hub key than this process holds."""
+    others = sorted({str(d.get("hub_key_id")) for d in documents.values() if d.get("hub_key_id")} - {key_id})
+    if others:
+        raise ConfigError(
+            f"the contracts on {settings.topic(TOPIC)} were applied with hub key {others[0]}, but "
+            f"{settings.secrets_path / 'hub.key'} is key {key_id}: this process reads another state folder "
+            "(POBI_STACK_DIR / POBI_SECRETS_DIR) than the one that applied them; pseudonyms and webhook "
+            "signatures would not match. Point it at the same folder, or restore the key")
 
 
 class ContractBook:

@@ -21,7 +21,7 @@ def _secure_settings() -> Settings:
     settings = get_settings()
     if not settings.secure:
         raise PobiError("access control needs the secure profile (POBI_SECURITY=secure; `pobi stack up --secure` "
-                        "writes the administrator's settings to .pobi/secure.env)")
+                        "writes the administrator's settings to <stack_dir>/secure.env)")
     return settings
 
 

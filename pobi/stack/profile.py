@@ -1,7 +1,7 @@
 """The secure profile's fixed users, and the settings the stack itself uses to reach its own services.
 
 ``pobi stack up --secure`` writes ``<stack_dir>/secure.env``: the administrator's settings (user names and the
-locations of files; never a password) for an operator to load with ``set -a; . .pobi/secure.env; set +a``.
+locations of files; never a password) for an operator to load with ``set -a; . ~/.local/state/pobi/secure.env; set +a``.
 """
 
 from __future__ import annotations

@@ -22,13 +22,13 @@ from confluent_kafka import Message
 from monitoring.metrics import metrics
 from pobi.errors import DecodeError
 from pobi.publish.producer import MAX_RECORD_BYTES, Publisher, dead_letter
-from pobi.secrets import hub_key
+from pobi.secrets import hub_key, hub_key_id
 from pobi.settings import Settings
 from schemas.codec import Codec
 from streams.fanout.deliver import Grant, compile_grants
 from streams.rules.dates import CST
 from streams.stages.runner import completed
-from topics.subscriptions import ContractBook
+from topics.subscriptions import ContractBook, refuse_other_key
 
 __all__ = ["FanoutStage"]
 
@@ -47,7 +47,6 @@ class FanoutStage:
         self.publisher = Publisher(settings, self.codec, {"delivery.report.only.error": True})
         self.book = ContractBook(settings)
         self.book.load()
-        self._hub_key = hub_key(settings)
         self._grants: dict[str, list[Grant]] = {}
         self._valid_until: dict[str, date] = {}
         self._modes: dict[str, str] = {}
@@ -65,10 +64,14 @@ class FanoutStage:
     def _compile(self) -> None:
         """Grants, delivery modes and end dates of the contracts in force; rebuilt only when they change."""
         self._grants, self._valid_until = {}, {}
-        for contract in self.book.contracts(self.codec.registry):
+        contracts = self.book.contracts(self.codec.registry)
+        key = hub_key(self.settings) if contracts else b""  # needed once there are contracts: theirs, no other
+        if contracts:
+            refuse_other_key(self.book.documents, hub_key_id(key), self.settings)
+        for contract in contracts:
             self._modes[contract.subscriber] = contract.delivery
             self._valid_until[contract.subscriber] = contract.valid_until
-            for grant in compile_grants(contract, self.codec.registry, self._hub_key):
+            for grant in compile_grants(contract, self.codec.registry, key):
                 self._grants.setdefault(grant.dataset, []).append(grant)
 
     def _in_force(self, today: date) -> dict[str, list[Grant]]:

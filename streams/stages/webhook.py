@@ -34,7 +34,7 @@ from pobi.connect import redis_client
 from pobi.egress import EgressRefused, post
 from pobi.errors import DecodeError
 from pobi.publish.producer import Publisher, dead_letter
-from pobi.secrets import hub_key
+from pobi.secrets import hub_key, hub_key_id
 from pobi.settings import Settings
 from schemas.codec import Codec
 from schemas.projection import DeliveryDecoder
@@ -42,7 +42,7 @@ from streams.dedup import redis_wait
 from streams.fanout.deliver import subscriber_key
 from streams.stages.runner import completed
 from topics.contract import Webhook
-from topics.subscriptions import ContractBook
+from topics.subscriptions import ContractBook, refuse_other_key
 
 __all__ = ["SIGNATURE_TOLERANCE_S", "WebhookStage", "sign", "verify"]
 
@@ -82,7 +82,7 @@ class WebhookStage:
         self.publisher = Publisher(settings, self.codec, {"delivery.report.only.error": True})
         self.redis = redis_client(settings, socket_timeout=10)
         self.wait = redis_wait()
-        self._hub_key = hub_key(settings)
+        self._hub_key: bytes | None = None  # read when the first webhook contract needs it
         self._sleep = sleep
         self._clock = clock
         self._feed_prefix = settings.topic("out.")
@@ -134,6 +134,9 @@ class WebhookStage:
         batch_id = f"{first.topic()}/{first.partition()}/{first.offset()}-{last.offset()}"
         body = json.dumps({"subscriber": subscriber, "batch_id": batch_id, "deliveries": records},
                           ensure_ascii=False).encode()
+        if self._hub_key is None:
+            self._hub_key = hub_key(self.settings)
+        refuse_other_key(self.book.documents, hub_key_id(self._hub_key), self.settings)
         key = subscriber_key(self._hub_key, subscriber, "webhook").hex()
         delay, error, reason = 0.5, "", "webhook.failed"
         for attempt in range(1, webhook.max_attempts + 1):

@@ -294,3 +294,29 @@ def test_fanout_trusts_neither_a_forged_contract_nor_a_record_s_claimed_dataset(
     assert read_all(settings, settings.topic("out.leaky")) == []
     letters = [Codec().decode(m.value())[1] for m in read_all(settings, settings.topic("dlq.delivery"))]
     assert Counter(x["reason"] for x in letters) == {"event.wrong_dataset": 1, "decode.not_avro": 1}
+
+
+def test_a_stage_with_another_or_no_hub_key_refuses_to_start(live_stack: object, unique: str,
+                                                             tmp_path: Path) -> None:
+    """A worker started with another state folder than the one contracts were applied from would mint a new
+    hub key, and every pseudonym and webhook signature would change; it refuses instead."""
+    from pobi.errors import ConfigError
+    from pobi.secrets import write_private
+
+    settings = namespaced(unique, secrets_dir=tmp_path / "applied")
+    create_stream_topics(settings, DATASETS)
+    create_topics(settings, settings.topic("pobi.subscriptions"), partitions=1)
+    apply(settings, contracts_folder(tmp_path))
+    assert (tmp_path / "applied" / "hub.key").exists()  # made with the first contract
+
+    empty = settings.model_copy(update={"secrets_dir": tmp_path / "elsewhere"})
+    with pytest.raises(ConfigError, match="does not exist"):
+        FanoutStage(empty, datasets=DATASETS)
+    assert not (tmp_path / "elsewhere" / "hub.key").exists()
+    write_private(tmp_path / "other" / "hub.key", b"k" * 32)
+    other = settings.model_copy(update={"secrets_dir": tmp_path / "other"})
+    with pytest.raises(ConfigError, match="another state folder"):
+        FanoutStage(other, datasets=DATASETS)
+    with pytest.raises(ConfigError, match="another state folder"):
+        apply(other, contracts_folder(tmp_path))
+    FanoutStage(settings, datasets=DATASETS).close()  # the right folder: it starts

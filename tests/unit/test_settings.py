@@ -36,3 +36,32 @@ def test_a_bad_value_names_the_variable(monkeypatch: pytest.MonkeyPatch, var: st
     message = str(err.value)
     assert named in message and value in message
     assert "\n" not in message
+
+
+@pytest.mark.parametrize("var", ["POBI_STACK_DIR", "POBI_SECRETS_DIR"])
+def test_state_never_depends_on_the_current_folder(monkeypatch: pytest.MonkeyPatch, var: str) -> None:
+    monkeypatch.setenv(var, ".pobi")
+    with pytest.raises(ConfigError, match="must be an absolute path"):
+        load_settings()
+
+
+def test_the_state_folder_is_one_absolute_place(monkeypatch: pytest.MonkeyPatch, tmp_path: object) -> None:
+    monkeypatch.delenv("POBI_STACK_DIR", raising=False)
+    monkeypatch.delenv("POBI_SECRETS_DIR", raising=False)
+    monkeypatch.setenv("XDG_STATE_HOME", str(tmp_path))
+    monkeypatch.chdir(str(tmp_path))
+    s = load_settings()
+    assert s.stack_path == tmp_path / "pobi"  # type: ignore[operator]
+    assert s.secrets_path == tmp_path / "pobi" / "secrets"  # type: ignore[operator]
+
+
+def test_a_dot_env_in_the_current_folder_is_not_read(monkeypatch: pytest.MonkeyPatch, tmp_path: object) -> None:
+    from pathlib import Path
+
+    folder = Path(str(tmp_path))
+    (folder / ".env").write_text("POBI_METRICS_PORT=1234\n")
+    monkeypatch.chdir(folder)
+    monkeypatch.delenv("POBI_METRICS_PORT", raising=False)
+    assert load_settings().metrics_port == 9464
+    monkeypatch.setenv("POBI_ENV_FILE", str(folder / ".env"))
+    assert load_settings().metrics_port == 1234
