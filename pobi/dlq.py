@@ -11,7 +11,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
-from confluent_kafka import Consumer, TopicPartition
+from confluent_kafka import Consumer
 
 from pobi.errors import DecodeError, PobiError
 from pobi.kafka import client_config, require_kafka
@@ -19,6 +19,7 @@ from pobi.publish.producer import Publisher
 from pobi.settings import Settings
 from schemas.codec import Codec
 from streams.stages.normalize import REPLAY_HEADER
+from topics.admin import records_to_end
 
 __all__ = ["DLQ_STAGES", "DeadLetterRecord", "ReplayReport", "read_dead_letters", "replay"]
 
@@ -60,37 +61,17 @@ def read_dead_letters(settings: Settings, stage: str | None = None, reason: str 
 
 def _read_topic(consumer: Consumer, codec: Codec, name: str, reason: str | None,
                 since_ms: int | None) -> Iterator[DeadLetterRecord]:
-    topic = consumer.list_topics(name, timeout=10).topics.get(name)
-    if topic is None or topic.error:
-        return
-    ends = {}
-    for p in topic.partitions:
-        low, high = consumer.get_watermark_offsets(TopicPartition(name, p), timeout=10)
-        if high > low:
-            ends[p] = high
-    if not ends:
-        return
-    consumer.assign([TopicPartition(name, p, 0) for p in ends])
-    remaining = dict(ends)
-    while remaining:
-        for message in consumer.consume(1000, 2.0):
-            if message.error():
-                continue
-            p, offset = message.partition(), message.offset()
-            if offset >= remaining.get(p, 0):
-                continue
-            if offset + 1 >= remaining[p]:
-                del remaining[p]
-            try:
-                _schema, letter = codec.decode(message.value())
-            except DecodeError:
-                continue  # not a dead letter pobi wrote; `pobi dlq list` is about pobi's own
-            if reason and letter["reason"] != reason and not letter["reason"].startswith(reason + "."):
-                continue
-            if since_ms and letter["ts_ms"] < since_ms:
-                continue
-            yield DeadLetterRecord(name, p, offset, letter)
-    consumer.unassign()
+    for message in records_to_end(consumer, name):
+        p, offset = message.partition(), message.offset()
+        try:
+            _schema, letter = codec.decode(message.value())
+        except DecodeError:
+            continue  # not a dead letter pobi wrote; `pobi dlq list` is about pobi's own
+        if reason and letter["reason"] != reason and not letter["reason"].startswith(reason + "."):
+            continue
+        if since_ms and letter["ts_ms"] < since_ms:
+            continue
+        yield DeadLetterRecord(name, p, offset, letter)
 
 
 def replay(settings: Settings, records: list[DeadLetterRecord]) -> ReplayReport:

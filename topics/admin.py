@@ -8,9 +8,10 @@ loses data, so both stay an operator's decision.
 from __future__ import annotations
 
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 
-from confluent_kafka import Consumer, KafkaError, KafkaException, TopicPartition
+from confluent_kafka import Consumer, KafkaError, KafkaException, Message, TopicPartition
 from confluent_kafka.admin import AdminClient, ConfigResource, NewTopic, ResourceType
 
 from pobi.errors import TopicError
@@ -19,7 +20,7 @@ from pobi.settings import Settings
 from topics.catalogue import Catalogue, TopicSpec
 
 __all__ = ["ApplyReport", "TopicState", "admin_client", "apply_catalogue", "compare_catalogue", "group_progress",
-           "record_counts", "wait_for_group"]
+           "record_counts", "records_to_end", "wait_for_group"]
 
 _TIMEOUT_S = 15.0
 
@@ -195,3 +196,32 @@ def wait_for_group(settings: Settings, group: str, topics: list[str], timeout_s:
             behind = ", ".join(f"{t} {c}/{e}" for t, (e, c) in progress.items() if c < e)
             raise TopicError(f"{group} did not catch up within {timeout_s:.0f}s ({behind})")
         time.sleep(0.3)
+
+
+def records_to_end(consumer: Consumer, name: str) -> Iterator[Message]:
+    """Every record of topic ``name`` from its start to the end offsets it has now (none if it does not
+    exist), read with ``consumer`` by assignment; the consumer is unassigned afterwards."""
+    topic = consumer.list_topics(name, timeout=_TIMEOUT_S).topics.get(name)
+    if topic is None or topic.error:
+        return
+    remaining = {}
+    for p in topic.partitions:
+        low, high = consumer.get_watermark_offsets(TopicPartition(name, p), timeout=_TIMEOUT_S)
+        if high > low:
+            remaining[p] = high
+    if not remaining:
+        return
+    consumer.assign([TopicPartition(name, p, 0) for p in remaining])
+    try:
+        while remaining:
+            for message in consumer.consume(1000, 2.0):
+                if message.error():
+                    continue
+                p, offset = message.partition(), message.offset()
+                if offset >= remaining.get(p, 0):
+                    continue
+                if offset + 1 >= remaining[p]:
+                    del remaining[p]
+                yield message
+    finally:
+        consumer.unassign()

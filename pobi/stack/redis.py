@@ -44,8 +44,8 @@ class RedisService(Service):
                 "+@scripting +@transaction +@connection -@dangerous\n").encode())
 
     def command(self) -> list[str]:
-        common = ["--dir", str(self.home), "--appendonly", "yes", "--save", "", "--daemonize", "no",
-                  "--protected-mode", "yes", "--logfile", "", "--bind", self.host]
+        common = ["--dir", str(self.home), "--appendonly", "yes", "--appendfsync", "everysec", "--save", "",
+                  "--daemonize", "no", "--protected-mode", "yes", "--logfile", "", "--bind", self.host]
         if not self.settings.secure:
             return ["redis-server", "--port", str(self.settings.redis_port), *common]
         tls = ensure_certificates(self.settings)

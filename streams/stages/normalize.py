@@ -32,6 +32,7 @@ from pobi.settings import Settings
 from schemas.codec import Codec
 from schemas.registry import WireSchema
 from streams.dedup import Candidate, Confirmation, SeenEvents, StateWrite, Verdict
+from streams.durability import check_state
 from streams.normalize.envelope import content_digest, dedup_key, envelope_problem
 from streams.normalize.event import normalize_event
 from streams.normalize.fields import RuleClock
@@ -75,6 +76,8 @@ class NormalizeStage:
         self.codec = codec or Codec()
         self.datasets = datasets or self.codec.registry.datasets
         self.seen = seen or SeenEvents(settings, token=uuid.uuid4().hex)
+        if seen is None:  # a real Redis: make sure it still holds what the hub wrote before relying on it
+            self.seen.wait(lambda: check_state(settings, self.seen.redis, self.datasets))
         # only failed deliveries call back: flush() waits for the rest, so per-record callbacks buy nothing
         self.publisher = publisher or Publisher(settings, self.codec, {"delivery.report.only.error": True})
         self._dataset_of = {settings.topic(f"ingest.{d}"): d for d in self.datasets}
