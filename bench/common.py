@@ -14,10 +14,10 @@ from typing import Any
 
 from confluent_kafka import Consumer, Producer, TopicPartition
 
-from pobi.kafka import client_config
-from pobi.publish.producer import PRODUCER_SETTINGS
-from pobi.settings import Settings
+from pobi.foundation.kafka import client_config
+from pobi.foundation.settings import Settings
 from topics.admin import admin_client
+from topics.producer import PRODUCER_SETTINGS
 
 __all__ = ["add_ratios", "consume_produce_baseline", "machine", "remove_topics", "send_encoded", "time_stage",
            "write_report"]

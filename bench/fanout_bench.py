@@ -22,12 +22,12 @@ from pathlib import Path
 from confluent_kafka.admin import NewTopic
 
 from pobi.demo.traffic import valid_id_number
-from pobi.settings import Settings, load_settings
+from pobi.foundation.clock import CST
+from pobi.foundation.settings import Settings, load_settings
 from schemas.codec import Codec
 from schemas.registry import default_registry
 from streams.normalize.event import normalize_event
 from streams.normalize.fields import RuleClock
-from streams.rules.dates import CST
 from streams.stages.fanout import FanoutStage
 from topics.admin import admin_client
 from topics.subscriptions import CONTRACTS_DIR, apply_contracts, load_contracts

@@ -30,14 +30,14 @@ from pathlib import Path
 
 from confluent_kafka.admin import NewTopic
 
-from pobi.connect import redis_client
 from pobi.demo.traffic import DemoTraffic
-from pobi.dlq import DLQ_STAGES
-from pobi.publish.envelope import SourceRef, build_envelope, record_key
-from pobi.settings import Settings, load_settings
+from pobi.foundation.connect import redis_client
+from pobi.foundation.settings import Settings, load_settings
+from pobi.worker.spec import StageSpec, run_copies
 from schemas.codec import Codec
-from streams.stages.spec import StageSpec, run_copies
+from schemas.envelope import SourceRef, build_envelope, record_key
 from topics.admin import admin_client
+from topics.dead_letters import DLQ_STAGES
 
 sys.path.insert(0, str(Path(__file__).parent))
 from common import add_ratios, consume_produce_baseline, remove_topics, send_encoded, write_report

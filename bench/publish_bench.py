@@ -22,12 +22,12 @@ import orjson
 from confluent_kafka.admin import NewTopic
 
 from pobi.demo.traffic import DemoTraffic
-from pobi.publish.envelope import SourceRef, build_envelope, record_key
+from pobi.foundation.settings import load_settings
 from pobi.publish.files import PublishOptions, publish_input
-from pobi.publish.producer import Publisher
-from pobi.settings import load_settings
 from schemas.codec import Codec
+from schemas.envelope import SourceRef, build_envelope, record_key
 from topics.admin import admin_client
+from topics.producer import Publisher
 
 sys.path.insert(0, str(Path(__file__).parent))
 from common import add_ratios, remove_topics, send_encoded, write_report

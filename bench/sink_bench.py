@@ -29,12 +29,10 @@ from confluent_kafka import OFFSET_BEGINNING, Consumer, TopicPartition
 from confluent_kafka.admin import NewTopic
 
 from pobi.demo.traffic import DemoTraffic
-from pobi.dlq import DLQ_STAGES
-from pobi.kafka import client_config
-from pobi.publish.envelope import SourceRef, build_envelope
-from pobi.publish.producer import Publisher
-from pobi.settings import Settings, load_settings
+from pobi.foundation.kafka import client_config
+from pobi.foundation.settings import Settings, load_settings
 from schemas.codec import Codec
+from schemas.envelope import SourceRef, build_envelope
 from schemas.projection import DeliveryDecoder
 from schemas.registry import default_registry
 from sinks.clickhouse.migrate import apply_migrations
@@ -45,6 +43,8 @@ from streams.normalize.fields import RuleClock
 from streams.rules.outcome import RuleViolation
 from topics.admin import admin_client, group_progress
 from topics.contract import SubscriptionContract
+from topics.dead_letters import DLQ_STAGES
+from topics.producer import Publisher
 from topics.subscriptions import apply_contracts, read_documents
 
 sys.path.insert(0, str(Path(__file__).parent))

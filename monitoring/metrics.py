@@ -11,11 +11,12 @@ from __future__ import annotations
 
 import os
 import shutil
+from collections.abc import Callable
 from pathlib import Path
 
 from prometheus_client import REGISTRY, CollectorRegistry, Counter, Gauge, Histogram
 
-__all__ = ["PobiMetrics", "enable_multiprocess", "metrics", "multiprocess_registry"]
+__all__ = ["PobiMetrics", "count_wait", "enable_multiprocess", "metrics", "multiprocess_registry"]
 
 _LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2, 5, 10, 30, 60, 300, 3600)
 _ROW_BUCKETS = (1, 10, 100, 1_000, 5_000, 10_000, 50_000, 100_000, 500_000)
@@ -65,6 +66,11 @@ def metrics() -> PobiMetrics:
     if _metrics is None:
         _metrics = PobiMetrics()
     return _metrics
+
+
+def count_wait(service: str) -> Callable[[float], None]:
+    """What a WaitOut for ``service`` hands its waiting time to: ``pobi_dependency_wait_seconds_total``."""
+    return lambda seconds: metrics().waited.labels(service).inc(seconds)
 
 
 def enable_multiprocess(folder: Path) -> None:

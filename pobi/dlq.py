@@ -13,18 +13,16 @@ from typing import Any
 
 from confluent_kafka import Consumer
 
-from pobi.errors import DecodeError, PobiError
-from pobi.kafka import client_config, require_kafka
-from pobi.publish.producer import Publisher
-from pobi.settings import Settings
+from pobi.foundation.errors import DecodeError, PobiError
+from pobi.foundation.kafka import client_config, require_kafka
+from pobi.foundation.settings import Settings
 from schemas.codec import Codec
-from streams.stages.normalize import REPLAY_HEADER
 from topics.admin import records_to_end
+from topics.dead_letters import DLQ_STAGES, REPLAY_HEADER, REPLAYABLE
+from topics.producer import Publisher
 
 __all__ = ["DLQ_STAGES", "DeadLetterRecord", "ReplayReport", "read_dead_letters", "replay"]
 
-DLQ_STAGES = ("ingest", "normalize", "delivery", "sink")
-REPLAYABLE = ("normalize",)  # stages whose dead letters carry the topic they came from and can go back
 
 
 @dataclass(frozen=True)

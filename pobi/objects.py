@@ -14,7 +14,7 @@ from collections.abc import Callable
 from datetime import date
 from typing import Any
 
-from pobi.errors import PobiError, StoreError
+from pobi.foundation.errors import PobiError, StoreError
 from sinks.clickhouse.queries import OBJECT_QUERIES
 from streams.rules.credit_code import normalize_uscc
 from streams.rules.identity import normalize_id_number
@@ -143,8 +143,8 @@ def object_service(settings: Any, *, connections: int = 1) -> ObjectService:
     ``connections`` queries at once (the HTTP API's request threads), each on its own connection."""
     from datetime import datetime
 
+    from pobi.foundation.clock import CST
     from sinks.clickhouse.writer import ClickHouseWriter
-    from streams.rules.dates import CST
     from topics.subscriptions import read_documents
 
     pool = ConnectionPool(lambda: ClickHouseWriter(settings, wait=False, query=True), size=connections)

@@ -30,15 +30,17 @@ from enum import StrEnum
 
 import redis
 
-from pobi.connect import redis_client
-from pobi.settings import Settings
-from pobi.waiting import WaitOut
+from monitoring.metrics import count_wait
+from pobi.foundation.connect import redis_client
+from pobi.foundation.settings import Settings
+from pobi.foundation.waiting import WaitOut
 
 __all__ = ["Candidate", "Confirmation", "SeenEvents", "StateWrite", "Verdict", "redis_wait"]
 
 
 def redis_wait() -> WaitOut:
-    return WaitOut("Redis", (redis.ConnectionError, redis.TimeoutError, redis.BusyLoadingError))
+    return WaitOut("Redis", (redis.ConnectionError, redis.TimeoutError, redis.BusyLoadingError),
+                   on_wait=count_wait("redis"))
 
 
 class Verdict(StrEnum):

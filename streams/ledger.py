@@ -13,9 +13,9 @@ from typing import Any
 
 import redis
 
-from pobi.connect import redis_client
-from pobi.errors import PobiError
-from pobi.settings import Settings
+from pobi.foundation.connect import redis_client
+from pobi.foundation.errors import PobiError
+from pobi.foundation.settings import Settings
 from topics.admin import group_progress
 
 __all__ = ["LedgerRow", "read_ledger", "wait_until_idle"]

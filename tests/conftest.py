@@ -8,8 +8,8 @@ from collections.abc import Iterator
 
 import pytest
 
-from pobi.connect import redis_client
-from pobi.settings import Settings, load_settings
+from pobi.foundation.connect import redis_client
+from pobi.foundation.settings import Settings, load_settings
 from pobi.stack.manager import Stack
 
 

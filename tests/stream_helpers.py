@@ -7,12 +7,12 @@ import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 
-from pobi.dlq import DLQ_STAGES
-from pobi.settings import Settings, load_settings
+from pobi.foundation.settings import Settings, load_settings
 from streams.ledger import wait_until_idle
 from streams.stages.normalize import NormalizeStage
 from streams.stages.runner import BatchStage, StageRunner
 from tests.kafka_helpers import create_topics
+from topics.dead_letters import DLQ_STAGES
 
 
 def namespaced(unique: str, base: Settings | None = None, **overrides: object) -> Settings:
@@ -68,10 +68,10 @@ def whole_hub(unique: str, secrets: object, datasets: list[str],
     does, and the stack's own secrets folder (its passwords and hub key) is kept."""
     from datetime import datetime
 
+    from pobi.foundation.clock import CST
     from schemas.registry import default_registry
     from sinks.clickhouse.migrate import apply_migrations
     from sinks.clickhouse.writer import ClickHouseWriter
-    from streams.rules.dates import CST
     from topics.subscriptions import CONTRACTS_DIR, apply_contracts, load_contracts
 
     if base is not None and base.secure:

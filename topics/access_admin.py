@@ -24,9 +24,9 @@ from confluent_kafka.admin import (
     UserScramCredentialUpsertion,
 )
 
-from pobi.errors import PobiError
-from pobi.secrets import ensure_password, new_password, replace_private
-from pobi.settings import Settings
+from pobi.foundation.errors import PobiError
+from pobi.foundation.secrets import ensure_password, new_password, replace_private
+from pobi.foundation.settings import Settings
 from topics.access import Acl, desired_acls, desired_users, diff, is_managed
 from topics.catalogue import Catalogue
 

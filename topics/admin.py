@@ -14,9 +14,9 @@ from dataclasses import dataclass, field
 from confluent_kafka import Consumer, KafkaError, KafkaException, Message, TopicPartition
 from confluent_kafka.admin import AdminClient, ConfigResource, NewTopic, ResourceType
 
-from pobi.errors import TopicError
-from pobi.kafka import client_config
-from pobi.settings import Settings
+from pobi.foundation.errors import TopicError
+from pobi.foundation.kafka import client_config
+from pobi.foundation.settings import Settings
 from topics.catalogue import Catalogue, TopicSpec
 
 __all__ = ["ApplyReport", "TopicState", "admin_client", "apply_catalogue", "compare_catalogue", "group_progress",

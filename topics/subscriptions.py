@@ -18,16 +18,16 @@ from typing import Any
 from confluent_kafka import OFFSET_BEGINNING, Consumer, KafkaError, KafkaException, TopicPartition
 from pydantic import ValidationError
 
-from pobi.egress import Network
-from pobi.errors import ConfigError, PobiError
-from pobi.kafka import client_config
-from pobi.publish.producer import Publisher
-from pobi.secrets import hub_key, hub_key_id
-from pobi.settings import Settings
+from pobi.foundation.egress import Network
+from pobi.foundation.errors import ConfigError, PobiError
+from pobi.foundation.kafka import client_config
+from pobi.foundation.secrets import hub_key, hub_key_id
+from pobi.foundation.settings import Settings
 from schemas.projection import delivery_schema
 from schemas.registry import SchemaRegistry, WireSchema, default_registry
 from topics.catalogue import CATALOGUE_PATH, Catalogue, load_catalogue
 from topics.contract import ContractError, SubscriptionContract, check_contract, load_contract
+from topics.producer import Publisher
 
 __all__ = ["CONTRACTS_DIR", "ApplyResult", "ContractBook", "apply_contracts", "contract_document",
            "deployment_catalogue", "load_contracts", "read_documents", "refuse_other_key", "subscribers_in"]

@@ -30,7 +30,7 @@ from pobi.cli import (
     views,
     worker,
 )
-from pobi.errors import PobiError
+from pobi.foundation.errors import PobiError
 
 __all__ = ["app", "main"]
 

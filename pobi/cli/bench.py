@@ -19,7 +19,7 @@ from pathlib import Path
 import typer
 
 from pobi.cli.output import console, print_json, print_table
-from pobi.errors import PobiError
+from pobi.foundation.errors import PobiError
 
 BENCH = Path(__file__).resolve().parents[2] / "bench"
 SIZES = {True: {"normalize": 50_000, "fanout": 20_000, "sink": 20_000, "seconds": 10},
@@ -40,7 +40,7 @@ def bench(quick: bool = typer.Option(False, "--quick", help="smaller runs: a few
     """Run every benchmark on the local stack; figures beside their baselines, in bench/results/bench.json."""
     if not (BENCH / "normalize_bench.py").exists():
         raise PobiError(f"{BENCH} is missing: `pobi bench` runs from a checkout of the repository")
-    from pobi.settings import get_settings
+    from pobi.foundation.settings import get_settings
     from pobi.stack.manager import Stack
 
     Stack(get_settings()).up(report=lambda _m: None)

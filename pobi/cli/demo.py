@@ -5,7 +5,7 @@ from __future__ import annotations
 import typer
 
 from pobi.cli.output import console, print_json
-from pobi.settings import get_settings
+from pobi.foundation.settings import get_settings
 
 
 def demo(scale: int = typer.Option(1, "--scale", min=1, max=100, help="multiply the demo traffic"),

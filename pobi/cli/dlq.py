@@ -9,7 +9,7 @@ from datetime import datetime
 import typer
 
 from pobi.cli.output import console, print_json, print_table
-from pobi.settings import get_settings
+from pobi.foundation.settings import get_settings
 
 app = typer.Typer(help="Dead letters: what could not pass a stage, and replaying it after a fix.",
                   no_args_is_help=True)
@@ -24,7 +24,7 @@ def parse_since(text: str | None) -> int | None:
         return None
     if match := _RELATIVE.match(text.strip()):
         return int((time.time() - int(match[1]) * _UNIT_S[match[2]]) * 1000)
-    from streams.rules.dates import CST
+    from pobi.foundation.clock import CST
 
     try:
         moment = datetime.fromisoformat(text.strip())
@@ -35,7 +35,7 @@ def parse_since(text: str | None) -> int | None:
 
 
 def _check_stage(stage: str | None) -> None:
-    from pobi.dlq import DLQ_STAGES
+    from topics.dead_letters import DLQ_STAGES
 
     if stage is not None and stage not in DLQ_STAGES:
         raise typer.BadParameter(f"unknown stage {stage!r}; known: {', '.join(DLQ_STAGES)}", param_hint="--stage")
@@ -49,7 +49,7 @@ def list_(stage: str | None = typer.Option(None, "--stage", help="ingest, normal
           as_json: bool = typer.Option(False, "--json", help="print JSON (original bytes as hex)")) -> None:
     """Dead letters, with their reason and where they came from."""
     from pobi.dlq import read_dead_letters
-    from streams.rules.dates import CST
+    from pobi.foundation.clock import CST
 
     _check_stage(stage)
     records = list(read_dead_letters(get_settings(), stage, reason, parse_since(since)))

@@ -6,8 +6,8 @@ from __future__ import annotations
 import typer
 
 from pobi.cli.output import console, print_json, print_table
-from pobi.errors import PobiError
-from pobi.settings import get_settings
+from pobi.foundation.errors import PobiError
+from pobi.foundation.settings import get_settings
 
 EXIT_ATTENTION = 3
 

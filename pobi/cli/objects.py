@@ -7,7 +7,7 @@ from datetime import datetime
 import typer
 
 from pobi.cli.output import console, print_json, print_table
-from pobi.settings import get_settings
+from pobi.foundation.settings import get_settings
 
 JsonOption = typer.Option(False, "--json", help="machine-readable output")
 
@@ -19,7 +19,7 @@ def _service():
 
 
 def _when(ms: int) -> str:
-    from streams.rules.dates import CST
+    from pobi.foundation.clock import CST
 
     return datetime.fromtimestamp(ms / 1000, CST).isoformat(timespec="seconds")
 

@@ -7,13 +7,13 @@ from pathlib import Path
 import typer
 
 from pobi.cli.output import console, print_json
-from pobi.errors import ConfigError
+from pobi.foundation.errors import ConfigError
+from pobi.foundation.settings import get_settings
 from pobi.publish.adapters import FORMATS
-from pobi.publish.envelope import SourceRef
 from pobi.publish.files import PublishOptions, publish_input
-from pobi.publish.producer import Publisher
-from pobi.settings import get_settings
+from schemas.envelope import SourceRef
 from schemas.registry import OPS, default_registry
+from topics.producer import Publisher
 
 
 def publish(

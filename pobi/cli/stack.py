@@ -5,7 +5,7 @@ from __future__ import annotations
 import typer
 
 from pobi.cli.output import console, print_json, print_table
-from pobi.settings import get_settings
+from pobi.foundation.settings import get_settings
 from pobi.stack.manager import Stack
 
 app = typer.Typer(help="Start, stop and inspect the local stack (Kafka, ClickHouse, Redis, Prometheus).",

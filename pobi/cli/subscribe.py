@@ -10,9 +10,9 @@ import typer
 from confluent_kafka import OFFSET_BEGINNING, OFFSET_END, Consumer, KafkaError, TopicPartition
 
 from pobi.cli.output import console
-from pobi.errors import PobiError
-from pobi.kafka import client_config, require_kafka
-from pobi.settings import get_settings
+from pobi.foundation.errors import PobiError
+from pobi.foundation.kafka import client_config, require_kafka
+from pobi.foundation.settings import get_settings
 
 _REFUSED = (KafkaError.TOPIC_AUTHORIZATION_FAILED, KafkaError.GROUP_AUTHORIZATION_FAILED)
 

@@ -6,12 +6,10 @@ import os
 
 import typer
 
-from pobi.errors import PobiError
-from pobi.settings import get_settings
+from pobi.foundation.errors import PobiError
+from pobi.foundation.settings import get_settings
+from pobi.worker import SINGLE_COPY, STAGES
 from schemas.registry import default_registry
-
-STAGES = ("normalize", "fanout", "webhook", "sink")
-SINGLE_COPY = ("webhook", "sink")  # wait on HTTP and ClickHouse, not on a CPU: one copy is enough
 
 
 def worker(stage: list[str] = typer.Option(list(STAGES), "--stage", help="stage to run (repeatable)"),
@@ -27,8 +25,8 @@ def worker(stage: list[str] = typer.Option(list(STAGES), "--stage", help="stage 
     metrics_dir = settings.stack_path / "metrics" / str(os.getpid())
     os.environ["PROMETHEUS_MULTIPROC_DIR"] = str(metrics_dir)
     from monitoring.metrics import enable_multiprocess
-    from streams.app import Worker  # Faust is slow to import; only this command needs it
-    from streams.stages.spec import StageSpec
+    from pobi.worker.app import Worker  # Faust is slow to import; only this command needs it
+    from pobi.worker.spec import StageSpec
 
     enable_multiprocess(metrics_dir)
     unknown = sorted(set(stage) - set(STAGES))

@@ -15,13 +15,13 @@ from rich.console import Console, Group
 from rich.live import Live
 from rich.table import Table
 
-from pobi.connect import redis_client
 from pobi.demo.traffic import DemoTraffic
-from pobi.publish.envelope import SourceRef, build_envelope, event_id_for
-from pobi.publish.producer import Publisher
-from pobi.settings import Settings
+from pobi.foundation.connect import redis_client
+from pobi.foundation.settings import Settings
+from schemas.envelope import SourceRef, build_envelope, event_id_for
 from sinks.clickhouse.queries import VIEW_QUERIES
 from sinks.clickhouse.writer import ClickHouseWriter
+from topics.producer import Publisher
 
 __all__ = ["LiveTraffic", "watch"]
 

@@ -21,19 +21,19 @@ from pobi.cli.output import print_table
 from pobi.demo.live import LiveTraffic, watch
 from pobi.demo.show import show_ledger, show_one_person, show_views
 from pobi.demo.traffic import DemoTraffic
-from pobi.errors import PobiError
+from pobi.foundation.errors import PobiError
+from pobi.foundation.settings import Settings
 from pobi.objects import object_service
-from pobi.publish.envelope import SourceRef, build_envelope, event_id_for
 from pobi.publish.files import PublishOptions, PublishSummary, publish_input
-from pobi.publish.producer import Publisher
-from pobi.settings import Settings
 from pobi.stack.manager import Stack
+from pobi.worker.spec import StageSpec, run_copies
+from schemas.envelope import SourceRef, build_envelope, event_id_for
 from schemas.registry import default_registry
 from sinks.clickhouse.migrate import apply_migrations
 from sinks.clickhouse.writer import ClickHouseWriter
 from streams.ledger import LedgerRow, wait_until_idle
-from streams.stages.spec import StageSpec, run_copies
 from topics.admin import admin_client, apply_catalogue, record_counts, wait_for_group
+from topics.producer import Publisher
 from topics.subscriptions import CONTRACTS_DIR, apply_contracts, deployment_catalogue, load_contracts
 
 __all__ = ["run_demo"]

@@ -8,12 +8,12 @@ from datetime import datetime
 from rich.console import Console
 
 from pobi.cli.output import print_table
+from pobi.foundation.clock import CST
+from pobi.foundation.settings import Settings
 from pobi.objects import ObjectService
-from pobi.settings import Settings
 from sinks.clickhouse.queries import VIEW_QUERIES
 from sinks.clickhouse.writer import ClickHouseWriter
 from streams.ledger import LedgerRow
-from streams.rules.dates import CST
 
 __all__ = ["show_ledger", "show_one_person", "show_views"]
 

@@ -21,11 +21,12 @@ from pobi.publish.adapters import (
     read_debezium,
     read_jsonl,
 )
-from pobi.publish.envelope import SourceRef, build_envelope, event_id_for
-from pobi.publish.producer import OversizedRecord, Publisher, dead_letter
 from pobi.publish.rows import RowError, check_row
+from schemas.envelope import SourceRef, build_envelope, event_id_for
 from schemas.registry import OPS, WireSchema
 from streams.rules.ranges import EPOCH_MS_MAX, MAX_EVENT_ID
+from topics.dead_letters import DeadLetter
+from topics.producer import OversizedRecord, Publisher
 
 __all__ = ["PublishOptions", "PublishSummary", "publish_input"]
 
@@ -143,10 +144,9 @@ def publish_input(publisher: Publisher, path: Path | None, opts: PublishOptions,
                     continue
             summary.rejected += 1
             summary.reasons[item.reason] += 1
-            publisher.send_dead_letter(dead_letter(
-                "ingest", item.reason, item.message, item.raw, dataset=opts.dataset,
-                original_key=f"{label}:{item.line}".encode(), context={**context, "line": str(item.line)},
-            ), topic=opts.dlq_topic)
+            publisher.send_dead_letter(DeadLetter(
+                "ingest", item.reason, item.message, item.raw, f"{label}:{item.line}".encode(), opts.dataset,
+                context={**context, "line": str(item.line)}), opts.dlq_topic)
         publisher.flush()
     finally:
         if path:

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import logging
 
-from pobi.errors import StackError
-from pobi.settings import Settings
+from pobi.foundation.errors import StackError
+from pobi.foundation.settings import Settings
 from pobi.stack.clickhouse import ClickHouseService
 from pobi.stack.install import apt_install
 from pobi.stack.kafka import KafkaService

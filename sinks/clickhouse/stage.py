@@ -23,10 +23,8 @@ from typing import Any
 from confluent_kafka import Message
 
 from monitoring.metrics import metrics
-from pobi.dlq import DLQ_STAGES
-from pobi.errors import DecodeError
-from pobi.publish.producer import Publisher, dead_letter
-from pobi.settings import Settings
+from pobi.foundation.errors import DecodeError
+from pobi.foundation.settings import Settings
 from schemas.codec import Codec
 from sinks.clickhouse.rows import (
     COLUMNS,
@@ -38,6 +36,8 @@ from sinks.clickhouse.rows import (
 )
 from sinks.clickhouse.writer import ClickHouseWriter
 from streams.stages.runner import completed
+from topics.dead_letters import DLQ_STAGES, DeadLetter
+from topics.producer import Publisher
 
 __all__ = ["SINK_BATCH", "SinkStage"]
 
@@ -150,11 +150,9 @@ class SinkStage:
                              message.offset(), why)
                 m.dead_letters.labels(self.name, "sink.dropped_own_letter").inc()
                 continue
-            self._publisher.send_dead_letter(dead_letter(
-                self.name, reason, why, message.value(), original_key=message.key(),
-                source_topic=message.topic(), source_partition=message.partition(), source_offset=message.offset(),
-                context={"kind": self._kinds[message.topic()]}), topic=self._own_dlq)
-            m.dead_letters.labels(self.name, reason).inc()
+            self._publisher.send_dead_letter(DeadLetter.of(self.name, reason, why, message,
+                                                           context={"kind": self._kinds[message.topic()]}),
+                                             self._own_dlq)
         self._publisher.flush()
 
     def close(self) -> None:

@@ -11,10 +11,11 @@ from typing import Any
 from clickhouse_driver import Client
 from clickhouse_driver.errors import NetworkError, ServerException, SocketTimeoutError
 
-from pobi.connect import clickhouse_client
-from pobi.errors import StoreError
-from pobi.settings import Settings
-from pobi.waiting import WaitOut
+from monitoring.metrics import count_wait
+from pobi.foundation.connect import clickhouse_client
+from pobi.foundation.errors import StoreError
+from pobi.foundation.settings import Settings
+from pobi.foundation.waiting import WaitOut
 
 __all__ = ["ClickHouseWriter", "connect"]
 
@@ -36,7 +37,8 @@ class ClickHouseWriter:
         self.address = f"{settings.clickhouse_host}:{settings.clickhouse_port}"
         self.client = client or connect(settings, query=query)
         self._wait = wait
-        self.waiting = WaitOut("ClickHouse", _UNREACHABLE, before_retry=self.client.disconnect, sleep=sleep)
+        self.waiting = WaitOut("ClickHouse", _UNREACHABLE, before_retry=self.client.disconnect, sleep=sleep,
+                               on_wait=count_wait("clickhouse"))
 
     def insert(self, table: str, columns: Sequence[str], data: Sequence[Sequence[Any]]) -> None:
         """Insert one batch, given column by column; waits out an unreachable server."""

@@ -10,14 +10,14 @@ from collections.abc import AsyncIterator
 
 import faust
 
-from pobi.errors import DecodeError
-from pobi.settings import Settings
+from pobi.foundation.errors import DecodeError
+from pobi.foundation.settings import Settings
 from schemas.codec import Codec
+from topics.dead_letters import DLQ_STAGES
 
 __all__ = ["DeadLetterWatch"]
 
 logger = logging.getLogger(__name__)
-DLQ_STAGES = ("ingest", "normalize", "delivery", "sink")
 
 
 class DeadLetterWatch:

@@ -10,14 +10,14 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
-from datetime import date, datetime, timedelta, timezone
+from datetime import date, datetime, timedelta
 
+from pobi.foundation.clock import CST
 from streams.rules.outcome import Flag, RuleViolation
 from streams.rules.text import clean_text
 
 __all__ = ["CST", "NO_END", "DateValue", "TimeValue", "normalize_date", "normalize_datetime"]
 
-CST = timezone(timedelta(hours=8))
 NO_END = date(2099, 12, 31)  # how licence systems store 长期 (seen in GB/T 36903 implementations)
 _OPEN_ENDED = frozenset({"长期", "永久", "长期有效", "无限期"})
 _EXCEL_EPOCH = date(1899, 12, 30)

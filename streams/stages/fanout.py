@@ -20,14 +20,15 @@ from datetime import date, datetime
 from confluent_kafka import Message
 
 from monitoring.metrics import metrics
-from pobi.errors import DecodeError
-from pobi.publish.producer import MAX_RECORD_BYTES, Publisher, dead_letter
-from pobi.secrets import hub_key, hub_key_id
-from pobi.settings import Settings
+from pobi.foundation.clock import CST
+from pobi.foundation.errors import DecodeError
+from pobi.foundation.secrets import hub_key, hub_key_id
+from pobi.foundation.settings import Settings
 from schemas.codec import Codec
 from streams.fanout.deliver import Grant, compile_grants
-from streams.rules.dates import CST
 from streams.stages.runner import completed
+from topics.dead_letters import DeadLetter
+from topics.producer import MAX_RECORD_BYTES, Publisher
 from topics.subscriptions import ContractBook, refuse_other_key
 
 __all__ = ["FanoutStage"]
@@ -141,10 +142,7 @@ class FanoutStage:
         return [(subscriber, event["ingest"]["ts_ms"]) for subscriber, *_ in outgoing]
 
     def _dead_letter(self, message: Message, reason: str, why: str) -> None:
-        self.publisher.send_dead_letter(dead_letter(
-            self.name, reason, why, message.value(), original_key=message.key(), source_topic=message.topic(),
-            source_partition=message.partition(), source_offset=message.offset()), topic=self._dlq_topic)
-        metrics().dead_letters.labels(self.name, reason).inc()
+        self.publisher.send_dead_letter(DeadLetter.of(self.name, reason, why, message), self._dlq_topic)
 
     def close(self) -> None:
         self.book.close()

@@ -26,9 +26,9 @@ from typing import Any
 from confluent_kafka import Message
 
 from monitoring.metrics import metrics
-from pobi.errors import DecodeError
-from pobi.publish.producer import MAX_RECORD_BYTES, Publisher, dead_letter
-from pobi.settings import Settings
+from pobi.foundation.clock import CST
+from pobi.foundation.errors import DecodeError
+from pobi.foundation.settings import Settings
 from schemas.codec import Codec
 from schemas.registry import WireSchema
 from streams.dedup import Candidate, Confirmation, SeenEvents, StateWrite, Verdict
@@ -37,14 +37,14 @@ from streams.normalize.envelope import content_digest, dedup_key, envelope_probl
 from streams.normalize.event import normalize_event
 from streams.normalize.fields import RuleClock
 from streams.rules.approval import check_case_stage
-from streams.rules.dates import CST
 from streams.rules.outcome import RuleViolation
+from topics.dead_letters import REPLAY_HEADER, DeadLetter
+from topics.producer import MAX_RECORD_BYTES, Publisher
 
 __all__ = ["REPLAY_HEADER", "NormalizeStage"]
 
 logger = logging.getLogger(__name__)
 
-REPLAY_HEADER = "pobi-replay-of"  # set by `pobi dlq replay`: the dead letter's dlq topic/partition/offset
 _HANDLED = (Verdict.NEW, Verdict.RETRY)
 
 
@@ -137,11 +137,8 @@ class NormalizeStage:
     def _measure(self, arrivals: list[Arrival], verdicts: list[Verdict], counts: Counter[tuple[str, str]]) -> None:
         m = metrics()
         for (row, outcome), n in counts.items():
-            dataset = row.split(":", 1)[1]
-            if outcome.startswith("dlq:"):
-                m.dead_letters.labels(self.name, outcome[4:]).inc(n)
-            else:
-                m.events.labels(dataset, self.name, outcome).inc(n)
+            if not outcome.startswith("dlq:"):  # dead letters are counted as they are sent
+                m.events.labels(row.split(":", 1)[1], self.name, outcome).inc(n)
         now = time.time()
         newest: dict[tuple[str, str], int] = {}
         for arrival, verdict in zip(arrivals, verdicts, strict=True):
@@ -278,7 +275,5 @@ class NormalizeStage:
         if arrival.event is not None:
             context |= {"event_id": str(arrival.event.get("event_id")),
                         "department": str(arrival.event["source"]["department"])}
-        letter = dead_letter(self.name, problem.code, problem.message, message.value(), dataset=arrival.dataset,
-                             original_key=message.key(), source_topic=message.topic(),
-                             source_partition=message.partition(), source_offset=message.offset(), context=context)
-        self.publisher.send_dead_letter(letter, topic=self._dlq_topic)
+        self.publisher.send_dead_letter(DeadLetter.of(self.name, problem.code, problem.message, message,
+                                                      dataset=arrival.dataset, context=context), self._dlq_topic)

@@ -5,7 +5,7 @@ confirmed) and committed in the background from there; ``close`` commits what wa
 Why not a Faust agent here: on this 2-core machine Faust's stream machinery alone tops out near 12,000
 events/s with an empty agent body (measured; see the README), below the 20,000/s the normalisation stage
 must sustain, and ``take()`` acks a batch even when its body raises. The worker process is still a Faust
-app: it hosts the stages as services (``streams.app``) and runs the low-volume agents.
+app: it hosts the stages as services (``pobi.worker.app``) and runs the low-volume agents.
 """
 
 from __future__ import annotations
@@ -20,9 +20,9 @@ from typing import Protocol
 from confluent_kafka import Consumer, KafkaError, KafkaException, Message, TopicPartition
 
 from monitoring.metrics import metrics
-from pobi.errors import PobiError
-from pobi.kafka import client_config
-from pobi.settings import Settings
+from pobi.foundation.errors import PobiError
+from pobi.foundation.kafka import client_config
+from pobi.foundation.settings import Settings
 
 __all__ = ["BatchStage", "StageError", "StageRunner", "completed"]
 

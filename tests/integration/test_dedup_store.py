@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from pobi.settings import Settings
+from pobi.foundation.settings import Settings
 from streams.dedup import Candidate, Confirmation, SeenEvents, StateWrite, Verdict
 from tests.stream_helpers import namespaced
 

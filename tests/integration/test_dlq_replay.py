@@ -7,14 +7,14 @@ import time
 import pytest
 
 from pobi.dlq import read_dead_letters, replay
-from pobi.publish.envelope import SourceRef, build_envelope
-from pobi.publish.producer import Publisher
 from schemas.codec import Codec
+from schemas.envelope import SourceRef, build_envelope
 from schemas.registry import default_registry
 from streams.rules import sensor
 from tests.kafka_helpers import read_all
 from tests.samples import SAMPLE_ROWS
 from tests.stream_helpers import create_stream_topics, namespaced, running_stage, wait_until_idle
+from topics.producer import Publisher
 
 pytestmark = pytest.mark.stack
 DATASETS = ["sensor_reading"]

@@ -11,20 +11,20 @@ from pathlib import Path
 
 import pytest
 
-from pobi.publish.producer import Publisher
-from pobi.secrets import hub_key
-from pobi.settings import Settings
+from pobi.foundation.clock import CST
+from pobi.foundation.secrets import hub_key
+from pobi.foundation.settings import Settings
 from schemas.codec import Codec
 from schemas.registry import default_registry
 from streams.fanout.deliver import subscriber_key
 from streams.fanout.masking import pseudonym
 from streams.normalize.event import normalize_event
 from streams.normalize.fields import RuleClock
-from streams.rules.dates import CST
 from streams.stages.fanout import FanoutStage
 from tests.kafka_helpers import create_topics, read_all
 from tests.samples import SAMPLE_ROWS
 from tests.stream_helpers import create_stream_topics, namespaced, running_stage, wait_for_group
+from topics.producer import Publisher
 from topics.subscriptions import CONTRACTS_DIR, apply_contracts, load_contracts, read_documents
 
 pytestmark = pytest.mark.stack
@@ -300,8 +300,8 @@ def test_a_stage_with_another_or_no_hub_key_refuses_to_start(live_stack: object,
                                                              tmp_path: Path) -> None:
     """A worker started with another state folder than the one contracts were applied from would mint a new
     hub key, and every pseudonym and webhook signature would change; it refuses instead."""
-    from pobi.errors import ConfigError
-    from pobi.secrets import write_private
+    from pobi.foundation.errors import ConfigError
+    from pobi.foundation.secrets import write_private
 
     settings = namespaced(unique, secrets_dir=tmp_path / "applied")
     create_stream_topics(settings, DATASETS)

@@ -16,14 +16,15 @@ import pytest
 from fastavro import parse_schema, schemaless_writer
 
 from pobi.demo.traffic import CST, valid_id_number
-from pobi.publish.envelope import SourceRef, build_envelope, record_key
-from pobi.publish.producer import Publisher, dead_letter
 from schemas.codec import MAGIC, Codec
+from schemas.envelope import SourceRef, build_envelope, record_key
 from schemas.registry import default_registry
 from sinks.clickhouse.stage import SinkStage
 from tests.kafka_helpers import read_all
 from tests.samples import SAMPLE_ROWS
 from tests.stream_helpers import running_stage, wait_for_group, wait_until_idle, whole_hub
+from topics.dead_letters import DeadLetter
+from topics.producer import Publisher
 
 pytestmark = pytest.mark.stack
 
@@ -86,7 +87,7 @@ def poison(n: int) -> tuple[str, bytes | None, bytes | None, str]:
     if kind == 4:
         return "person", good_key, MAGIC + rng.randbytes(8) + good[10:], "decode.unknown_schema"
     if kind == 5:
-        letter = dead_letter("ingest", "x", "a dead letter where an event belongs", b"...")
+        letter = DeadLetter("ingest", "x", "a dead letter where an event belongs", b"...").record()
         return "person", b"k", CODEC.encode("dead_letter", letter), "event.wrong_topic"
     if kind == 6:
         key, value = encoded("approval_case", envelope("approval_case", f"poison-{n}", case(n)))

@@ -19,13 +19,13 @@ import pytest
 from monitoring.dashboards import BUSINESS_PANELS, DASHBOARD_DIR, OPERATIONS_PANELS, dashboards
 from monitoring.prometheus_config import ALERT_RULES
 from pobi.demo.traffic import DemoTraffic
-from pobi.publish.envelope import SourceRef, build_envelope
-from pobi.publish.producer import Publisher
-from pobi.settings import Settings
+from pobi.foundation.settings import Settings
+from schemas.envelope import SourceRef, build_envelope
 from schemas.registry import default_registry
 from sinks.clickhouse.queries import VIEW_QUERIES
 from sinks.clickhouse.stage import SinkStage
 from tests.stream_helpers import wait_for_group, wait_until_idle, whole_hub
+from topics.producer import Publisher
 
 pytestmark = pytest.mark.stack
 DATASETS = ["person", "enterprise", "licence", "approval_case", "sensor_reading"]

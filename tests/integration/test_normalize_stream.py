@@ -10,14 +10,14 @@ from datetime import date, datetime, timedelta
 import pytest
 
 from pobi.demo.traffic import CST, valid_id_number, valid_uscc
-from pobi.publish.envelope import SourceRef, build_envelope
-from pobi.publish.producer import Publisher
-from pobi.settings import Settings
+from pobi.foundation.settings import Settings
 from schemas.codec import Codec
+from schemas.envelope import SourceRef, build_envelope
 from schemas.registry import default_registry
 from tests.kafka_helpers import read_all
 from tests.samples import SAMPLE_ROWS
 from tests.stream_helpers import create_stream_topics, namespaced, running_stage, wait_until_idle
+from topics.producer import Publisher
 
 pytestmark = pytest.mark.stack
 

@@ -19,12 +19,12 @@ import pytest
 from pobi.api import ObjectApi
 from pobi.demo.traffic import valid_id_number
 from pobi.objects import object_service
-from pobi.publish.envelope import SourceRef, build_envelope
-from pobi.publish.producer import Publisher
+from schemas.envelope import SourceRef, build_envelope
 from schemas.registry import default_registry
 from sinks.clickhouse.stage import SinkStage
 from tests.samples import SAMPLE_ROWS
 from tests.stream_helpers import running_stage, wait_for_group, whole_hub
+from topics.producer import Publisher
 
 pytestmark = pytest.mark.stack
 PEOPLE = 20

@@ -11,14 +11,14 @@ from pathlib import Path
 import orjson
 import pytest
 
-from pobi.publish.envelope import SourceRef
+from pobi.foundation.settings import Settings
 from pobi.publish.files import PublishOptions, PublishSummary, publish_input
-from pobi.publish.producer import Publisher
-from pobi.settings import Settings
 from pobi.stack.manager import Stack
 from schemas.codec import Codec
+from schemas.envelope import SourceRef
 from tests.kafka_helpers import create_topics, read_all
 from tests.samples import SAMPLE_ROWS, rows
+from topics.producer import Publisher
 
 pytestmark = pytest.mark.stack
 SOURCE = SourceRef("public-security", "hukou")

@@ -11,18 +11,18 @@ from pathlib import Path
 
 import pytest
 
-from pobi.connect import redis_client
-from pobi.errors import PobiError
-from pobi.publish.envelope import SourceRef, build_envelope
-from pobi.publish.producer import Publisher
-from pobi.settings import Settings
+from pobi.foundation.connect import redis_client
+from pobi.foundation.errors import PobiError
+from pobi.foundation.settings import Settings
 from pobi.stack.redis import RedisService
+from schemas.envelope import SourceRef, build_envelope
 from schemas.registry import default_registry
 from streams.durability import StateLost
 from streams.rebuild import rebuild_state
 from streams.stages.normalize import NormalizeStage
 from tests.samples import SAMPLE_ROWS, rows
 from tests.stream_helpers import create_stream_topics, namespaced, running_stage, wait_until_idle
+from topics.producer import Publisher
 
 pytestmark = pytest.mark.stack
 DATASETS = ["sensor_reading", "approval_case"]

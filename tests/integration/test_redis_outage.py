@@ -10,16 +10,16 @@ from pathlib import Path
 
 import pytest
 
-from pobi.publish.envelope import SourceRef, build_envelope
-from pobi.publish.producer import Publisher
-from pobi.settings import Settings
+from pobi.foundation.settings import Settings
 from pobi.stack.redis import RedisService
 from schemas.codec import Codec
+from schemas.envelope import SourceRef, build_envelope
 from schemas.registry import default_registry
 from tests.kafka_helpers import read_all
 from tests.samples import rows
 from tests.stream_helpers import create_stream_topics, namespaced, running_stage, wait_until_idle
 from topics.admin import record_counts
+from topics.producer import Publisher
 
 pytestmark = pytest.mark.stack
 

@@ -25,15 +25,15 @@ from clickhouse_driver import Client
 from confluent_kafka import Consumer, KafkaError, KafkaException
 from confluent_kafka.admin import AdminClient
 
-from pobi.connect import clickhouse_client, redis_client
-from pobi.errors import PobiError
-from pobi.kafka import client_config, require_kafka
-from pobi.settings import Settings
+from pobi.foundation.clock import CST
+from pobi.foundation.connect import clickhouse_client, redis_client
+from pobi.foundation.errors import PobiError
+from pobi.foundation.kafka import client_config, require_kafka
+from pobi.foundation.settings import Settings
 from pobi.stack.service import port_is_open
 from pobi.stack.tls import ensure_certificates
 from schemas.registry import default_registry
 from sinks.clickhouse.writer import ClickHouseWriter
-from streams.rules.dates import CST
 from tests.kafka_helpers import create_topics
 from tests.samples import SAMPLE_ROWS
 from tests.secure_helpers import as_party, settings_env

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from pobi.publish.producer import Publisher
+from pobi.foundation.clock import CST
 from pobi.stack.clickhouse import ClickHouseService
 from schemas.codec import Codec
 from schemas.registry import default_registry
@@ -19,10 +19,10 @@ from sinks.clickhouse.stage import SinkStage
 from sinks.clickhouse.writer import ClickHouseWriter
 from streams.normalize.event import normalize_event
 from streams.normalize.fields import RuleClock
-from streams.rules.dates import CST
 from tests.kafka_helpers import create_topics
 from tests.samples import rows
 from tests.stream_helpers import create_stream_topics, namespaced, running_stage, wait_for_group
+from topics.producer import Publisher
 
 pytestmark = pytest.mark.stack
 

@@ -15,20 +15,20 @@ from pathlib import Path
 
 import pytest
 
+from pobi.foundation.clock import CST
+from pobi.foundation.settings import Settings
 from pobi.objects import object_service
-from pobi.publish.envelope import SourceRef, build_envelope
-from pobi.publish.producer import Publisher
-from pobi.settings import Settings
+from schemas.envelope import SourceRef, build_envelope
 from schemas.registry import default_registry
 from sinks.clickhouse.queries import VIEW_QUERIES
 from sinks.clickhouse.stage import SinkStage
 from sinks.clickhouse.writer import ClickHouseWriter
-from streams.rules.dates import CST
 from streams.stages.fanout import FanoutStage
 from streams.stages.runner import StageRunner
 from tests.samples import SAMPLE_ROWS
 from tests.secure_helpers import as_department, as_worker, settings_env
 from tests.stream_helpers import running_stage, wait_for_group, whole_hub
+from topics.producer import Publisher
 
 pytestmark = pytest.mark.stack
 DATASETS = ["person", "enterprise", "licence", "approval_case", "sensor_reading"]

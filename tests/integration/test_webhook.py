@@ -18,20 +18,20 @@ from typing import ClassVar
 
 import pytest
 
-from pobi.connect import redis_client
-from pobi.publish.producer import Publisher
-from pobi.secrets import hub_key
+from pobi.foundation.clock import CST
+from pobi.foundation.connect import redis_client
+from pobi.foundation.secrets import hub_key
 from schemas.codec import Codec
 from schemas.registry import default_registry
+from sinks.webhook.stage import WebhookStage, verify
 from streams.fanout.deliver import subscriber_key
 from streams.normalize.event import normalize_event
 from streams.normalize.fields import RuleClock
-from streams.rules.dates import CST
 from streams.stages.fanout import FanoutStage
-from streams.stages.webhook import WebhookStage, verify
 from tests.kafka_helpers import create_topics, read_all
 from tests.samples import SAMPLE_ROWS
 from tests.stream_helpers import create_stream_topics, namespaced, running_stage, wait_for_group
+from topics.producer import Publisher
 from topics.subscriptions import apply_contracts, load_contracts
 
 pytestmark = pytest.mark.stack

@@ -17,13 +17,13 @@ from pathlib import Path
 import pytest
 
 from pobi.demo.traffic import DemoTraffic
-from pobi.publish.envelope import SourceRef, build_envelope
-from pobi.publish.producer import Publisher
 from schemas.codec import Codec
+from schemas.envelope import SourceRef, build_envelope
 from schemas.registry import default_registry
 from tests.kafka_helpers import read_all
 from tests.stream_helpers import create_stream_topics, namespaced, wait_until_idle
 from topics.admin import record_counts
+from topics.producer import Publisher
 
 pytestmark = pytest.mark.stack
 EVENTS = 40_000

@@ -5,7 +5,7 @@ from pathlib import Path
 import yaml
 
 from monitoring.prometheus_config import render_prometheus_config
-from pobi.settings import Settings
+from pobi.foundation.settings import Settings
 
 COMPOSE = yaml.safe_load(Path("docker-compose.yml").read_text())
 SERVICES = COMPOSE["services"]

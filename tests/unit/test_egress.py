@@ -10,7 +10,7 @@ from typing import ClassVar
 
 import pytest
 
-from pobi.egress import EgressRefused, blocked_reason, literal_address, parse_networks, post
+from pobi.foundation.egress import EgressRefused, blocked_reason, literal_address, parse_networks, post
 
 
 class Target(BaseHTTPRequestHandler):

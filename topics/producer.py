@@ -7,7 +7,6 @@
 
 from __future__ import annotations
 
-import hashlib
 import logging
 import time
 from dataclasses import dataclass, field
@@ -15,14 +14,15 @@ from typing import Any
 
 from confluent_kafka import KafkaError, Message, Producer
 
-from pobi.errors import PublishError
-from pobi.kafka import client_config, require_kafka
-from pobi.publish.envelope import record_key
-from pobi.settings import Settings
+from monitoring.metrics import metrics
+from pobi.foundation.errors import PublishError
+from pobi.foundation.kafka import client_config, require_kafka
+from pobi.foundation.settings import Settings
 from schemas.codec import Codec
+from schemas.envelope import record_key
+from topics.dead_letters import DeadLetter
 
-__all__ = ["MAX_ORIGINAL_BYTES", "MAX_RECORD_BYTES", "PRODUCER_SETTINGS", "DeliveryStats", "OversizedRecord",
-           "Publisher", "dead_letter"]
+__all__ = ["MAX_RECORD_BYTES", "PRODUCER_SETTINGS", "DeliveryStats", "OversizedRecord", "Publisher"]
 
 logger = logging.getLogger(__name__)
 
@@ -38,8 +38,6 @@ PRODUCER_SETTINGS: dict[str, Any] = {
 # The largest record pobi produces (key + value), below librdkafka's message.max.bytes (1,000,000) and the
 # brokers' max.message.bytes (1 MiB): a larger one is refused by the client, so stages check first.
 MAX_RECORD_BYTES = 900_000
-MAX_ORIGINAL_BYTES = 256 * 1024  # what a dead letter keeps of an original that was larger
-MAX_KEY_BYTES = 4096
 
 
 class OversizedRecord(PublishError):  # noqa: N818 - a record's fate, not a bug
@@ -52,34 +50,6 @@ class DeliveryStats:
     failed: int = 0
     encode_seconds: float = 0.0  # time spent in Avro encoding of change events
     errors: list[str] = field(default_factory=list)
-
-
-def dead_letter(stage: str, reason: str, message: str, original: bytes | None, *, dataset: str | None = None,
-                original_key: bytes | None = None, source_topic: str | None = None,
-                source_partition: int | None = None, source_offset: int | None = None,
-                context: dict[str, str] | None = None) -> dict[str, Any]:
-    """A dead-letter record: the original bytes and where they came from, the reason code and words.
-
-    Whatever the record was, its letter fits on a topic: an original over ``MAX_ORIGINAL_BYTES`` keeps its
-    head, its size and its SHA-256 (``context``), so the operator can find the source record; a null value
-    is an empty original with ``context.original_null``; message and context are cut to a few hundred
-    characters."""
-    context = {str(k)[:100]: str(v)[:1000] for k, v in (context or {}).items()}
-    if original is None:
-        context["original_null"] = "true"
-        original = b""
-    elif len(original) > MAX_ORIGINAL_BYTES:
-        context["original_size"] = str(len(original))
-        context["original_sha256"] = hashlib.sha256(original).hexdigest()
-        original = original[:MAX_ORIGINAL_BYTES]
-    if original_key is not None and len(original_key) > MAX_KEY_BYTES:
-        context["original_key_sha256"] = hashlib.sha256(original_key).hexdigest()
-        original_key = original_key[:MAX_KEY_BYTES]
-    return {
-        "stage": stage, "reason": reason, "message": message[:2000], "dataset": dataset, "original": original,
-        "original_key": original_key, "source_topic": source_topic, "source_partition": source_partition,
-        "source_offset": source_offset, "context": context, "ts_ms": int(time.time() * 1000),
-    }
 
 
 class Publisher:
@@ -130,9 +100,12 @@ class Publisher:
                                   "published (split the row or leave the large field out)")
         self.produce(topic or f"ingest.{dataset}", key, value)
 
-    def send_dead_letter(self, letter: dict[str, Any], topic: str | None = None) -> None:
-        self.produce(topic or f"dlq.{letter['stage']}", letter.get("original_key"),
-                     self.codec.encode("dead_letter", letter))
+    def send_dead_letter(self, letter: DeadLetter, topic: str) -> None:
+        """Send a dead letter to ``topic`` (``dlq.<stage>`` in the deployment's namespace) and count it in
+        ``pobi_dlq_total{stage, reason}``, the one metric every stage's letters are counted in."""
+        record = letter.record()
+        self.produce(topic, record["original_key"], self.codec.encode("dead_letter", record))
+        metrics().dead_letters.labels(letter.stage, letter.reason).inc()
 
     def flush(self, timeout_s: float = 60.0) -> DeliveryStats:
         """Wait for every acknowledgement; PublishError if any record was not delivered."""

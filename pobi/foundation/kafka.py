@@ -9,9 +9,9 @@ from typing import Any
 from confluent_kafka import KafkaException
 from confluent_kafka.admin import AdminClient
 
-from pobi.connect import kafka_security
-from pobi.errors import PobiError
-from pobi.settings import Settings
+from pobi.foundation.connect import kafka_security
+from pobi.foundation.errors import PobiError
+from pobi.foundation.settings import Settings
 
 __all__ = ["client_config", "require_kafka"]
 

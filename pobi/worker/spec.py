@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from monitoring.metrics import metrics
-from pobi.settings import Settings
+from pobi.foundation.settings import Settings
 from streams.stages.runner import StageError, StageRunner
 
 __all__ = ["StageSpec", "run_copies"]
@@ -39,9 +39,9 @@ class StageSpec:
 
     def build(self) -> StageRunner:
         from sinks.clickhouse.stage import SinkStage
+        from sinks.webhook.stage import WebhookStage
         from streams.stages.fanout import FanoutStage
         from streams.stages.normalize import NormalizeStage
-        from streams.stages.webhook import WebhookStage
 
         settings = Settings(**self.settings_values)
         kinds = {"normalize": NormalizeStage, "fanout": FanoutStage, "webhook": WebhookStage, "sink": SinkStage}

@@ -18,10 +18,10 @@ import faust
 from mode import Service
 
 from pobi.api import MAX_IN_FLIGHT, ObjectApi
-from pobi.connect import faust_credentials
-from pobi.settings import Settings
+from pobi.foundation.connect import faust_credentials
+from pobi.foundation.settings import Settings
+from pobi.worker.spec import StageSpec, run_copies
 from streams.agents.dead_letters import DeadLetterWatch
-from streams.stages.spec import StageSpec, run_copies
 
 __all__ = ["Worker", "create_app"]
 
@@ -82,7 +82,7 @@ class ApiService(Service):
         if self.settings.secure:  # personal data: HTTPS and a bearer token only
             import ssl
 
-            from pobi.secrets import ensure_password
+            from pobi.foundation.secrets import ensure_password
             from pobi.stack.tls import tls_files
 
             files = tls_files(self.settings)

@@ -19,10 +19,10 @@ from typing import TYPE_CHECKING, Literal
 from pydantic import Field, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from pobi.errors import ConfigError
+from pobi.foundation.errors import ConfigError
 
 if TYPE_CHECKING:
-    from pobi.egress import Network
+    from pobi.foundation.egress import Network
 
 __all__ = ["Settings", "default_state_dir", "get_settings", "load_settings"]
 
@@ -93,14 +93,14 @@ class Settings(BaseSettings):
     @field_validator("webhook_allow")
     @classmethod
     def _networks(cls, value: str) -> str:
-        from pobi.egress import parse_networks
+        from pobi.foundation.egress import parse_networks
 
         parse_networks(value)  # ValueError names the bad network
         return value
 
     @property
     def webhook_networks(self) -> list[Network]:
-        from pobi.egress import parse_networks
+        from pobi.foundation.egress import parse_networks
 
         return parse_networks(self.webhook_allow)
 

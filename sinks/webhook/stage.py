@@ -5,7 +5,7 @@ Each POST carries ``X-Pobi-Timestamp: <unix seconds>`` and ``X-Pobi-Signature: s
 "<timestamp>." + body>`` (the key is the one `pobi subscriptions secret NAME` writes for the subscriber), so
 a captured delivery cannot be replayed later: a receiver refuses a timestamp more than ``SIGNATURE_TOLERANCE_S``
 from its clock and, within that window, a batch id it already has (``X-Pobi-Batch-Id``, stable across
-retries; every retry is signed afresh). The URL is reached only through ``pobi.egress``: never an address
+retries; every retry is signed afresh). The URL is reached only through ``pobi.foundation.egress``: never an address
 of the hub's own network unless allow-listed, never a redirect, only https in the secure profile.
 
 A failed POST is retried with growing delays (the stage waits meanwhile); after ``max_attempts`` the
@@ -30,18 +30,19 @@ from typing import Any
 from confluent_kafka import Message
 
 from monitoring.metrics import metrics
-from pobi.connect import redis_client
-from pobi.egress import EgressRefused, post
-from pobi.errors import DecodeError
-from pobi.publish.producer import Publisher, dead_letter
-from pobi.secrets import hub_key, hub_key_id
-from pobi.settings import Settings
+from pobi.foundation.connect import redis_client
+from pobi.foundation.egress import EgressRefused, post
+from pobi.foundation.errors import DecodeError
+from pobi.foundation.secrets import hub_key, hub_key_id
+from pobi.foundation.settings import Settings
 from schemas.codec import Codec
 from schemas.projection import DeliveryDecoder
 from streams.dedup import redis_wait
 from streams.fanout.deliver import subscriber_key
 from streams.stages.runner import completed
 from topics.contract import Webhook
+from topics.dead_letters import DeadLetter
+from topics.producer import Publisher
 from topics.subscriptions import ContractBook, refuse_other_key
 
 __all__ = ["SIGNATURE_TOLERANCE_S", "WebhookStage", "sign", "verify"]
@@ -193,10 +194,9 @@ class WebhookStage:
 
     def _dead_letters(self, subscriber: str, messages: list[Message], reason: str, why: str) -> None:
         for message in messages:
-            self.publisher.send_dead_letter(dead_letter(
-                "delivery", reason, why, message.value(), original_key=message.key(), source_topic=message.topic(),
-                source_partition=message.partition(), source_offset=message.offset(),
-                context={"subscriber": subscriber}), topic=self.settings.topic("dlq.delivery"))
+            self.publisher.send_dead_letter(DeadLetter.of("delivery", reason, why, message,
+                                                          context={"subscriber": subscriber}),
+                                            self.settings.topic("dlq.delivery"))
 
     def close(self) -> None:
         self.book.close()

@@ -1,0 +1,1 @@
+"""Webhook delivery: a subscriber's feed POSTed, signed, to the URL its contract names."""
