@@ -19,6 +19,7 @@ demo: venv
 
 lint: venv
 	$(BIN)/ruff check .
+	$(BIN)/mypy
 
 # Starts the stack if it is not running and stops it afterwards only if this run started it.
 test: venv lint

@@ -14,7 +14,7 @@ from typing import Any
 from confluent_kafka import Consumer
 
 from pobi.foundation.errors import DecodeError, PobiError
-from pobi.foundation.kafka import client_config, require_kafka
+from pobi.foundation.kafka import client_config, origin, require_kafka
 from pobi.foundation.settings import Settings
 from schemas.codec import Codec
 from topics.admin import records_to_end
@@ -60,7 +60,7 @@ def read_dead_letters(settings: Settings, stage: str | None = None, reason: str 
 def _read_topic(consumer: Consumer, codec: Codec, name: str, reason: str | None,
                 since_ms: int | None) -> Iterator[DeadLetterRecord]:
     for message in records_to_end(consumer, name):
-        p, offset = message.partition(), message.offset()
+        _topic, p, offset = origin(message)
         try:
             _schema, letter = codec.decode(message.value())
         except DecodeError:

@@ -64,6 +64,7 @@ class Codec:
     def decode(self, data: bytes | None, reader_version: int | None = None) -> tuple[WireSchema, dict[str, Any]]:
         """Decode ``data`` into (the reader schema, the record), resolved to the reader's version."""
         writer = self.writer_schema(data)
+        assert data is not None  # writer_schema refused a null
         reader = (self.registry.get(writer.subject, reader_version) if reader_version
                   else self.registry.latest(writer.subject))
         body = BytesIO(data[_HEADER:])
@@ -77,4 +78,6 @@ class Codec:
                 f"corrupt {writer.subject} v{writer.version} record: {type(exc).__name__}: {exc}") from exc
         if body.read(1):
             raise DecodeError(f"corrupt {writer.subject} v{writer.version} record: trailing bytes after the body")
+        if not isinstance(record, dict):
+            raise DecodeError(f"corrupt {writer.subject} v{writer.version} record: not a record")
         return reader, record

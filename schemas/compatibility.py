@@ -34,7 +34,7 @@ class Incompatibility:
 
 
 def _compatible(reader: dict[str, Any], writer: dict[str, Any]) -> bool:
-    result = ReaderWriterCompatibilityChecker().get_compatibility(
+    result = ReaderWriterCompatibilityChecker().get_compatibility(  # type: ignore[no-untyped-call]  # avro is untyped
         avro.schema.parse(json.dumps(reader)), avro.schema.parse(json.dumps(writer)))
     return result.compatibility is SchemaCompatibilityType.compatible
 

@@ -8,6 +8,7 @@ so a subscriber decodes its feed without pobi's code; every version it was ever 
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from io import BytesIO
 from typing import Any
 
@@ -20,7 +21,7 @@ from schemas.registry import SchemaRegistry, WireSchema
 __all__ = ["DeliveryDecoder", "delivery_schema", "delivery_wire_schema"]
 
 
-def delivery_schema(subscriber: str, version: int, dataset: str, fields: list[str], masks: dict[str, str],
+def delivery_schema(subscriber: str, version: int, dataset: str, fields: list[str], masks: Mapping[str, str],
                     registry: SchemaRegistry) -> dict[str, Any]:
     specs = {f.name: f for f in registry.latest(dataset).fields}
     row_fields = []
@@ -47,7 +48,7 @@ def delivery_schema(subscriber: str, version: int, dataset: str, fields: list[st
     }
 
 
-def delivery_wire_schema(subscriber: str, version: int, dataset: str, fields: list[str], masks: dict[str, str],
+def delivery_wire_schema(subscriber: str, version: int, dataset: str, fields: list[str], masks: Mapping[str, str],
                          registry: SchemaRegistry) -> WireSchema:
     schema = delivery_schema(subscriber, version, dataset, fields, masks, registry)
     return WireSchema(f"out.{subscriber}.{dataset}", version, schema, None, "delivery")
@@ -69,4 +70,7 @@ class DeliveryDecoder:
         if wire is None:
             raise DecodeError("written with a delivery schema this contract document does not list",
                               "decode.unknown_schema")
-        return schemaless_reader(BytesIO(data[10:]), wire.parsed, None)
+        record = schemaless_reader(BytesIO(data[10:]), wire.parsed, None)
+        if not isinstance(record, dict):
+            raise DecodeError("a delivery that is not a record")
+        return record

@@ -51,8 +51,8 @@ class FieldSpec:
     def base_type(self) -> str:
         """The non-null Avro type name (``string``, ``double``, ``int``…)."""
         if isinstance(self.avro_type, list):
-            return next(t for t in self.avro_type if t != "null")
-        return self.avro_type
+            return str(next(t for t in self.avro_type if t != "null"))
+        return str(self.avro_type)
 
 
 @dataclass(frozen=True)

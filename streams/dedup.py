@@ -168,7 +168,7 @@ class SeenEvents:
     def reserve(self, candidates: Sequence[Candidate]) -> list[Verdict]:
         if not candidates:
             return []
-        args = [*self._prefixes, self._token, self._reservation_ms,
+        args: list[str | int] = [*self._prefixes, self._token, self._reservation_ms,
                 _SEP.join(c.event_id for c in candidates), _SEP.join(c.position for c in candidates),
                 "".join("1" if c.replay else "0" for c in candidates),
                 "".join(c.digest + _SEP for c in candidates)]

@@ -61,8 +61,8 @@ def check_persistence(client: redis.Redis, where: str) -> None:
             f"appendfsync {values.get('appendfsync')}); run it with --appendonly yes --appendfsync everysec")
 
 
-def _text(value: bytes | str) -> str:
-    return value.decode() if isinstance(value, bytes) else value
+def _text(value: bytes | str | None) -> str:
+    return value.decode() if isinstance(value, bytes) else str(value)
 
 
 def mark_generation(client: redis.Redis, settings: Settings, how: str) -> None:

@@ -70,7 +70,7 @@ def read_ledger(settings: Settings, client: redis.Redis | None = None, stage: st
     rows = []
     for dataset in names:
         raw = client.hgetall(f"{settings.redis_key('ledger')}:{stage}:{dataset}")
-        values = {k.decode(): int(v) for k, v in raw.items()}
+        values = {_text(k): int(v) for k, v in raw.items()}
         on_topic, committed = progress[topics[dataset]]
         rows.append(LedgerRow(
             stage, dataset, on_topic, committed,
@@ -96,3 +96,7 @@ def wait_until_idle(settings: Settings, datasets: list[str] | None = None, timeo
             progress = ", ".join(f"{r.dataset} {r.committed}/{r.on_topic}" for r in rows.values())
             raise PobiError(f"the {stage} stage did not catch up within {timeout_s:.0f}s ({progress})")
         time.sleep(0.5)
+
+
+def _text(value: bytes | str) -> str:
+    return value.decode() if isinstance(value, bytes) else value

@@ -8,10 +8,12 @@ handed to its party; it is never printed or logged.
 
 from __future__ import annotations
 
+from concurrent.futures import Future
 from dataclasses import dataclass, field
+from typing import Any
 
 from confluent_kafka import KafkaException
-from confluent_kafka.admin import (
+from confluent_kafka.admin import (  # type: ignore[attr-defined]  # the stubs do not re-export these
     AclBinding,
     AclBindingFilter,
     AclOperation,
@@ -58,7 +60,8 @@ def _refused(what: str, exc: KafkaException) -> PobiError:
 
 def scram_users(admin: AdminClient) -> set[str]:
     try:
-        described = admin.describe_user_scram_credentials().result()
+        answer = admin.describe_user_scram_credentials()
+        described = answer.result() if isinstance(answer, Future) else {}
     except KafkaException as exc:
         raise _refused("list its users", exc) from None
     return set(described)
@@ -66,8 +69,9 @@ def scram_users(admin: AdminClient) -> set[str]:
 
 def cluster_acls(admin: AdminClient) -> set[Acl]:
     """Every ALLOW ACL on the cluster, as pobi's Acl."""
-    everything = AclBindingFilter(ResourceType.ANY, None, ResourcePatternType.ANY, None, None,
-                                  AclOperation.ANY, AclPermissionType.ANY)
+    # None stands for "any" name, principal and host (librdkafka's filter); the stubs say str
+    everything = AclBindingFilter(ResourceType.ANY, None, ResourcePatternType.ANY,  # type: ignore[arg-type]
+                                  None, None, AclOperation.ANY, AclPermissionType.ANY)  # type: ignore[arg-type]
     try:
         bindings = admin.describe_acls(everything, request_timeout=_TIMEOUT_S).result()
     except KafkaException as exc:
@@ -76,7 +80,7 @@ def cluster_acls(admin: AdminClient) -> set[Acl]:
             for b in bindings if b.permission_type == AclPermissionType.ALLOW and b.host == "*"}
 
 
-def _binding_args(acl: Acl) -> tuple:
+def _binding_args(acl: Acl) -> tuple[Any, ...]:
     return (ResourceType[acl.resource_type], acl.name, ResourcePatternType[acl.pattern], acl.principal, "*",
             AclOperation[acl.operation], AclPermissionType.ALLOW)
 

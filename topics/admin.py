@@ -12,15 +12,20 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 
 from confluent_kafka import Consumer, KafkaError, KafkaException, Message, TopicPartition
-from confluent_kafka.admin import AdminClient, ConfigResource, NewTopic, ResourceType
+from confluent_kafka.admin import (  # type: ignore[attr-defined]  # the stubs do not re-export these
+    AdminClient,
+    ConfigResource,
+    NewTopic,
+    ResourceType,
+)
 
 from pobi.foundation.errors import TopicError
-from pobi.foundation.kafka import client_config
+from pobi.foundation.kafka import client_config, origin
 from pobi.foundation.settings import Settings
 from topics.catalogue import Catalogue, TopicSpec
 
 __all__ = ["ApplyReport", "TopicState", "admin_client", "apply_catalogue", "compare_catalogue", "group_progress",
-           "record_counts", "records_to_end", "wait_for_group"]
+           "record_counts", "records_to_end", "wait_for_group", "watermarks"]
 
 _TIMEOUT_S = 15.0
 
@@ -142,7 +147,7 @@ def record_counts(settings: Settings, names: list[str]) -> dict[str, int]:
             topic = metadata.topics.get(name)
             total = 0
             for partition in (topic.partitions if topic and not topic.error else {}):
-                low, high = consumer.get_watermark_offsets(TopicPartition(name, partition), timeout=_TIMEOUT_S)
+                low, high = watermarks(consumer, TopicPartition(name, partition))
                 total += high - low
             counts[name] = total
         return counts
@@ -160,12 +165,31 @@ def group_progress(settings: Settings, group: str, names: list[str]) -> dict[str
         for name in names:
             topic = metadata.topics.get(name)
             partitions = [TopicPartition(name, p) for p in (topic.partitions if topic and not topic.error else {})]
-            ends = sum(consumer.get_watermark_offsets(tp, timeout=_TIMEOUT_S)[1] for tp in partitions)
+            ends = sum(watermarks(consumer, tp)[1] for tp in partitions)
             committed = _committed(consumer, partitions) if partitions else []
             progress[name] = (ends, sum(max(tp.offset, 0) for tp in committed))
         return progress
     finally:
         consumer.close()
+
+
+# what a partition created a moment ago answers until its leader has settled
+_LEADER_NOT_READY = (KafkaError.NOT_LEADER_FOR_PARTITION, KafkaError.LEADER_NOT_AVAILABLE,
+                     KafkaError.UNKNOWN_TOPIC_OR_PART, KafkaError._UNKNOWN_PARTITION, KafkaError._UNKNOWN_TOPIC)
+
+
+def watermarks(consumer: Consumer, partition: TopicPartition) -> tuple[int, int]:
+    """(low, high) offsets of a partition, waiting out a leader that is still being elected (a topic made a
+    moment ago answers NOT_LEADER_FOR_PARTITION for a while)."""
+    deadline = time.monotonic() + _TIMEOUT_S
+    while True:
+        try:
+            low, high = consumer.get_watermark_offsets(partition, timeout=_TIMEOUT_S)
+            return low, high
+        except KafkaException as exc:
+            if exc.args[0].code() not in _LEADER_NOT_READY or time.monotonic() > deadline:
+                raise
+            time.sleep(0.2)
 
 
 _COORDINATOR_NOT_READY = (KafkaError.NOT_COORDINATOR, KafkaError.COORDINATOR_LOAD_IN_PROGRESS,
@@ -206,7 +230,7 @@ def records_to_end(consumer: Consumer, name: str) -> Iterator[Message]:
         return
     remaining = {}
     for p in topic.partitions:
-        low, high = consumer.get_watermark_offsets(TopicPartition(name, p), timeout=_TIMEOUT_S)
+        low, high = watermarks(consumer, TopicPartition(name, p))
         if high > low:
             remaining[p] = high
     if not remaining:
@@ -217,7 +241,7 @@ def records_to_end(consumer: Consumer, name: str) -> Iterator[Message]:
             for message in consumer.consume(1000, 2.0):
                 if message.error():
                     continue
-                p, offset = message.partition(), message.offset()
+                _topic, p, offset = origin(message)
                 if offset >= remaining.get(p, 0):
                     continue
                 if offset + 1 >= remaining[p]:

@@ -60,7 +60,8 @@ class Match(_Strict):
             return value == self.equals or str(value) == str(self.equals)
         if self.prefix is not None:
             return str(value).startswith(self.prefix)
-        return value in self.in_ or str(value) in {str(v) for v in self.in_ or ()}
+        options = self.in_ or []
+        return value in options or str(value) in {str(v) for v in options}
 
 
 class DatasetGrant(_Strict):

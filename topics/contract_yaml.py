@@ -52,7 +52,8 @@ def _refuse_aliases(text: str) -> None:
     events does not expand anything."""
     for event in yaml.parse(text, Loader=yaml.SafeLoader):
         if isinstance(event, yaml.AliasEvent) or getattr(event, "anchor", None):
-            raise UnsafeYaml(event.start_mark.line + 1, "anchors and aliases (&, *) are not allowed in a contract")
+            line = event.start_mark.line + 1 if event.start_mark else None
+            raise UnsafeYaml(line, "anchors and aliases (&, *) are not allowed in a contract")
 
 
 def _refuse_repeated_keys(node: yaml.Node) -> None:

@@ -76,7 +76,7 @@ class Publisher:
         self.produce_with_headers(topic, key, value, None)
 
     def produce_with_headers(self, topic: str, key: bytes | None, value: bytes,
-                             headers: list[tuple[str, bytes]] | None) -> None:
+                             headers: list[tuple[str, str | bytes | None]] | None) -> None:
         while True:
             try:
                 self._producer.produce(topic, value=value, key=key, headers=headers, on_delivery=self._on_delivery)

@@ -8,11 +8,7 @@ import os
 import sys
 
 import typer
-
-try:  # typer 0.29 vendors its own click
-    from typer._click.exceptions import UsageError
-except ImportError:  # pragma: no cover - older typer on plain click
-    from click import UsageError
+from typer._click.exceptions import UsageError  # typer 0.29 (pinned) vendors its own click
 
 from pobi.cli import (
     access,

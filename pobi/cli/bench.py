@@ -15,6 +15,7 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 import typer
 
@@ -26,13 +27,14 @@ SIZES = {True: {"normalize": 50_000, "fanout": 20_000, "sink": 20_000, "seconds"
          False: {"normalize": 200_000, "fanout": 50_000, "sink": 50_000, "seconds": 30}}
 
 
-def _run(script: str, *args: str) -> dict:
+def _run(script: str, *args: str) -> dict[str, Any]:
     out = BENCH / "results" / f"{Path(script).stem}.json"
     result = subprocess.run([sys.executable, str(BENCH / script), *args, "--json", str(out)], capture_output=True,
                             text=True, check=False, timeout=1800)
     if result.returncode != 0:
         raise PobiError(f"{script} failed: {(result.stderr or result.stdout).strip().splitlines()[-1:]}")
-    return json.loads(out.read_text())
+    measured: dict[str, Any] = json.loads(out.read_text())
+    return measured
 
 
 def bench(quick: bool = typer.Option(False, "--quick", help="smaller runs: a few minutes"),

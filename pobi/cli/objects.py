@@ -3,16 +3,20 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import TYPE_CHECKING
 
 import typer
 
 from pobi.cli.output import console, print_json, print_table
 from pobi.foundation.settings import get_settings
 
+if TYPE_CHECKING:
+    from pobi.objects import ObjectService
+
 JsonOption = typer.Option(False, "--json", help="machine-readable output")
 
 
-def _service():
+def _service() -> ObjectService:
     from pobi.objects import object_service
 
     return object_service(get_settings())

@@ -46,15 +46,15 @@ def subscribe(name: str = typer.Argument(..., help="the subscriber"),
         shown, last = 0, time.monotonic()
         while not max_records or shown < max_records:
             message = consumer.poll(0.5)
-            if message is not None and message.error() and message.error().code() in _REFUSED:
-                raise PobiError(f"Kafka refused: user {settings.kafka_user!r} may not read {topic} "
-                                f"({message.error().str()})")
+            error = message.error() if message is not None else None
+            if error is not None and error.code() in _REFUSED:
+                raise PobiError(f"Kafka refused: user {settings.kafka_user!r} may not read {topic} ({error.str()})")
             if message is None or message.error():
                 if idle_s and time.monotonic() - last > idle_s:
                     break
                 continue
             last = time.monotonic()
-            record = decoder.decode(message.value())
+            record = decoder.decode(message.value() or b"")
             if as_json:
                 sys.stdout.write(orjson.dumps(record).decode() + "\n")
                 sys.stdout.flush()

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from datetime import datetime
 from pathlib import Path
+from typing import Any
 
 import typer
 
@@ -24,7 +25,7 @@ def _today() -> datetime:
     return datetime.now(CST)
 
 
-def _load(folder: Path) -> tuple[list, list[str]]:
+def _load(folder: Path) -> tuple[list[Any], list[str]]:
     from schemas.registry import default_registry
     from topics.subscriptions import load_contracts
 
@@ -70,7 +71,7 @@ def apply(contracts: Path = ContractsOption,
                   f"{len(result.withdrawn)} withdrawn")
 
 
-def _documents() -> dict:
+def _documents() -> dict[str, Any]:
     from topics.subscriptions import read_documents
 
     return read_documents(get_settings())

@@ -9,6 +9,7 @@ import time
 from collections import Counter
 from collections.abc import Callable
 from itertools import cycle
+from typing import Any
 
 import redis
 from rich.console import Console, Group
@@ -36,7 +37,7 @@ class LiveTraffic:
         self.stop = threading.Event()
         self.thread = threading.Thread(target=self._run, name="demo-traffic", daemon=True)
 
-    def _rows(self) -> cycle:
+    def _rows(self) -> cycle[Any]:
         start = self.traffic.now()
         batch = list(self.traffic.batch(people=50, enterprises=15, licences=15, cases=10, start=start))
         return cycle(batch)
@@ -67,13 +68,13 @@ class LiveTraffic:
         self.thread.join(30)
 
 
-def _snapshot(settings: Settings, client: redis.Redis, writer: ClickHouseWriter) -> dict:
+def _snapshot(settings: Settings, client: redis.Redis, writer: ClickHouseWriter) -> dict[str, Any]:
     prefix = f"{settings.redis_key('ledger')}:normalize:"
     counts: Counter[str] = Counter()
     reasons: Counter[str] = Counter()
     for key in client.scan_iter(prefix + "*"):
         for field, value in client.hgetall(key).items():
-            name = field.decode()
+            name = field.decode() if isinstance(field, bytes) else str(field)
             if name.startswith("dlq:"):
                 reasons[name[4:]] += int(value)
             else:
@@ -86,7 +87,7 @@ def _snapshot(settings: Settings, client: redis.Redis, writer: ClickHouseWriter)
             "at": time.perf_counter()}
 
 
-def _render(now: dict, before: dict, sent: int) -> Group:
+def _render(now: dict[str, Any], before: dict[str, Any], sent: int) -> Group:
     seconds = max(1e-6, now["at"] - before["at"])
 
     def rate(counter: str, key: str) -> str:

@@ -14,6 +14,7 @@ import time
 from collections import Counter
 from datetime import date
 from pathlib import Path
+from typing import Any
 
 from rich.console import Console
 
@@ -46,7 +47,7 @@ PERSON_HEADERS = {"id_number": "公民身份号码", "name": "姓名", "gender":
                   "division_code": "行政区划代码", "address": "住址", "phone": "联系电话"}
 
 
-def _write_person_export(path: Path, rows: list[dict]) -> None:
+def _write_person_export(path: Path, rows: list[dict[str, Any]]) -> None:
     with path.open("w", encoding="utf-8-sig", newline="") as f:  # departments' exports often carry a BOM
         writer = csv.writer(f)
         writer.writerow(PERSON_HEADERS.values())
@@ -61,7 +62,7 @@ def traffic_day() -> date:
 
 
 def run_demo(settings: Settings, console: Console, scale: int = 1, duplicate_share: float = 0.02, *,
-             duration: float = 0, rate: int = 200, keep_running: bool = False) -> dict:
+             duration: float = 0, rate: int = 200, keep_running: bool = False) -> dict[str, Any]:
     """The whole story. ``duration``: seconds of steady traffic at ``rate`` events/s with a live view after the
     day's batch; ``keep_running``: leave the stages running (live view) until Ctrl-C."""
     console.rule("[bold]pobi demo")

@@ -4,6 +4,7 @@ timeline and data tracker — the answers the hub exists to give."""
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 
 from rich.console import Console
 
@@ -32,7 +33,7 @@ def show_ledger(rows: dict[str, LedgerRow]) -> None:
 def show_views(settings: Settings) -> None:
     writer = ClickHouseWriter(settings, wait=False, query=True)
 
-    def query(name: str) -> list:
+    def query(name: str) -> list[Any]:
         return writer.execute(VIEW_QUERIES[name].replace("{db}", settings.clickhouse_database))
 
     print_table("ClickHouse: clean events per dataset (`events`)", ["dataset", "events"], query("event_counts"))

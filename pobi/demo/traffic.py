@@ -8,6 +8,7 @@ import random
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta, timezone
+from typing import Any
 
 from stdnum.cn import ric, uscc
 from stdnum.iso7064 import mod_37_36
@@ -67,13 +68,13 @@ class DemoTraffic:
 
     def __post_init__(self) -> None:
         self.rng = random.Random(self.seed)
-        self.people: list[dict] = []
-        self.enterprises: list[dict] = []
+        self.people: list[dict[str, Any]] = []
+        self.enterprises: list[dict[str, Any]] = []
 
     def _name(self) -> str:
         return self.rng.choice(SURNAMES) + "".join(self.rng.sample(GIVEN, self.rng.choice((1, 2))))
 
-    def person(self) -> dict:
+    def person(self) -> dict[str, Any]:
         county = self.rng.choice(list(COUNTIES))
         born = date(1950, 1, 1) + timedelta(days=self.rng.randrange(0, 365 * 55))
         seq = self.rng.randrange(0, 1000)
@@ -91,7 +92,7 @@ class DemoTraffic:
                    "birth_date": f"{born.year}年{born.month}月{born.day}日"}
         return row
 
-    def enterprise(self) -> dict:
+    def enterprise(self) -> dict[str, Any]:
         county = self.rng.choice(list(COUNTIES))
         rep = self.rng.choice(self.people) if self.people else self.person()
         industry = self.rng.choice(list(INDUSTRIES))
@@ -108,7 +109,7 @@ class DemoTraffic:
             row = {**row, "uscc": row["uscc"][:-1] + ("I" if row["uscc"][-1] != "I" else "O")}
         return row
 
-    def licence(self) -> dict:
+    def licence(self) -> dict[str, Any]:
         holder = self.rng.choice(self.enterprises) if self.enterprises else self.enterprise()
         issued = date(2020, 1, 1) + timedelta(days=self.rng.randrange(2000))
         return {"licence_id": licence_identifier(ISSUER_USCC, self.rng.randrange(10**9)),
@@ -117,7 +118,7 @@ class DemoTraffic:
                 "issued_date": issued.isoformat(), "valid_from": issued.isoformat(),
                 "valid_to": (issued + timedelta(days=365 * 5)).isoformat(), "status": "有效"}
 
-    def approval_case_stages(self, number: int, start: datetime) -> list[dict]:
+    def approval_case_stages(self, number: int, start: datetime) -> list[dict[str, Any]]:
         applicant = self.rng.choice(self.enterprises) if self.enterprises else self.enterprise()
         code, name, statutory, promised = self.rng.choice(ITEMS)
         base = {"case_id": f"FJ{start:%Y%m%d}{number:05d}", "item_code": code, "item_name": name,
@@ -130,7 +131,7 @@ class DemoTraffic:
             at += timedelta(hours=self.rng.randrange(2, 72))
         return stages
 
-    def sensor_readings(self, at: datetime, stations: int = 6) -> Iterator[dict]:
+    def sensor_readings(self, at: datetime, stations: int = 6) -> Iterator[dict[str, Any]]:
         for i, county in enumerate(list(COUNTIES)[:stations]):
             for metric, (unit, low, high) in METRICS.items():
                 value = round(self.rng.uniform(low, high), 1)
@@ -141,7 +142,7 @@ class DemoTraffic:
                        "measured_at": at.isoformat(timespec="seconds"), "quality": "valid"}
 
     def batch(self, people: int, enterprises: int, licences: int, cases: int, start: datetime) -> Iterator[
-            tuple[str, dict]]:
+            tuple[str, dict[str, Any]]]:
         for _ in range(people):
             yield "person", self.person()
         for _ in range(enterprises):

@@ -78,7 +78,7 @@ def _checked_connection(allow: Sequence[Network]) -> Any:
             raise OSError(f"cannot resolve {host}: {exc.strerror}") from None
         addresses = [(family, sockaddr) for family, _t, _p, _c, sockaddr in found]
         for _family, sockaddr in addresses:
-            reason = blocked_reason(ipaddress.ip_address(sockaddr[0].split("%")[0]), allow)
+            reason = blocked_reason(ipaddress.ip_address(str(sockaddr[0]).split("%")[0]), allow)
             if reason is not None:
                 raise EgressRefused(f"{host} resolves to {reason}; webhooks may not reach it "
                                     "(an administrator can allow a network with POBI_WEBHOOK_ALLOW)")

@@ -6,14 +6,14 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from confluent_kafka import KafkaException
+from confluent_kafka import KafkaException, Message
 from confluent_kafka.admin import AdminClient
 
 from pobi.foundation.connect import kafka_security
 from pobi.foundation.errors import PobiError
 from pobi.foundation.settings import Settings
 
-__all__ = ["client_config", "require_kafka"]
+__all__ = ["client_config", "origin", "require_kafka"]
 
 # librdkafka logs every refused connection (twenty a second); pobi reports unreachable brokers itself.
 # Set POBI_LOG_LEVEL=DEBUG to see them.
@@ -37,3 +37,11 @@ def require_kafka(settings: Settings, timeout_s: float = 5.0) -> None:
         raise PobiError(f"cannot reach Kafka at {bootstrap} ({exc.args[0].str()}); {hint}") from None
     if not metadata.brokers:
         raise PobiError(f"Kafka at {bootstrap} answered without brokers; is it still starting?")
+
+
+def origin(message: Message) -> tuple[str, int, int]:
+    """(topic, partition, offset) of a record a consumer returned: a consumed record always has all three,
+    so their absence is a bug, not a case to handle."""
+    topic, partition, offset = message.topic(), message.partition(), message.offset()
+    assert topic is not None and partition is not None and offset is not None
+    return topic, partition, offset

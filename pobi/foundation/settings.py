@@ -156,7 +156,7 @@ def load_settings(**overrides: object) -> Settings:
     if env_file is not None and not Path(env_file).is_file():
         raise ConfigError(f"POBI_ENV_FILE={env_file} is not a file")
     try:
-        return Settings(_env_file=env_file, **overrides)  # type: ignore[call-arg]
+        return Settings(_env_file=env_file, **overrides)  # type: ignore[call-arg,arg-type]  # validated here
     except ValidationError as exc:
         first = exc.errors()[0]
         field = str(first["loc"][0]) if first["loc"] else "?"

@@ -107,7 +107,7 @@ def read_jsonl(raw_lines: Iterable[bytes], encoding: str = "utf-8") -> Iterator[
         if isinstance(obj, Rejected):
             yield obj
         elif isinstance(obj, dict) and "op" in obj and ("after" in obj or "before" in obj):
-            source = obj.get("source") if isinstance(obj.get("source"), dict) else {}
+            source: dict[str, Any] = obj["source"] if isinstance(obj.get("source"), dict) else {}
             yield Draft(number, raw, obj.get("before"), obj.get("after"), op=obj.get("op"),
                         event_id=obj.get("event_id"), position=source.get("position"), ts_ms=obj.get("ts_ms"))
         else:
@@ -133,7 +133,7 @@ def read_debezium(raw_lines: Iterable[bytes], encoding: str = "utf-8") -> Iterat
             yield Rejected(number, raw, "debezium.op",
                            f"op {op!r} is not a row change (c, u, d or r) and cannot be published")
             continue
-        source = payload.get("source") if isinstance(payload.get("source"), dict) else {}
+        source: dict[str, Any] = payload["source"] if isinstance(payload.get("source"), dict) else {}
         parts = [f"{k}={source[k]}" for k in _DEBEZIUM_POSITION_KEYS if source.get(k) is not None]
         ts = payload.get("ts_ms") or source.get("ts_ms")
         yield Draft(number, raw, payload.get("before"), payload.get("after"), op=op,

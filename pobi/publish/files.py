@@ -8,7 +8,7 @@ from collections import Counter
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import BinaryIO
+from typing import Any, BinaryIO
 
 from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn, TransferSpeedColumn
 
@@ -64,7 +64,7 @@ class PublishSummary:
                 "encode_share": round(self.encode_seconds / self.seconds, 3) if self.seconds else None}
 
 
-def _envelope(schema: WireSchema, draft: Draft, opts: PublishOptions, label: str, default_ts: int) -> dict:
+def _envelope(schema: WireSchema, draft: Draft, opts: PublishOptions, label: str, default_ts: int) -> dict[str, Any]:
     op = draft.op or opts.op
     if op not in OPS:
         raise RowError("event.op", f"op {op!r} is not one of {', '.join(OPS)}")

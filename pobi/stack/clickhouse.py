@@ -132,6 +132,6 @@ class ClickHouseService(Service):
         try:
             with urllib.request.urlopen(urllib.request.Request(url, headers=headers), timeout=2,
                                         context=context) as resp:
-                return resp.read().strip() == b"1"
+                return bool(resp.read().strip() == b"1")
         except OSError:
             return False

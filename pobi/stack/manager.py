@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 
 from pobi.foundation.errors import StackError
 from pobi.foundation.settings import Settings
@@ -52,7 +53,7 @@ class Stack:
     def status(self) -> list[ServiceStatus]:
         return [svc.status() for svc in self.services]
 
-    def up(self, report=print) -> list[ServiceStatus]:
+    def up(self, report: Callable[[str], object] = print) -> list[ServiceStatus]:
         """Start what is not running. Idempotent; if one service fails, the ones this call started stop."""
         if self.running_profile not in (None, self.requested):
             raise StackError(f"the local stack is running in the {self.running_profile} profile; "
@@ -86,7 +87,7 @@ class Stack:
                    f"{write_env_file(self.settings)} (user names and file locations, no passwords)")
         return self.status()
 
-    def down(self, report=print) -> None:
+    def down(self, report: Callable[[str], object] = print) -> None:
         for svc in reversed(self.services):
             if svc.stop():
                 report(f"{svc.name:<11} stopped")

@@ -42,6 +42,6 @@ class PrometheusService(Service):
     def is_ready(self) -> bool:
         try:
             with urllib.request.urlopen(f"http://{self.address}/-/ready", timeout=2) as resp:
-                return resp.status == 200
+                return bool(resp.status == 200)
         except OSError:
             return False

@@ -8,6 +8,7 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 __all__ = ["MIGRATIONS", "Migration", "apply_migrations", "load_migrations", "statements"]
 
@@ -44,7 +45,7 @@ def load_migrations(folder: Path = MIGRATIONS) -> list[Migration]:
     return found
 
 
-def apply_migrations(execute: Callable[[str], list], database: str,
+def apply_migrations(execute: Callable[[str], list[Any]], database: str,
                      migrations: list[Migration] | None = None) -> list[Migration]:
     """Apply what is not yet recorded; returns the migrations applied now. ``execute`` runs one statement
     and returns its rows (clickhouse-driver's ``Client.execute``, or chdb's in the tests)."""

@@ -24,6 +24,7 @@ from confluent_kafka import Message
 
 from monitoring.metrics import metrics
 from pobi.foundation.errors import DecodeError
+from pobi.foundation.kafka import origin
 from pobi.foundation.settings import Settings
 from schemas.codec import Codec
 from sinks.clickhouse.rows import (
@@ -102,7 +103,8 @@ class SinkStage:
 
     def _rows_of(self, message: Message, rows: Rows) -> tuple[str, str] | None:
         """Add the record's rows; (reason, message) when it cannot have any."""
-        kind = self._kinds[message.topic()]
+        topic, partition, offset = origin(message)
+        kind = self._kinds[topic]
         try:
             _schema, record = self.codec.decode(message.value())
         except DecodeError as exc:
@@ -110,7 +112,7 @@ class SinkStage:
                 return None
             return exc.reason, str(exc)
         try:
-            position = (message.topic(), message.partition(), message.offset())
+            position = (topic, partition, offset)
             if kind == "clean":
                 clean_event_rows(record, rows)
             elif kind == "delivery":
@@ -151,7 +153,7 @@ class SinkStage:
                 m.dead_letters.labels(self.name, "sink.dropped_own_letter").inc()
                 continue
             self._publisher.send_dead_letter(DeadLetter.of(self.name, reason, why, message,
-                                                           context={"kind": self._kinds[message.topic()]}),
+                                                           context={"kind": self._kinds[origin(message)[0]]}),
                                              self._own_dlq)
         self._publisher.flush()
 

@@ -51,8 +51,9 @@ class ClickHouseWriter:
     def waited_s(self) -> float:
         return self.waiting.waited_s
 
-    def execute(self, query: str, params: dict[str, Any] | None = None) -> list:
-        return self._until_done(lambda: self.client.execute(query, params))
+    def execute(self, query: str, params: dict[str, Any] | None = None) -> list[Any]:
+        rows: list[Any] = self._until_done(lambda: self.client.execute(query, params))
+        return rows
 
     def _until_done(self, call: Callable[[], Any]) -> Any:
         if self._wait:

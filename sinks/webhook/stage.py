@@ -33,6 +33,7 @@ from monitoring.metrics import metrics
 from pobi.foundation.connect import redis_client
 from pobi.foundation.egress import EgressRefused, post
 from pobi.foundation.errors import DecodeError
+from pobi.foundation.kafka import origin
 from pobi.foundation.secrets import hub_key, hub_key_id
 from pobi.foundation.settings import Settings
 from schemas.codec import Codec
@@ -111,7 +112,7 @@ class WebhookStage:
             self._terms_cache.pop(subscriber, None)
         by_subscriber: dict[str, list[Message]] = defaultdict(list)
         for message in messages:
-            by_subscriber[message.topic().removeprefix(self._feed_prefix)].append(message)
+            by_subscriber[origin(message)[0].removeprefix(self._feed_prefix)].append(message)
         for subscriber, feed in by_subscriber.items():
             terms = self._terms(subscriber)
             if terms is None:
@@ -126,7 +127,7 @@ class WebhookStage:
         records = []
         for message in batch:
             try:
-                records.append(decoder.decode(message.value()))
+                records.append(decoder.decode(message.value() or b""))
             except DecodeError as exc:
                 self._dead_letters(subscriber, [message], exc.reason, str(exc))
         if not records:

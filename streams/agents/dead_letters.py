@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import logging
 from collections import Counter
-from collections.abc import AsyncIterator
 
 import faust
 
@@ -29,7 +28,7 @@ class DeadLetterWatch:
         self.agent = app.agent(topics[0].derive_topic(topics=[t.get_topic_name() for t in topics]),
                                name="dead_letter_watch")(self.watch)
 
-    async def watch(self, letters: AsyncIterator[bytes]) -> None:
+    async def watch(self, letters: faust.StreamT[bytes]) -> None:
         async for letter in letters:
             self.note(letter)
 

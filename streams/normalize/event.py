@@ -41,7 +41,7 @@ def _plan(schema: WireSchema) -> _Plan:
     found = _plans.get((schema.subject, schema.version))
     if found is not None:
         return found
-    plan = []
+    plan: list[tuple[str, FieldRule | None, str | None]] = []
     for spec in schema.fields:
         if spec.rule == "holder_id":
             plan.append((spec.name, None, spec.name.removesuffix("_id") + "_type"))
@@ -77,12 +77,12 @@ def normalize_row(schema: WireSchema, row: dict[str, Any], clock: RuleClock) -> 
         if result.derived:
             for key, derived_value in result.derived.items():
                 derived[f"{name}.{key}"] = derived_value
-    for name, flag in DATASET_CHECKS[schema.subject](out, derived, clock):
-        flags.append({"code": flag.code, "field": name, "message": flag.message})
+    for about, flag in DATASET_CHECKS[schema.subject](out, derived, clock):
+        flags.append({"code": flag.code, "field": about, "message": flag.message})
     return clean
 
 
-def _lenient_before(schema: WireSchema, row: dict[str, Any], clock: RuleClock) -> tuple[dict[str, Any], list]:
+def _lenient_before(schema: WireSchema, row: dict[str, Any], clock: RuleClock) -> tuple[dict[str, Any], list[Any]]:
     """The ``before`` image is history: cleaned where its rules pass, kept as sent where they do not."""
     try:
         return normalize_row(schema, row, clock).row, []
@@ -104,7 +104,8 @@ def normalize_event(schema: WireSchema, event: dict[str, Any], clock: RuleClock,
         side = "before" if event["op"] == "d" else "after"
         raise RuleViolation("event.row_missing", f"an op={event['op']} event needs a {side} row")
     clean = normalize_row(schema, subject, clock)
-    before, before_flags = (None, [])
+    before: dict[str, Any] | None = None
+    before_flags: list[dict[str, Any]] = []
     if event["op"] != "d" and event["before"] is not None:
         before, before_flags = _lenient_before(schema, event["before"], clock)
     entity, related = classify(schema.subject, schema.key_field, clean.row, clean.holder_kinds, clean.derived)

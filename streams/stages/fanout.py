@@ -22,6 +22,7 @@ from confluent_kafka import Message
 from monitoring.metrics import metrics
 from pobi.foundation.clock import CST
 from pobi.foundation.errors import DecodeError
+from pobi.foundation.kafka import origin
 from pobi.foundation.secrets import hub_key, hub_key_id
 from pobi.foundation.settings import Settings
 from schemas.codec import Codec
@@ -119,7 +120,7 @@ class FanoutStage:
             _schema, event = self.codec.decode(message.value())
         except DecodeError as exc:
             raise _Undeliverable(exc.reason, str(exc)) from None
-        dataset = self._dataset_of[message.topic()]
+        dataset = self._dataset_of[origin(message)[0]]
         if event.get("dataset") != dataset or _schema.subject != f"{dataset}.clean":
             raise _Undeliverable("event.wrong_dataset", f"a record claiming {str(event.get('dataset'))[:60]!r} "
                                  f"({_schema.subject}) on {message.topic()}")

@@ -28,6 +28,7 @@ from confluent_kafka import Message
 from monitoring.metrics import metrics
 from pobi.foundation.clock import CST
 from pobi.foundation.errors import DecodeError
+from pobi.foundation.kafka import origin
 from pobi.foundation.settings import Settings
 from schemas.codec import Codec
 from schemas.registry import WireSchema
@@ -158,11 +159,11 @@ class NormalizeStage:
 
     def _arrive(self, message: Message) -> Arrival:
         """The record decoded and checked against what the topic already says; never raises."""
-        topic, partition, offset = message.topic(), message.partition(), message.offset()
+        topic, partition, offset = origin(message)
         position = f"{topic}|{partition}|{offset}"
         dataset = self._dataset_of[topic]
-        headers = message.headers()
-        replay = bool(headers) and any(k == REPLAY_HEADER for k, _ in headers)
+        headers = message.headers() or []
+        replay = any(header[0] == REPLAY_HEADER for header in headers)
         # no trustworthy event id yet: the position stands in, so a redelivery is still recognised
         raw = Arrival(message, dataset, position, f"raw:{position}", replay=replay)
         try:

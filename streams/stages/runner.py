@@ -21,7 +21,7 @@ from confluent_kafka import Consumer, KafkaError, KafkaException, Message, Topic
 
 from monitoring.metrics import metrics
 from pobi.foundation.errors import PobiError
-from pobi.foundation.kafka import client_config
+from pobi.foundation.kafka import client_config, origin
 from pobi.foundation.settings import Settings
 
 __all__ = ["BatchStage", "StageError", "StageRunner", "completed"]
@@ -151,5 +151,6 @@ class StageRunner:
 def _next_offsets(batch: list[Message]) -> list[TopicPartition]:
     last: dict[tuple[str, int], int] = {}
     for message in batch:
-        last[(message.topic(), message.partition())] = message.offset()
+        topic, partition, offset = origin(message)
+        last[(topic, partition)] = offset
     return [TopicPartition(topic, partition, offset + 1) for (topic, partition), offset in last.items()]
