@@ -66,7 +66,7 @@ def setup(run: str, contracts: int, records: list[tuple[bytes, bytes]], secrets:
     names = [settings.topic(t) for t in ("norm.person", "audit.delivery", "dlq.delivery", "baseline.out",
                                          *(f"out.{s}" for s in subscribers))]
     admin = admin_client(settings)
-    futures = admin.create_topics([NewTopic(t, 6, 1) for t in names] + [NewTopic(settings.topic("pobi.subscriptions"),
+    futures = admin.create_topics([NewTopic(t, 6, 1) for t in names] + [NewTopic(settings.topics.subscriptions,
                                                                                   1, 1)])
     for fut in futures.values():
         fut.result(timeout=15)
@@ -80,7 +80,7 @@ def setup(run: str, contracts: int, records: list[tuple[bytes, bytes]], secrets:
         found, problems = load_contracts(Path(tmp), default_registry(), datetime.now(CST).date())
         assert not problems, problems
         apply_contracts(settings, found, default_registry())
-    send_encoded(settings, settings.topic("norm.person"), records)
+    send_encoded(settings, settings.topics.norm("person"), records)
     return settings
 
 
@@ -102,7 +102,7 @@ def main() -> None:
             one = setup(run, 1, records, Path(secrets))
             created.append(one)
             results["baseline: plain consume→produce"] = {"seconds": consume_produce_baseline(
-                one, one.topic("norm.person"), one.topic("baseline.out"), args.events)}
+                one, one.topics.norm("person"), one.topic("baseline.out"), args.events)}
             results["fan-out, 1 contract"] = {"seconds": fanout(one, args.events), "deliveries_per_event": 0.6}
             ten = setup(run, 10, records, Path(secrets))
             created.append(ten)

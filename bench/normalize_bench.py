@@ -100,14 +100,14 @@ def pobi_stage(settings: Settings, encoded: Encoded, copies: int) -> tuple[int, 
     thread = threading.Thread(target=run_copies, args=(StageSpec.of("normalize", settings, ["person"], BATCH),
                                                        copies, stop), kwargs={"children": True}, daemon=True)
     thread.start()
-    _wait_for_group(settings, settings.topic("pobi-normalize"), copies)
+    _wait_for_group(settings, settings.topics.group("normalize"), copies)
     client = redis_client(settings)
     key = f"{settings.redis_key('ledger')}:normalize:person"
 
     def counted() -> int:
         return int(client.hget(key, "in") or 0)
 
-    sender = threading.Thread(target=send_encoded, args=(settings, settings.topic("ingest.person"), encoded))
+    sender = threading.Thread(target=send_encoded, args=(settings, settings.topics.ingest("person"), encoded))
     sender.start()
     while counted() == 0:
         time.sleep(0.002)
@@ -148,11 +148,11 @@ def main() -> None:
     timings: dict[str, tuple[int, float]] = {}
     try:
         plain = namespace(run, "a", created)
-        send_encoded(plain, plain.topic("ingest.person"), encoded)
+        send_encoded(plain, plain.topics.ingest("person"), encoded)
         timings["baseline: plain confluent-kafka consume→produce"] = (args.events, consume_produce_baseline(
-            plain, plain.topic("ingest.person"), plain.topic("baseline.out"), args.events))
+            plain, plain.topics.ingest("person"), plain.topic("baseline.out"), args.events))
         timings["faust: empty agent, noack_take + ack"] = (args.events, faust_ceiling(
-            plain, plain.topic("ingest.person"), args.events))
+            plain, plain.topics.ingest("person"), args.events))
         timings["pobi normalisation stage, one process"] = pobi_stage(namespace(run, "b", created), encoded, 1)
         timings[f"pobi worker, {args.processes} stage processes"] = pobi_stage(
             namespace(run, "c", created), encoded, args.processes)

@@ -57,10 +57,10 @@ SOURCE = SourceRef("public-security", "hukou")
 def prepare(tag: str) -> Settings:
     settings = load_settings(namespace=tag, clickhouse_database=tag)
     names = [settings.topic(f"{f}.{d}") for f in ("ingest", "norm") for d in DATASETS]
-    names += [settings.topic(f"dlq.{s}") for s in DLQ_STAGES] + [settings.topic(t) for t in ("audit.delivery",
+    names += [settings.topics.dlq(s) for s in DLQ_STAGES] + [settings.topic(t) for t in ("audit.delivery",
                                                                                              "out.everyone")]
     admin = admin_client(settings)
-    new = [NewTopic(n, 6, 1) for n in names] + [NewTopic(settings.topic("pobi.subscriptions"), 1, 1)]
+    new = [NewTopic(n, 6, 1) for n in names] + [NewTopic(settings.topics.subscriptions, 1, 1)]
     for fut in admin.create_topics(new).values():
         fut.result(timeout=15)
     contract = SubscriptionContract.model_validate(EVERYONE)
@@ -94,12 +94,12 @@ def clean_backlog(settings: Settings, events: int) -> None:
                                                                "ts_ms": clock.now_ms})
             except RuleViolation:
                 continue
-            publisher.produce(settings.topic("norm.person"), clean["entity"]["id"].encode(),
+            publisher.produce(settings.topics.norm("person"), clean["entity"]["id"].encode(),
                               codec.encode_with(codec.registry.latest("person.clean"), clean))
 
 
 def sink_throughput(settings: Settings, events: int) -> dict:
-    topic = settings.topic("norm.person")
+    topic = settings.topics.norm("person")
     total = group_progress(settings, settings.topic("probe"), [topic])[topic][0]
     stage = SinkStage(settings, datasets=["person"])
     seconds = time_stage(settings, stage, total)
@@ -113,7 +113,7 @@ def baseline(settings: Settings) -> dict:
     writer.execute(f"CREATE TABLE IF NOT EXISTS {db}.raw (value String) ENGINE = MergeTree ORDER BY tuple()")
     consumer = Consumer(client_config(settings, **{
         "group.id": settings.topic("raw"), "auto.offset.reset": "earliest", "enable.partition.eof": False}))
-    consumer.subscribe([settings.topic("norm.person")])
+    consumer.subscribe([settings.topics.norm("person")])
     seen, started, idle = 0, 0.0, 0
     while idle < 3:
         batch = [m for m in consumer.consume(10_000, 1.0) if m.error() is None]
@@ -147,7 +147,7 @@ def latency(settings: Settings, rate: int, seconds: int) -> dict:
         decoder = DeliveryDecoder(list(read_documents(settings)["everyone"]["schemas"].values()))
         consumer = Consumer(client_config(settings, **{"group.id": settings.topic("feed-probe"),
                                                                         "enable.auto.commit": False}))
-        topic = settings.topic("out.everyone")
+        topic = settings.topics.out("everyone")
         consumer.assign([TopicPartition(topic, p, OFFSET_BEGINNING) for p in range(6)])
         while not done.is_set() or len(fed) < len(sent):
             for message in consumer.consume(1000, 0.1):
@@ -187,7 +187,7 @@ def latency(settings: Settings, rate: int, seconds: int) -> dict:
                 publisher.send_event("person", build_envelope(
                     schema, event_id=event_id, op="c", source=SOURCE, position=event_id,
                     ts_ms=int(time.time() * 1000), before=None, after=traffic.person()),
-                    topic=settings.topic("ingest.person"))
+                    topic=settings.topics.ingest("person"))
                 sent[event_id] = target  # latency from the scheduled send time, so a late send counts
         finished[0] = time.perf_counter()
         done.set()

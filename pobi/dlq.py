@@ -49,9 +49,9 @@ def read_dead_letters(settings: Settings, stage: str | None = None, reason: str 
     require_kafka(settings)
     codec = Codec()
     consumer = Consumer(client_config(settings, **{
-        "group.id": settings.topic("pobi-dlq-reader"), "enable.auto.commit": False, "enable.partition.eof": True}))
+        "group.id": settings.topics.group("dlq-reader"), "enable.auto.commit": False, "enable.partition.eof": True}))
     try:
-        for name in [settings.topic(f"dlq.{s}") for s in ([stage] if stage else DLQ_STAGES)]:
+        for name in [settings.topics.dlq(s) for s in ([stage] if stage else DLQ_STAGES)]:
             yield from _read_topic(consumer, codec, name, reason, since_ms)
     finally:
         consumer.close()

@@ -77,9 +77,9 @@ def check_state(settings: Settings, client: redis.Redis, datasets: list[str], st
 
     where = f"{settings.redis_host}:{settings.redis_port}"
     check_persistence(client, where)
-    topics = {d: settings.topic(f"ingest.{d}") for d in datasets}
+    topics = {d: settings.topics.ingest(d) for d in datasets}
     # offsets first: the ledger only grows ahead of them, so reading it second can never raise a false alarm
-    progress = group_progress(settings, settings.topic(f"pobi-{stage}"), list(topics.values()))
+    progress = group_progress(settings, settings.topics.group(stage), list(topics.values()))
     committed = {d: progress[t][1] for d, t in topics.items()}
     recovery = ("stop every worker of this namespace and run `pobi ledger rebuild`, which rebuilds the dedup "
                 "memory, the ledger and case histories from norm.* and dlq.normalize")

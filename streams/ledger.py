@@ -65,8 +65,8 @@ def read_ledger(settings: Settings, client: redis.Redis | None = None, stage: st
 
     client = client or redis_client(settings, socket_connect_timeout=3)
     names = datasets or default_registry().datasets
-    topics = {d: settings.topic(f"ingest.{d}") for d in names}
-    progress = group_progress(settings, settings.topic(f"pobi-{stage}"), list(topics.values()))
+    topics = {d: settings.topics.ingest(d) for d in names}
+    progress = group_progress(settings, settings.topics.group(stage), list(topics.values()))
     rows = []
     for dataset in names:
         raw = client.hgetall(f"{settings.redis_key('ledger')}:{stage}:{dataset}")

@@ -54,7 +54,7 @@ class RebuiltDataset:
 
 
 def _require_stopped(settings: Settings) -> None:
-    group = settings.topic("pobi-normalize")
+    group = settings.topics.group("normalize")
     admin = admin_client(settings)  # must outlive its futures
     described = admin.describe_consumer_groups([group])[group].result(timeout=15)
     if described.members:
@@ -66,18 +66,18 @@ def rebuild_state(settings: Settings, datasets: list[str], client: redis.Redis |
     """Rebuild dedup memory, case histories and ledger of the normalise stage from Kafka; see the module."""
     _require_stopped(settings)
     seen = SeenEvents(settings, token="rebuild", client=client)
-    topics = {d: settings.topic(f"ingest.{d}") for d in datasets}
-    progress = group_progress(settings, settings.topic("pobi-normalize"), list(topics.values()))
+    topics = {d: settings.topics.ingest(d) for d in datasets}
+    progress = group_progress(settings, settings.topics.group("normalize"), list(topics.values()))
     found = {d: RebuiltDataset(d, progress[t][1]) for d, t in topics.items()}
     confirmations: dict[str, Confirmation] = {}
     cases: dict[str, StateWrite] = {}
     codec = Codec()
-    consumer = Consumer(client_config(settings, **{"group.id": settings.topic("pobi-rebuild"),
+    consumer = Consumer(client_config(settings, **{"group.id": settings.topics.group("rebuild"),
                                                    "enable.auto.commit": False}))
     try:
         for dataset in datasets:
             positions: set[str] = set()
-            for message in records_to_end(consumer, settings.topic(f"norm.{dataset}")):
+            for message in records_to_end(consumer, settings.topics.norm(dataset)):
                 event = _decoded(codec, message.value())
                 if event is None:
                     continue
@@ -94,7 +94,7 @@ def rebuild_state(settings: Settings, datasets: list[str], client: redis.Redis |
                             case_key, event["after"]["stage"], str(stage_ms))
             found[dataset].clean = len(_ingest_positions(topics[dataset], positions))
         letters: dict[str, tuple[str, str]] = {}  # ingest position → (dataset, reason)
-        for message in records_to_end(consumer, settings.topic("dlq.normalize")):
+        for message in records_to_end(consumer, settings.topics.dlq("normalize")):
             letter = _decoded(codec, message.value())
             if letter is None or letter.get("dataset") not in found or letter.get("source_topic") is None:
                 continue

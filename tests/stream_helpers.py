@@ -25,7 +25,7 @@ def namespaced(unique: str, base: Settings | None = None, **overrides: object) -
 
 def create_stream_topics(settings: Settings, datasets: list[str], partitions: int = 3) -> None:
     names = [settings.topic(f"{family}.{d}") for family in ("ingest", "norm") for d in datasets]
-    create_topics(settings, *names, *(settings.topic(f"dlq.{s}") for s in DLQ_STAGES), partitions=partitions)
+    create_topics(settings, *names, *(settings.topics.dlq(s) for s in DLQ_STAGES), partitions=partitions)
 
 
 @contextmanager
@@ -79,8 +79,8 @@ def whole_hub(unique: str, secrets: object, datasets: list[str],
     else:
         settings = namespaced(unique, base, clickhouse_database=f"t{unique}", secrets_dir=secrets)
     create_stream_topics(settings, datasets)
-    create_topics(settings, settings.topic("out.fuzhou-city"), settings.topic("audit.delivery"))
-    create_topics(settings, settings.topic("pobi.subscriptions"), partitions=1)
+    create_topics(settings, settings.topics.out("fuzhou-city"), settings.topics.audit_delivery)
+    create_topics(settings, settings.topics.subscriptions, partitions=1)
     found, _ = load_contracts(CONTRACTS_DIR, default_registry(), datetime.now(CST).date())
     apply_contracts(settings, [c for c in found if c.subscriber == "fuzhou-city"], default_registry())
     if settings.secure:

@@ -121,7 +121,7 @@ def apply_access(admin: AdminClient, settings: Settings, catalogue: Catalogue, s
         elif not path.exists():
             report.users_without_file.append(user)
 
-    prefix = settings.topic("") if settings.namespace else ""
+    prefix = settings.topics.named("")
     wanted = desired_acls(catalogue, subscribers, settings.topic)
     present = {acl for acl in cluster_acls(admin) if is_managed(acl, prefix)}
     report.acls_added, report.acls_removed = diff(wanted, present)

@@ -138,7 +138,7 @@ def apply_catalogue(admin: AdminClient, catalogue: Catalogue) -> ApplyReport:
 
 def record_counts(settings: Settings, names: list[str]) -> dict[str, int]:
     """Records each topic holds (end minus start offsets over its partitions); absent topics count 0."""
-    consumer = Consumer(client_config(settings, **{"group.id": settings.topic("pobi-record-counts"),
+    consumer = Consumer(client_config(settings, **{"group.id": settings.topics.group("record-counts"),
                                                    "enable.auto.commit": False}))
     try:
         metadata = consumer.list_topics(timeout=_TIMEOUT_S)

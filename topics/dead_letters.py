@@ -16,6 +16,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
+from pobi.foundation.errors import PobiError
+
 __all__ = ["DLQ_STAGES", "MAX_ORIGINAL_BYTES", "REPLAYABLE", "REPLAY_HEADER", "DeadLetter"]
 
 DLQ_STAGES = ("ingest", "normalize", "delivery", "sink")  # dlq.<stage>; fan-out and webhook write dlq.delivery
@@ -72,3 +74,45 @@ class DeadLetter:
                 "original": original, "original_key": key, "source_topic": self.source_topic,
                 "source_partition": self.source_partition, "source_offset": self.source_offset,
                 "context": context, "ts_ms": self.ts_ms}
+
+
+def is_bug(reason: str) -> bool:
+    """A reason that says the stage itself failed on a record (a rule raised, a mapping broke), not that the
+    record is bad: what a broken deploy produces by the thousand."""
+    return reason.endswith(".unexpected_error")
+
+
+class DeadLetterFlood(PobiError):  # noqa: N818 - what the operator sees: a flood, not an error class
+    """Too many of a stage's recent records went to its DLQ for a bug; the stage stops instead of draining a
+    broken deploy into the DLQ (the batch is not committed, so nothing is lost)."""
+
+
+class DlqLimit:
+    """In the spirit of arroyo's ``DlqLimit``: per window of ``window`` records, more than ``max_share`` of them
+    dead-lettered *for a bug* (``is_bug``) stops the stage. Bad data never does: a department sending a day of
+    wrong dates must not stop the hub for everyone, so only bug reasons count. ``max_share`` 0: off."""
+
+    def __init__(self, stage: str, max_share: float, window: int) -> None:
+        self.stage, self.max_share, self.window = stage, max_share, window
+        self._seen = self._bugs = 0
+        self._reasons: dict[str, int] = {}
+
+    def observe(self, records: int, reasons: Mapping[str, int]) -> None:
+        """Count a batch: its size and its dead letters by reason; DeadLetterFlood past the limit."""
+        if self.max_share <= 0:
+            return
+        self._seen += records
+        for reason, n in reasons.items():
+            if is_bug(reason):
+                self._bugs += n
+                self._reasons[reason] = self._reasons.get(reason, 0) + n
+        if self._seen < self.window:
+            return
+        if self._bugs > self.max_share * self._seen:
+            worst = max(self._reasons, key=lambda r: self._reasons[r])
+            raise DeadLetterFlood(
+                f"stage {self.stage} sent {self._bugs} of its last {self._seen} records to the DLQ for a bug "
+                f"({worst} …; the limit is {self.max_share:.0%}, POBI_DLQ_LIMIT): the stage is broken, not the "
+                "data — roll back the deploy; this batch was not committed and will be read again")
+        self._seen = self._bugs = 0
+        self._reasons = {}

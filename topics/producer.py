@@ -1,7 +1,7 @@
 """The publisher client: pobi envelopes and dead letters onto Kafka, idempotent, every delivery checked.
 
     with Publisher(settings) as pub:
-        pub.send_event("person", envelope)
+        pub.send_event("person", envelope, settings.topics.ingest("person"))
     # leaving the block flushes; PublishError if Kafka did not acknowledge everything
 """
 
@@ -88,8 +88,9 @@ class Publisher:
             self._producer.poll(0)
             self._unpolled = 0
 
-    def send_event(self, dataset: str, envelope: dict[str, Any], topic: str | None = None) -> None:
-        """Encode a change event and send it to ``ingest.<dataset>``, keyed by its entity key."""
+    def send_event(self, dataset: str, envelope: dict[str, Any], topic: str) -> None:
+        """Encode a change event and send it to ``topic`` (the dataset's ``ingest`` topic in the deployment's
+        namespace: ``settings.topics.ingest(dataset)``), keyed by its entity key."""
         schema = self.codec.registry.latest(dataset)
         started = time.perf_counter()
         value = self.codec.encode_with(schema, envelope)
@@ -98,7 +99,7 @@ class Publisher:
         if len(key) + len(value) > MAX_RECORD_BYTES:
             raise OversizedRecord(f"the event has {len(value):,} bytes; records over {MAX_RECORD_BYTES:,} cannot be "
                                   "published (split the row or leave the large field out)")
-        self.produce(topic or f"ingest.{dataset}", key, value)
+        self.produce(topic, key, value)
 
     def send_dead_letter(self, letter: DeadLetter, topic: str) -> None:
         """Send a dead letter to ``topic`` (``dlq.<stage>`` in the deployment's namespace) and count it in

@@ -99,7 +99,7 @@ def apply_contracts(settings: Settings, contracts: list[SubscriptionContract], r
     key_id = hub_key_id(hub_key(settings, create=True))
     refuse_other_key(current, key_id, settings)
     result = ApplyResult()
-    topic = settings.topic(TOPIC)
+    topic = settings.topics.subscriptions
     with Publisher(settings) as publisher:
         for contract in contracts:
             before = current.get(contract.subscriber)
@@ -125,7 +125,7 @@ def refuse_other_key(documents: dict[str, dict[str, Any]], key_id: str, settings
     others = sorted({str(d.get("hub_key_id")) for d in documents.values() if d.get("hub_key_id")} - {key_id})
     if others:
         raise ConfigError(
-            f"the contracts on {settings.topic(TOPIC)} were applied with hub key {others[0]}, but "
+            f"the contracts on {settings.topics.subscriptions} were applied with hub key {others[0]}, but "
             f"{settings.secrets_path / 'hub.key'} is key {key_id}: this process reads another state folder "
             "(POBI_STACK_DIR / POBI_SECRETS_DIR) than the one that applied them; pseudonyms and webhook "
             "signatures would not match. Point it at the same folder, or restore the key")
@@ -140,9 +140,9 @@ class ContractBook:
         self._refused: dict[str, str] = {}  # subscriber → why, logged once per reason
         self._allow = settings.webhook_networks
         self._live = False  # history read by load() is not news; changes seen by refresh() are logged
-        self._topic = settings.topic(TOPIC)
+        self._topic = settings.topics.subscriptions
         self._consumer = Consumer(client_config(settings, **{
-            "group.id": settings.topic("pobi-contract-book"), "enable.auto.commit": False,
+            "group.id": settings.topics.group("contract-book"), "enable.auto.commit": False,
             "enable.partition.eof": True}))
         self._consumer.assign([TopicPartition(self._topic, 0, OFFSET_BEGINNING)])
 

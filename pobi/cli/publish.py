@@ -45,7 +45,7 @@ def publish(
     settings = get_settings()
     opts = PublishOptions(dataset=dataset, fmt=fmt, source=SourceRef(source_dept, system), op=op,
                           encoding=encoding, delimiter=delimiter, mapping=mapping,
-                          topic=settings.topic(f"ingest.{dataset}"), dlq_topic=settings.topic("dlq.ingest"))
+                          topic=settings.topics.ingest(dataset), dlq_topic=settings.topics.dlq("ingest"))
     summary = publish_input(Publisher(settings), path, opts, show_progress=not as_json)
     if as_json:
         print_json(summary.as_dict())

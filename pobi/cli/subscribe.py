@@ -32,9 +32,10 @@ def subscribe(name: str = typer.Argument(..., help="the subscriber"),
     if document is None:
         raise PobiError(f"no contract for {name!r} on the hub; `pobi subscriptions list` shows those there are")
     decoder = DeliveryDecoder(list(document["schemas"].values()))
-    topic = settings.topic(f"out.{name}")
+    topic = settings.topics.out(name)
     consumer = Consumer(client_config(settings, **{
-        "group.id": settings.topic(f"{name}.pobi-subscribe"), "enable.auto.commit": False}))
+        # a group under the subscriber's own prefix, as its ACLs allow
+        "group.id": settings.topics.named(f"{name}.pobi-subscribe"), "enable.auto.commit": False}))
     try:
         metadata = consumer.list_topics(topic, timeout=10).topics.get(topic)
         if metadata is not None and metadata.error and metadata.error.code() == KafkaError.TOPIC_AUTHORIZATION_FAILED:

@@ -53,7 +53,7 @@ class LiveTraffic:
                 envelope = build_envelope(publisher.codec.registry.latest(dataset), event_id=event_id_for(
                     source, position, repr(row).encode()), op="u", source=source, position=position,
                     ts_ms=int(time.time() * 1000), before=None, after=row)
-                publisher.send_event(dataset, envelope, topic=self.settings.topic(f"ingest.{dataset}"))
+                publisher.send_event(dataset, envelope, topic=self.settings.topics.ingest(dataset))
                 self.sent[dataset] += 1
                 n += 1
                 delay = started + n / self.rate - time.perf_counter()

@@ -130,8 +130,9 @@ def _publish_day(settings: Settings, console: Console, scale: int,
 
     t0 = time.perf_counter()
     publisher = Publisher(settings)
-    summary = publish_input(publisher, export, PublishOptions(dataset="person", fmt="csv",
-                                                              source=DEPARTMENTS["person"]), show_progress=False)
+    options = PublishOptions(dataset="person", fmt="csv", source=DEPARTMENTS["person"],
+                             topic=settings.topics.ingest("person"), dlq_topic=settings.topics.dlq("ingest"))
+    summary = publish_input(publisher, export, options, show_progress=False)
     sent: Counter[str] = Counter({"person": summary.sent})
     repeats = 0
     for seq, (dataset, row) in enumerate(others):
@@ -140,10 +141,10 @@ def _publish_day(settings: Settings, console: Console, scale: int,
         envelope = build_envelope(schema, event_id=event_id_for(DEPARTMENTS[dataset], position, repr(row).encode()),
                                   op="c", source=DEPARTMENTS[dataset], position=position,
                                   ts_ms=int(time.time() * 1000), before=None, after=row)
-        publisher.send_event(dataset, envelope)
+        publisher.send_event(dataset, envelope, settings.topics.ingest(dataset))
         sent[dataset] += 1
         if traffic.rng.random() < duplicate_share:  # a department's retry: same event, same id
-            publisher.send_event(dataset, envelope)
+            publisher.send_event(dataset, envelope, settings.topics.ingest(dataset))
             sent[dataset] += 1
             repeats += 1
     publisher.flush()
@@ -152,11 +153,12 @@ def _publish_day(settings: Settings, console: Console, scale: int,
     console.print(f"published {sum(sent.values())} events in {seconds:.2f}s ({repeats} deliberate repeats); "
                   f"the CSV export had {summary.rejected} broken line(s), sent to dlq.ingest "
                   f"({', '.join(summary.reasons)})")
-    names = [f"ingest.{d}" for d in DEPARTMENTS] + ["dlq.ingest"]
-    counts = record_counts(settings, names)
+    topics = {settings.topics.ingest(d): d for d in DEPARTMENTS}
+    dlq = settings.topics.dlq("ingest")
+    counts = record_counts(settings, [*topics, dlq])
     print_table("what is on the hub now (records per topic, all runs)", ["topic", "records", "sent by this run"],
-                [(n, counts[n], sent.get(n.split(".", 1)[1], summary.rejected if n == "dlq.ingest" else 0))
-                 for n in names])
+                [(n, counts[n], sent.get(topics.get(n, ""), summary.rejected if n == dlq else 0))
+                 for n in [*topics, dlq]])
     return sent, summary, repeats, counts
 
 
@@ -185,9 +187,9 @@ def _settle(settings: Settings, console: Console) -> dict[str, LedgerRow]:
 
     t0 = time.perf_counter()
     ledger = wait_until_idle(settings, timeout_s=180)
-    wait_for_group(settings, settings.topic("pobi-fanout"),
-                   [settings.topic(f"norm.{d}") for d in ledger], 180)
-    wait_for_group(settings, settings.topic("pobi-sink"), SinkStage.topics_for(settings), 180)
+    wait_for_group(settings, settings.topics.group("fanout"),
+                   [settings.topics.norm(d) for d in ledger], 180)
+    wait_for_group(settings, settings.topics.group("sink"), SinkStage.topics_for(settings), 180)
     console.print(f"every event normalised, fanned out and in ClickHouse ({time.perf_counter() - t0:.1f}s after "
                   "the last one was published)")
     return ledger

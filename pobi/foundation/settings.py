@@ -20,6 +20,7 @@ from pydantic import Field, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from pobi.foundation.errors import ConfigError
+from pobi.foundation.topic_names import Topics
 
 if TYPE_CHECKING:
     from pobi.foundation.egress import Network
@@ -71,6 +72,9 @@ class Settings(BaseSettings):
     clickhouse_query_user: str = Field("", pattern=r"^[A-Za-z0-9_]*$",
                                        description="ClickHouse user for queries (default: clickhouse_user)")
     redis_user: str = Field("", pattern=r"^[A-Za-z0-9_-]*$", description="Redis ACL user (secure)")
+    dlq_limit: float = Field(0.5, ge=0, le=1, description="a stage stops when more than this share of a window "
+                             "of records went to its DLQ for a bug (*.unexpected_error); 0: never")
+    dlq_limit_window: int = Field(1000, ge=1, description="records per window of the DLQ limit")
     webhook_allow: str = Field("", description="networks webhooks may reach although private or loopback "
                                "(comma-separated CIDRs; empty: none)")
 
@@ -135,9 +139,14 @@ class Settings(BaseSettings):
             return self.kafka_password_file.expanduser().resolve()
         return self.secrets_path / service / f"{user}.password"
 
+    @property
+    def topics(self) -> Topics:
+        """Every topic and group name of this deployment, in its namespace."""
+        return Topics(self.namespace)
+
     def topic(self, name: str) -> str:
         """A catalogue topic name (``ingest.person``) as it is called in this namespace."""
-        return f"{self.namespace}.{name}" if self.namespace else name
+        return self.topics.named(name)
 
     def redis_key(self, *parts: str) -> str:
         return ":".join(("pobi", self.namespace or "-", *parts))

@@ -38,12 +38,12 @@ class PublishOptions:
     dataset: str
     fmt: str
     source: SourceRef
+    topic: str  # the dataset's ingest topic, as the deployment names it (settings.topics.ingest)
+    dlq_topic: str  # settings.topics.dlq("ingest")
     op: str = "r"  # rows without an op are a snapshot read of the department's table
     encoding: str = "utf-8"
     delimiter: str = ","
     mapping: Path | None = None
-    dlq_topic: str = "dlq.ingest"
-    topic: str | None = None  # default ingest.<dataset>
 
 
 @dataclass
@@ -117,7 +117,7 @@ def publish_input(publisher: Publisher, path: Path | None, opts: PublishOptions,
     default_ts = int((path.stat().st_mtime if path else time.time()) * 1000)
     context = {"input": label, "format": opts.fmt, "department": opts.source.department,
                "system": opts.source.system}
-    topic = opts.topic or f"ingest.{opts.dataset}"
+    topic = opts.topic
     encode_before = publisher.stats.encode_seconds
     started = time.perf_counter()
     stream = path.open("rb") if path else sys.stdin.buffer

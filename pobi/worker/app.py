@@ -141,7 +141,7 @@ def serve_metrics(host: str, port: int) -> None:
 
 def create_app(settings: Settings) -> faust.App:
     return faust.App(
-        settings.topic("pobi-worker"),
+        settings.topics.group("worker"),
         broker=f"kafka://{settings.kafka_bootstrap}",
         broker_credentials=faust_credentials(settings),
         topic_allow_declare=False,  # topics come from the catalogue; the worker may not create any

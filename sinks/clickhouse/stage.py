@@ -48,11 +48,11 @@ SINK_BATCH = 10_000
 
 def _topic_kinds(settings: Settings, datasets: list[str]) -> dict[str, str]:
     """Every topic the sink reads, with what its records are."""
-    topic = settings.topic
-    kinds = {topic(f"norm.{d}"): "clean" for d in datasets}
-    kinds |= {topic(f"ingest.{d}"): "arrival" for d in datasets}
-    kinds |= {topic(f"dlq.{s}"): "dead_letter" for s in DLQ_STAGES}
-    kinds[topic("audit.delivery")] = "delivery"
+    topics = settings.topics
+    kinds = {topics.norm(d): "clean" for d in datasets}
+    kinds |= {topics.ingest(d): "arrival" for d in datasets}
+    kinds |= {topics.dlq(s): "dead_letter" for s in DLQ_STAGES}
+    kinds[topics.audit_delivery] = "delivery"
     return kinds
 
 
@@ -62,18 +62,25 @@ class SinkStage:
     poll_timeout_s = 1.0
 
     def __init__(self, settings: Settings, *, datasets: list[str] | None = None, codec: Codec | None = None,
-                 writer: ClickHouseWriter | None = None) -> None:
+                 writer: ClickHouseWriter | None = None, publisher: Publisher | None = None) -> None:
+        """``writer``, ``publisher``: doubles for tests; otherwise ``setup`` (and the first dead letter)
+        connect."""
         self.settings = settings
         self.codec = codec or Codec()
         self.datasets = datasets or self.codec.registry.datasets
-        self.writer = writer or ClickHouseWriter(settings)
+        self._given_writer = writer
+        self.writer: ClickHouseWriter  # set by setup()
         self._kinds = _topic_kinds(settings, self.datasets)
-        self._own_dlq = settings.topic("dlq.sink")
-        self._publisher: Publisher | None = None  # made on the first dead letter
+        self._own_dlq = settings.topics.dlq("sink")
+        self._publisher = publisher  # made on the first dead letter unless given
         self.inserted = 0
 
     def topics(self) -> list[str]:
         return list(self._kinds)
+
+    def setup(self) -> None:
+        """The ClickHouse writer (it connects on its first insert, and waits out an unreachable server)."""
+        self.writer = self._given_writer or ClickHouseWriter(self.settings)
 
     @staticmethod
     def topics_for(settings: Settings, datasets: list[str] | None = None) -> list[str]:
@@ -158,7 +165,9 @@ class SinkStage:
         self._publisher.flush()
 
     def close(self) -> None:
-        self.writer.client.disconnect()
+        writer = getattr(self, "writer", None)  # None when setup() never ran
+        if writer is not None:
+            writer.client.disconnect()
 
 
 def _first_line(exc: Any) -> str:

@@ -27,11 +27,12 @@ from collections.abc import Callable
 from concurrent.futures import Future
 from typing import Any
 
+import redis
 from confluent_kafka import Message
 
 from monitoring.metrics import metrics
 from pobi.foundation.connect import redis_client
-from pobi.foundation.egress import EgressRefused, post
+from pobi.foundation.egress import EgressRefused, HttpAnswer, post
 from pobi.foundation.errors import DecodeError
 from pobi.foundation.kafka import origin
 from pobi.foundation.secrets import hub_key, hub_key_id
@@ -73,26 +74,48 @@ class _Refused(Exception):  # noqa: N818 - the receiver's answer, not a bug
 
 class WebhookStage:
     name = "webhook"
+    batch_size: int | None = None
+    poll_timeout_s: float | None = None
 
     def __init__(self, settings: Settings, *, datasets: list[str] | None = None, codec: Codec | None = None,
-                 sleep: Callable[[float], None] = time.sleep, clock: Callable[[], float] = time.time) -> None:
+                 sleep: Callable[[float], None] = time.sleep, clock: Callable[[], float] = time.time,
+                 post: Callable[..., HttpAnswer] = post, publisher: Publisher | None = None,
+                 book: ContractBook | None = None, redis_client_: redis.Redis | None = None) -> None:
+        """``post``, ``publisher``, ``book``, ``redis_client_``: doubles for tests; otherwise ``setup`` connects
+        (and every POST goes through ``pobi.foundation.egress.post``)."""
         del datasets  # a webhook stage follows subscribers, not datasets
         self.settings = settings
         self.codec = codec or Codec()
-        self.book = ContractBook(settings)
-        self.book.load()
-        self.publisher = Publisher(settings, self.codec, {"delivery.report.only.error": True})
-        self.redis = redis_client(settings, socket_timeout=10)
+        self.book: ContractBook  # set by setup(), with the producer and Redis
+        self.publisher: Publisher
+        self.redis: redis.Redis
+        self._closers: list[Callable[[], None]] = []
+        self._given = (publisher, book, redis_client_)
+        self._send = post
         self.wait = redis_wait()
         self._hub_key: bytes | None = None  # read when the first webhook contract needs it
         self._sleep = sleep
         self._clock = clock
-        self._feed_prefix = settings.topic("out.")
+        self._feed_prefix = settings.topics.out("")
         self._terms_cache: dict[str, tuple[Webhook, DeliveryDecoder] | None] = {}
 
     def topics(self) -> list[str]:
         # every feed, by pattern, so a new webhook subscriber is picked up without a restart
         return ["^" + self._feed_prefix.replace(".", r"\.") + ".*"]
+
+    def setup(self) -> None:
+        """The contracts in force, the producer (for dead letters) and Redis (each subscriber's state)."""
+        publisher, book, client = self._given
+        if book is None:
+            book = ContractBook(self.settings)
+            self._closers.append(book.close)
+            book.load()
+        self.book = book
+        self.publisher = publisher or Publisher(self.settings, self.codec, {"delivery.report.only.error": True})
+        if client is None:
+            client = redis_client(self.settings, socket_timeout=10)
+            self._closers.append(client.close)
+        self.redis = client
 
     def _terms(self, subscriber: str) -> tuple[Webhook, DeliveryDecoder] | None:
         """A webhook subscriber's endpoint and feed decoder, built once per contract version; None for a
@@ -168,7 +191,7 @@ class WebhookStage:
         self._dead_letters(subscriber, batch, reason, f"{webhook.url}: {error}")
 
     def _post(self, webhook: Webhook, body: bytes, headers: dict[str, str]) -> None:
-        answer = post(webhook.url, body, {"Content-Type": "application/json; charset=utf-8", **headers},
+        answer = self._send(webhook.url, body, {"Content-Type": "application/json; charset=utf-8", **headers},
                       timeout_s=webhook.timeout_s, allow=self.settings.webhook_networks,
                       require_https=self.settings.secure)
         if 300 <= answer.status < 400:
@@ -197,7 +220,9 @@ class WebhookStage:
         for message in messages:
             self.publisher.send_dead_letter(DeadLetter.of("delivery", reason, why, message,
                                                           context={"subscriber": subscriber}),
-                                            self.settings.topic("dlq.delivery"))
+                                            self.settings.topics.dlq("delivery"))
 
     def close(self) -> None:
-        self.book.close()
+        for closer in reversed(self._closers):
+            closer()
+        self._closers.clear()

@@ -23,7 +23,7 @@ class DeadLetterWatch:
     def __init__(self, app: faust.App, settings: Settings, codec: Codec | None = None) -> None:
         self.codec = codec or Codec()
         self.counts: Counter[tuple[str, str]] = Counter()
-        topics = [app.topic(settings.topic(f"dlq.{s}"), value_serializer="raw", key_serializer="raw")
+        topics = [app.topic(settings.topics.dlq(s), value_serializer="raw", key_serializer="raw")
                   for s in DLQ_STAGES]
         self.agent = app.agent(topics[0].derive_topic(topics=[t.get_topic_name() for t in topics]),
                                name="dead_letter_watch")(self.watch)

@@ -28,7 +28,8 @@ from pobi.foundation.settings import Settings
 from schemas.codec import Codec
 from streams.fanout.deliver import Grant, compile_grants
 from streams.stages.runner import completed
-from topics.dead_letters import DeadLetter
+from topics.contract import SubscriptionContract
+from topics.dead_letters import DeadLetter, DlqLimit
 from topics.producer import MAX_RECORD_BYTES, Publisher
 from topics.subscriptions import ContractBook, refuse_other_key
 
@@ -39,54 +40,70 @@ logger = logging.getLogger(__name__)
 
 class FanoutStage:
     name = "fanout"
+    batch_size: int | None = None
+    poll_timeout_s: float | None = None
 
     def __init__(self, settings: Settings, *, datasets: list[str] | None = None, codec: Codec | None = None,
-                 clock: Callable[[], int] = lambda: int(time.time() * 1000)) -> None:
+                 clock: Callable[[], int] = lambda: int(time.time() * 1000), publisher: Publisher | None = None,
+                 book: ContractBook | None = None) -> None:
+        """``publisher``, ``book``: doubles for tests; otherwise ``setup`` connects to Kafka."""
         self.settings = settings
         self.codec = codec or Codec()
         self.clock = clock
         self.datasets = datasets or self.codec.registry.datasets
-        self.publisher = Publisher(settings, self.codec, {"delivery.report.only.error": True})
-        self.book = ContractBook(settings)
-        self.book.load()
+        self.publisher: Publisher  # set by setup()
+        self.book: ContractBook
+        self._closers: list[Callable[[], None]] = []
+        self._given = (publisher, book)
         self._grants: dict[str, list[Grant]] = {}
-        self._valid_until: dict[str, date] = {}
+        self._contracts: dict[str, SubscriptionContract] = {}
         self._modes: dict[str, str] = {}
         self._expired: set[str] = set()
-        self._audit_topic = settings.topic("audit.delivery")
-        self._dlq_topic = settings.topic("dlq.delivery")
-        self._dataset_of = {settings.topic(f"norm.{d}"): d for d in self.datasets}
+        self._audit_topic = settings.topics.audit_delivery
+        self._dlq_topic = settings.topics.dlq("delivery")
+        self._dataset_of = {settings.topics.norm(d): d for d in self.datasets}
         self._audit_schema = self.codec.registry.latest("delivery_record")
         self.delivered: Counter[str] = Counter()
-        self._compile()
+        self._limit = DlqLimit(self.name, settings.dlq_limit, settings.dlq_limit_window)
 
     def topics(self) -> list[str]:
         return list(self._dataset_of)
 
+    def setup(self) -> None:
+        """The producer, and the contracts in force (refusing a hub key other than theirs)."""
+        publisher, book = self._given
+        self.publisher = publisher or Publisher(self.settings, self.codec, {"delivery.report.only.error": True})
+        if book is None:
+            book = ContractBook(self.settings)
+            self._closers.append(book.close)
+            book.load()
+        self.book = book
+        self._compile()
+
     def _compile(self) -> None:
         """Grants, delivery modes and end dates of the contracts in force; rebuilt only when they change."""
-        self._grants, self._valid_until = {}, {}
+        self._grants, self._contracts = {}, {}
         contracts = self.book.contracts(self.codec.registry)
         key = hub_key(self.settings) if contracts else b""  # needed once there are contracts: theirs, no other
         if contracts:
             refuse_other_key(self.book.documents, hub_key_id(key), self.settings)
         for contract in contracts:
             self._modes[contract.subscriber] = contract.delivery
-            self._valid_until[contract.subscriber] = contract.valid_until
+            self._contracts[contract.subscriber] = contract
             for grant in compile_grants(contract, self.codec.registry, key):
                 self._grants.setdefault(grant.dataset, []).append(grant)
 
     def _in_force(self, today: date) -> dict[str, list[Grant]]:
-        valid_until = self._valid_until
         in_force: dict[str, list[Grant]] = {}
         for dataset, grants in self._grants.items():
             for grant in grants:
-                if today <= valid_until[grant.subscriber]:
+                contract = self._contracts[grant.subscriber]
+                if contract.active_on(today):
                     in_force.setdefault(dataset, []).append(grant)
                 elif grant.subscriber not in self._expired:
                     self._expired.add(grant.subscriber)
                     logger.warning("contract %s expired on %s: its deliveries stop", grant.subscriber,
-                                   valid_until[grant.subscriber])
+                                   contract.valid_until)
         return in_force
 
     def handle(self, messages: list[Message]) -> Future[None]:
@@ -95,15 +112,19 @@ class FanoutStage:
         now_ms = self.clock()
         in_force = self._in_force(datetime.fromtimestamp(now_ms / 1000, CST).date())
         latencies: list[tuple[str, int]] = []
+        refused: Counter[str] = Counter()
         for message in messages:
             try:
                 latencies += self._fan_out(message, in_force, now_ms)
             except _Undeliverable as exc:
                 self._dead_letter(message, exc.reason, exc.message)
-            except Exception as exc:  # a bug must not stop the hub: the record waits in the DLQ
+                refused[exc.reason] += 1
+            except Exception as exc:  # a bug must not stop the hub on one record: it waits in the DLQ
                 logger.error("fan-out of %s[%d]@%d failed unexpectedly: %s", message.topic(), message.partition(),
                              message.offset(), exc)
                 self._dead_letter(message, "fanout.unexpected_error", f"{type(exc).__name__}: {str(exc)[:500]}")
+                refused["fanout.unexpected_error"] += 1
+        self._limit.observe(len(messages), refused)
         self.publisher.flush()
         m, now = metrics(), time.time()
         for subscriber, ingest_ms in latencies:
@@ -137,7 +158,7 @@ class FanoutStage:
                                            grant.audit(event, now_ms, self._modes[grant.subscriber]))
             outgoing.append((grant.subscriber, key, value, event["entity"]["id"].encode(), audit))
         for subscriber, key, value, entity_key, audit in outgoing:  # all or none of an event's deliveries
-            self.publisher.produce(self.settings.topic(f"out.{subscriber}"), key, value)
+            self.publisher.produce(self.settings.topics.out(subscriber), key, value)
             self.publisher.produce(self._audit_topic, entity_key, audit)
             self.delivered[subscriber] += 1
         return [(subscriber, event["ingest"]["ts_ms"]) for subscriber, *_ in outgoing]
@@ -146,7 +167,9 @@ class FanoutStage:
         self.publisher.send_dead_letter(DeadLetter.of(self.name, reason, why, message), self._dlq_topic)
 
     def close(self) -> None:
-        self.book.close()
+        for closer in reversed(self._closers):
+            closer()
+        self._closers.clear()
 
 
 class _Undeliverable(Exception):  # noqa: N818 - a record's fate, not a bug

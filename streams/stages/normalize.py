@@ -39,7 +39,7 @@ from streams.normalize.event import normalize_event
 from streams.normalize.fields import RuleClock
 from streams.rules.approval import check_case_stage
 from streams.rules.outcome import RuleViolation
-from topics.dead_letters import REPLAY_HEADER, DeadLetter
+from topics.dead_letters import REPLAY_HEADER, DeadLetter, DlqLimit
 from topics.producer import MAX_RECORD_BYTES, Publisher
 
 __all__ = ["REPLAY_HEADER", "NormalizeStage"]
@@ -68,6 +68,8 @@ class Arrival:
 
 class NormalizeStage:
     name = "normalize"
+    batch_size: int | None = None  # the worker's setting
+    poll_timeout_s: float | None = None
 
     def __init__(self, settings: Settings, *, datasets: list[str] | None = None, codec: Codec | None = None,
                  seen: SeenEvents | None = None, publisher: Publisher | None = None,
@@ -76,19 +78,28 @@ class NormalizeStage:
         self.clock = clock  # epoch ms; replaceable so tests can judge records "at" another time
         self.codec = codec or Codec()
         self.datasets = datasets or self.codec.registry.datasets
-        self.seen = seen or SeenEvents(settings, token=uuid.uuid4().hex)
-        if seen is None:  # a real Redis: make sure it still holds what the hub wrote before relying on it
-            self.seen.wait(lambda: check_state(settings, self.seen.redis, self.datasets))
-        # only failed deliveries call back: flush() waits for the rest, so per-record callbacks buy nothing
-        self.publisher = publisher or Publisher(settings, self.codec, {"delivery.report.only.error": True})
-        self._dataset_of = {settings.topic(f"ingest.{d}"): d for d in self.datasets}
-        self._output = {d: (settings.topic(f"norm.{d}"), self.codec.registry.latest(f"{d}.clean"))
+        self._given = (seen, publisher)  # test doubles; otherwise setup() connects
+        self.seen: SeenEvents  # set by setup()
+        self.publisher: Publisher
+        self._dataset_of = {settings.topics.ingest(d): d for d in self.datasets}
+        self._output = {d: (settings.topics.norm(d), self.codec.registry.latest(f"{d}.clean"))
                         for d in self.datasets}
-        self._dlq_topic = settings.topic("dlq.normalize")
+        self._dlq_topic = settings.topics.dlq("normalize")
         self._redis = ThreadPoolExecutor(1, thread_name_prefix="normalize-redis")
+        self._limit = DlqLimit(self.name, settings.dlq_limit, settings.dlq_limit_window)
 
     def topics(self) -> list[str]:
         return list(self._dataset_of)
+
+    def setup(self) -> None:
+        """Redis (checked to still hold what the hub wrote before it is relied on) and the producer."""
+        seen, publisher = self._given
+        if seen is None:
+            seen = SeenEvents(self.settings, token=uuid.uuid4().hex)
+            seen.wait(lambda: check_state(self.settings, seen.redis, self.datasets))
+        self.seen = seen
+        # only failed deliveries call back: flush() waits for the rest, so per-record callbacks buy nothing
+        self.publisher = publisher or Publisher(self.settings, self.codec, {"delivery.report.only.error": True})
 
     def handle(self, messages: list[Message]) -> Future[None]:
         """Produce the batch's outcomes and wait for Kafka; returns the pending Redis confirmation."""
@@ -130,6 +141,8 @@ class NormalizeStage:
             if arrival.problem is not None:
                 counts[(row, f"dlq:{arrival.problem.code}")] += 1
             confirmations.append(Confirmation(arrival.seen_key, outcome, arrival.position, arrival.digest))
+        self._limit.observe(len(messages), {outcome[4:]: n for (_row, outcome), n in counts.items()
+                                            if outcome.startswith("dlq:")})
         self.publisher.flush()  # raises PublishError unless Kafka acknowledged every record
         confirmed = self._redis.submit(self.seen.confirm, confirmations, counts, state)
         self._measure(arrivals, verdicts, counts)

@@ -14,8 +14,9 @@ import logging
 import threading
 import time
 from collections import deque
+from collections.abc import Callable
 from concurrent.futures import Future
-from typing import Protocol
+from typing import Any, Protocol
 
 from confluent_kafka import Consumer, KafkaError, KafkaException, Message, TopicPartition
 
@@ -41,27 +42,41 @@ class StageError(PobiError):
 
 
 class BatchStage(Protocol):
-    name: str
+    """What the runner needs of a stage — all of it. Constructing a stage does no I/O; ``setup`` does."""
 
-    def topics(self) -> list[str]: ...
+    name: str  # also names the consumer group (``pobi-<name>``) and the stage in metrics and dead letters
+    batch_size: int | None  # records per batch; None: the worker's setting (POBI_WORKER_BATCH)
+    poll_timeout_s: float | None  # how long a poll waits to fill a batch; None: the runner's default
+
+    def topics(self) -> list[str]:
+        """The topics to read (``^…`` for a pattern). Pure: called before ``setup``."""
+
+    def setup(self) -> None:
+        """Connect what the stage writes to and read what it needs (contracts, state checks); once, before
+        the first batch. Raise to refuse to start: nothing has been read."""
 
     def handle(self, messages: list[Message]) -> Future[None]:
         """Process one batch. Its records must be acknowledged by Kafka before this returns; the returned
-        future completes when the batch's last effect (its Redis confirmation) is durable. Raise, or fail
-        the future, to stop the stage: the batch's offsets are then not committed."""
+        future completes when the batch's last effect (its Redis confirmation) is durable. A record that
+        cannot pass goes to the stage's DLQ with its origin and is part of the batch's effects; raise, or
+        fail the future, only for what is not the record (a broken dependency): the batch's offsets are then
+        not stored."""
 
-    def close(self) -> None: ...
+    def close(self) -> None:
+        """Release what ``setup`` opened, after the last batch settled; safe when ``setup`` failed half-way."""
 
 
 class StageRunner:
     def __init__(self, settings: Settings, stage: BatchStage, *, group: str | None = None,
-                 batch_size: int | None = None, poll_timeout_s: float = 0.5) -> None:
+                 batch_size: int | None = None, poll_timeout_s: float = 0.5,
+                 consumer_factory: Callable[[dict[str, Any]], Consumer] = Consumer) -> None:
+        """``consumer_factory`` makes the consumer from its config: confluent-kafka's, or a test's double."""
         self.stage = stage
-        self.group = group or settings.topic(f"pobi-{stage.name}")
+        self._consumer_factory = consumer_factory
+        self.group = group or settings.topics.group(stage.name)
         # a stage may fix its own batch shape (the ClickHouse sink: 10,000 records or 1 s, whichever first)
-        self.batch_size = batch_size or getattr(stage, "batch_size", None) or settings.worker_batch
-        self.poll_timeout_s = getattr(stage, "poll_timeout_s", poll_timeout_s)
-        self.handled = 0  # records handed to the stage
+        self.batch_size = batch_size or stage.batch_size or settings.worker_batch
+        self.poll_timeout_s = stage.poll_timeout_s or poll_timeout_s
         self.settled = 0  # records whose effects are durable and offsets stored
         self._lag_reported: set[tuple[str, int]] = set()
         self._config = client_config(
@@ -80,10 +95,11 @@ class StageRunner:
 
         A batch's offsets are stored when its future completes, in batch order; the next batch is fetched
         and handled meanwhile, so the last Redis round trip of one batch overlaps the next."""
-        consumer = Consumer(self._config)
+        consumer = self._consumer_factory(self._config)
         pending: deque[tuple[Future[None], list[TopicPartition], int]] = deque()
         try:
             self._require_topics(consumer)
+            self.stage.setup()
             consumer.subscribe(self.stage.topics())
             logger.info("stage %s reads %s as group %s", self.stage.name, ", ".join(self.stage.topics()), self.group)
             lag_due = 0.0
@@ -94,7 +110,6 @@ class StageRunner:
                 batch = self._poll(consumer)
                 if batch:
                     pending.append((self.stage.handle(batch), _next_offsets(batch), len(batch)))
-                    self.handled += len(batch)
                 while pending and (len(pending) > 1 or not batch or pending[0][0].done()):
                     self._settle(consumer, *pending.popleft())
             while pending:

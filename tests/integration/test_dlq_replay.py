@@ -36,7 +36,7 @@ def test_replay_after_a_rule_fix_then_again(live_stack: object, unique: str,
             row = reading(n, "ppb" if n < 8 else "μg/m³")
             publisher.send_event("sensor_reading", build_envelope(
                 schema, event_id=f"no2-{n}", op="c", source=SourceRef("environment", "aqms"), position=str(n),
-                ts_ms=int(time.time() * 1000), before=None, after=row), topic=settings.topic("ingest.sensor_reading"))
+                ts_ms=int(time.time() * 1000), before=None, after=row), topic=settings.topics.ingest("sensor_reading"))
 
     with running_stage(settings, DATASETS):
         first = wait_until_idle(settings, DATASETS)["sensor_reading"]
@@ -56,7 +56,7 @@ def test_replay_after_a_rule_fix_then_again(live_stack: object, unique: str,
         assert (third.counts["in"], third.counts["clean"], third.counts["duplicate"]) == (36, 20, 8)
         assert third.status == "balanced"
 
-    clean = [Codec().decode(m.value())[1] for m in read_all(settings, settings.topic("norm.sensor_reading"))]
+    clean = [Codec().decode(m.value())[1] for m in read_all(settings, settings.topics.norm("sensor_reading"))]
     assert len(clean) == 20 and len({e["event_id"] for e in clean}) == 20
     converted = next(e for e in clean if e["event_id"] == "no2-3")
     assert converted["after"]["value"] == pytest.approx(43.0 * 1.88)

@@ -121,7 +121,7 @@ def feed(settings: Settings, subscriber: str, documents: dict) -> list[dict]:
     from schemas.projection import DeliveryDecoder
 
     decoder = DeliveryDecoder(list(documents[subscriber]["schemas"].values()))
-    return [decoder.decode(m.value()) for m in read_all(settings, settings.topic(f"out.{subscriber}"))]
+    return [decoder.decode(m.value()) for m in read_all(settings, settings.topics.out(subscriber))]
 
 
 SUBSCRIBERS = ["fuzhou-city", "credit-system", "all-people", "gulou-deletes"]
@@ -130,8 +130,8 @@ SUBSCRIBERS = ["fuzhou-city", "credit-system", "all-people", "gulou-deletes"]
 def test_each_feed_holds_what_its_contract_allows(live_stack: object, unique: str, tmp_path: Path) -> None:
     settings = namespaced(unique, secrets_dir=tmp_path / "secrets")
     create_stream_topics(settings, DATASETS)
-    create_topics(settings, *(settings.topic(f"out.{s}") for s in SUBSCRIBERS), settings.topic("audit.delivery"))
-    create_topics(settings, settings.topic("pobi.subscriptions"), partitions=1)
+    create_topics(settings, *(settings.topics.out(s) for s in SUBSCRIBERS), settings.topics.audit_delivery)
+    create_topics(settings, settings.topics.subscriptions, partitions=1)
     folder = contracts_folder(tmp_path, ("all-people", ALL_PEOPLE.format(until=TODAY)),
                               ("gulou-deletes", GULOU_DELETES.format(until="2030-01-01")))
     apply(settings, folder)
@@ -139,7 +139,7 @@ def test_each_feed_holds_what_its_contract_allows(live_stack: object, unique: st
     publish(settings, first)
     later = {"now": int(time.time() * 1000)}
     stage = FanoutStage(settings, datasets=DATASETS, clock=lambda: later["now"])
-    norm_topics = [settings.topic(f"norm.{d}") for d in DATASETS]
+    norm_topics = [settings.topics.norm(d) for d in DATASETS]
     with running_stage(settings, DATASETS, stage=stage):
         wait_for_group(settings, "pobi-fanout", norm_topics)
         documents = read_documents(settings)  # withdrawn contracts take their schemas with them
@@ -193,7 +193,7 @@ def test_each_feed_holds_what_its_contract_allows(live_stack: object, unique: st
     assert [r["event_id"] for r in deletes] == ["w1:p2-350102-d"], "a withdrawn contract still received events"
     assert deletes[0]["row"]["id_number"].startswith("350102") and "*" in deletes[0]["row"]["id_number"]
 
-    audit = [Codec().decode(m.value())[1] for m in read_all(settings, settings.topic("audit.delivery"))]
+    audit = [Codec().decode(m.value())[1] for m in read_all(settings, settings.topics.audit_delivery)]
     assert Counter(a["subscriber"] for a in audit) == Counter(
         {"fuzhou-city": len(fuzhou), "credit-system": len(credit), "all-people": len(people),
          "gulou-deletes": len(deletes)})
@@ -209,7 +209,7 @@ def test_pobi_subscribe_and_the_subscriptions_commands(live_stack: object, uniqu
 
     settings = namespaced(unique, secrets_dir=tmp_path / "secrets")
     create_stream_topics(settings, DATASETS)
-    create_topics(settings, settings.topic("pobi.subscriptions"), partitions=1)
+    create_topics(settings, settings.topics.subscriptions, partitions=1)
     env = {**os.environ, "POBI_NAMESPACE": settings.namespace, "POBI_SECRETS_DIR": str(settings.secrets_dir)}
     pobi = [sys.executable, "-c", "from pobi.cli import main; main()"]
 
@@ -229,7 +229,7 @@ def test_pobi_subscribe_and_the_subscriptions_commands(live_stack: object, uniqu
     assert "2 published" in applied.stdout
     publish(settings, wave("w1"))
     with running_stage(settings, DATASETS, stage=FanoutStage(settings, datasets=DATASETS)):
-        wait_for_group(settings, "pobi-fanout", [settings.topic(f"norm.{d}") for d in DATASETS])
+        wait_for_group(settings, "pobi-fanout", [settings.topics.norm(d) for d in DATASETS])
     tail = run("subscribe", "fuzhou-city", "--from-beginning", "--max", "3", "--json")
     assert tail.returncode == 0, tail.stderr
     records = [json.loads(line) for line in tail.stdout.splitlines()]
@@ -270,29 +270,29 @@ def test_fanout_trusts_neither_a_forged_contract_nor_a_record_s_claimed_dataset(
 
     settings = namespaced(unique, secrets_dir=tmp_path / "secrets")
     create_stream_topics(settings, DATASETS)
-    create_topics(settings, *(settings.topic(f"out.{s}") for s in ("fuzhou-city", "credit-system", "leaky")),
-                  settings.topic("audit.delivery"))
-    create_topics(settings, settings.topic("pobi.subscriptions"), partitions=1)
+    create_topics(settings, *(settings.topics.out(s) for s in ("fuzhou-city", "credit-system", "leaky")),
+                  settings.topics.audit_delivery)
+    create_topics(settings, settings.topics.subscriptions, partitions=1)
     apply(settings, contracts_folder(tmp_path))
     with Publisher(settings) as publisher:  # someone with write access to the topic, bypassing validation
         forged = {"contract": {**yaml.safe_load(LEAKY), "valid_until": "2030-01-01"}, "schemas": {}}
-        publisher.produce(settings.topic("pobi.subscriptions"), b"leaky", json.dumps(forged).encode())
-        publisher.produce(settings.topic("pobi.subscriptions"), b"garbage", b"{not json")
+        publisher.produce(settings.topics.subscriptions, b"leaky", json.dumps(forged).encode())
+        publisher.produce(settings.topics.subscriptions, b"garbage", b"{not json")
     honest = person(1, "350102", "c")
     claims = person(2, "350102", "c") | {"dataset": "enterprise"}
     publish(settings, [honest])
     codec = Codec()
     with Publisher(settings) as publisher:
-        publisher.produce(settings.topic("norm.person"), claims["entity"]["id"].encode(),
+        publisher.produce(settings.topics.norm("person"), claims["entity"]["id"].encode(),
                           codec.encode_with(codec.registry.latest("person.clean"), claims))
-        publisher.produce(settings.topic("norm.person"), b"x", b"not avro at all")
+        publisher.produce(settings.topics.norm("person"), b"x", b"not avro at all")
     with running_stage(settings, DATASETS, stage=FanoutStage(settings, datasets=DATASETS)):
-        wait_for_group(settings, "pobi-fanout", [settings.topic(f"norm.{d}") for d in DATASETS])
+        wait_for_group(settings, "pobi-fanout", [settings.topics.norm(d) for d in DATASETS])
     documents = read_documents(settings)
     assert [r["event_id"] for r in feed(settings, "fuzhou-city", documents)] == [honest["event_id"]]
-    assert read_all(settings, settings.topic("out.credit-system")) == []
-    assert read_all(settings, settings.topic("out.leaky")) == []
-    letters = [Codec().decode(m.value())[1] for m in read_all(settings, settings.topic("dlq.delivery"))]
+    assert read_all(settings, settings.topics.out("credit-system")) == []
+    assert read_all(settings, settings.topics.out("leaky")) == []
+    letters = [Codec().decode(m.value())[1] for m in read_all(settings, settings.topics.dlq("delivery"))]
     assert Counter(x["reason"] for x in letters) == {"event.wrong_dataset": 1, "decode.not_avro": 1}
 
 
@@ -305,18 +305,20 @@ def test_a_stage_with_another_or_no_hub_key_refuses_to_start(live_stack: object,
 
     settings = namespaced(unique, secrets_dir=tmp_path / "applied")
     create_stream_topics(settings, DATASETS)
-    create_topics(settings, settings.topic("pobi.subscriptions"), partitions=1)
+    create_topics(settings, settings.topics.subscriptions, partitions=1)
     apply(settings, contracts_folder(tmp_path))
     assert (tmp_path / "applied" / "hub.key").exists()  # made with the first contract
 
     empty = settings.model_copy(update={"secrets_dir": tmp_path / "elsewhere"})
     with pytest.raises(ConfigError, match="does not exist"):
-        FanoutStage(empty, datasets=DATASETS)
+        FanoutStage(empty, datasets=DATASETS).setup()
     assert not (tmp_path / "elsewhere" / "hub.key").exists()
     write_private(tmp_path / "other" / "hub.key", b"k" * 32)
     other = settings.model_copy(update={"secrets_dir": tmp_path / "other"})
     with pytest.raises(ConfigError, match="another state folder"):
-        FanoutStage(other, datasets=DATASETS)
+        FanoutStage(other, datasets=DATASETS).setup()
     with pytest.raises(ConfigError, match="another state folder"):
         apply(other, contracts_folder(tmp_path))
-    FanoutStage(settings, datasets=DATASETS).close()  # the right folder: it starts
+    right = FanoutStage(settings, datasets=DATASETS)
+    right.setup()  # the right folder: it starts
+    right.close()

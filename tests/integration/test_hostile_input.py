@@ -161,7 +161,7 @@ def test_poison_among_valid_records_ends_in_the_dlq_and_the_rest_reaches_clickho
             else:
                 dataset, key, value, reason = poison(n)
                 expected_reasons[reason] += 1
-            publisher.produce(settings.topic(f"ingest.{dataset}"), key, value)  # type: ignore[arg-type]
+            publisher.produce(settings.topics.ingest(dataset), key, value)  # type: ignore[arg-type]
 
     sink = SinkStage(settings, datasets=DATASETS)
     with running_stage(settings, DATASETS), running_stage(settings, DATASETS, stage=sink):
@@ -175,13 +175,13 @@ def test_poison_among_valid_records_ends_in_the_dlq_and_the_rest_reaches_clickho
     assert sum(row.counts.get("duplicate", 0) for row in ledger.values()) == 0
 
     for dataset in DATASETS:
-        clean = [CODEC.decode(m.value())[1] for m in read_all(settings, settings.topic(f"norm.{dataset}"))]
+        clean = [CODEC.decode(m.value())[1] for m in read_all(settings, settings.topics.norm(dataset))]
         assert Counter(e["event_id"] for e in clean) == Counter(valid_ids[dataset]) + (
             Counter({"valid-person-7": 1}) if dataset == "person" else Counter())
         if dataset == "person":
             names = {e["after"]["name"] for e in clean}
             assert "陈志明" in names and not any("\x00" in x or "\u202e" in x for x in names)
-    letters = [CODEC.decode(m.value())[1] for m in read_all(settings, settings.topic("dlq.normalize"))]
+    letters = [CODEC.decode(m.value())[1] for m in read_all(settings, settings.topics.dlq("normalize"))]
     assert Counter(letter["reason"] for letter in letters) == expected_reasons
     huge = [letter for letter in letters if letter["reason"] == "event.too_large"]
     assert all(len(letter["original"]) <= 256 * 1024 and "original_sha256" in letter["context"] for letter in huge)
@@ -213,17 +213,17 @@ def test_the_sink_dead_letters_rows_clickhouse_refuses_and_writes_the_rest(
                 bad.append(event["event_id"])
             else:
                 good.append(event["event_id"])
-            publisher.produce(settings.topic("norm.sensor_reading"), event["entity"]["id"].encode(),
+            publisher.produce(settings.topics.norm("sensor_reading"), event["entity"]["id"].encode(),
                               CODEC.encode_with(schema, event))
-        publisher.produce(settings.topic("norm.sensor_reading"), b"x", b"not avro")
+        publisher.produce(settings.topics.norm("sensor_reading"), b"x", b"not avro")
     sink = SinkStage(settings, datasets=["sensor_reading"])
     with running_stage(settings, ["sensor_reading"], stage=sink):
-        wait_for_group(settings, "pobi-sink", [settings.topic("norm.sensor_reading")], timeout_s=120)
+        wait_for_group(settings, "pobi-sink", [settings.topics.norm("sensor_reading")], timeout_s=120)
     [(stored,)] = writer.execute(f"SELECT uniqExact(event_id) FROM {db}.events")
     assert stored >= len(good)
     [(readings,)] = writer.execute(f"SELECT uniqExact(event_id) FROM {db}.readings")
     assert readings == len(good)
-    letters = [CODEC.decode(m.value())[1] for m in read_all(settings, settings.topic("dlq.sink"))]
+    letters = [CODEC.decode(m.value())[1] for m in read_all(settings, settings.topics.dlq("sink"))]
     assert Counter(letter["reason"] for letter in letters)["decode.not_avro"] == 1
     refused = {CODEC.decode(letter["original"])[1]["event_id"] for letter in letters
                if letter["reason"] != "decode.not_avro"}

@@ -59,7 +59,7 @@ def publish_traffic(settings: Settings) -> int:
             publisher.send_event(dataset, build_envelope(
                 default_registry().latest(dataset), event_id=f"m-{n}", op="c", source=SourceRef("dept", "sys"),
                 position=str(n), ts_ms=int(time.time() * 1000), before=None, after=row),
-                topic=settings.topic(f"ingest.{dataset}"))
+                topic=settings.topics.ingest(dataset))
             sent += 1
     return sent
 
@@ -77,7 +77,7 @@ def test_every_panel_query_returns_data_from_a_real_worker(live_stack: object, u
                               stdout=log.open("wb"), stderr=subprocess.STDOUT, start_new_session=True)
     try:
         wait_until_idle(settings, DATASETS, timeout_s=120)
-        wait_for_group(settings, "pobi-fanout", [settings.topic(f"norm.{d}") for d in DATASETS], 60)
+        wait_for_group(settings, "pobi-fanout", [settings.topics.norm(d) for d in DATASETS], 60)
         wait_for_group(settings, "pobi-sink", SinkStage.topics_for(settings), 60)
         counted = 'sum(pobi_events_total{stage="normalize", outcome="in"})'
         deadline = time.monotonic() + 60

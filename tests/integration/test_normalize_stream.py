@@ -43,7 +43,7 @@ def test_a_mixed_stream_ends_exactly_in_clean_duplicate_and_dlq(live_stack: obje
     settings = namespaced(unique)
     datasets = ["person", "enterprise"]
     create_stream_topics(settings, datasets)
-    topic = settings.topic("ingest.person")
+    topic = settings.topics.ingest("person")
     valid = {f"ok-{n}": person(n) for n in range(50)}
     dirty = {f"dirty-{n}": (p := person(100 + n)) | {
         "id_number": fullwidth(p["id_number"]).lower(), "name": f"\u3000{p['name']} ",
@@ -82,7 +82,7 @@ def test_a_mixed_stream_ends_exactly_in_clean_duplicate_and_dlq(live_stack: obje
     assert ledger.status == "balanced"
 
     codec = Codec()
-    records = read_all(settings, settings.topic("norm.person"))
+    records = read_all(settings, settings.topics.norm("person"))
     clean = [codec.decode(m.value())[1] for m in records]
     assert sorted(e["event_id"] for e in clean) == sorted([*valid, *dirty])
     by_id = {e["event_id"]: e for e in clean}
@@ -95,7 +95,7 @@ def test_a_mixed_stream_ends_exactly_in_clean_duplicate_and_dlq(live_stack: obje
         assert by_id[event_id]["entity"] == {"type": "person", "id": after["id_number"]}
     assert all(m.key() == e["entity"]["id"].encode() for m, e in zip(records, clean, strict=True))
 
-    letters = [(m, codec.decode(m.value())[1]) for m in read_all(settings, settings.topic("dlq.normalize"))]
+    letters = [(m, codec.decode(m.value())[1]) for m in read_all(settings, settings.topics.dlq("normalize"))]
     assert Counter(letter["reason"] for _m, letter in letters) == Counter(ledger.dlq_reasons)
     sent = {(m.partition(), m.offset()): m.value() for m in read_all(settings, topic)}
     for _message, letter in letters:
@@ -115,11 +115,11 @@ def test_approval_stages_are_checked_against_the_case_history(live_stack: object
             with Publisher(settings) as publisher:
                 row = case | {"stage": stage, "stage_time": (start + timedelta(days=day)).isoformat()}
                 publisher.send_event("approval_case", envelope("approval_case", f"case-{stage}", row),
-                                     topic=settings.topic("ingest.approval_case"))
+                                     topic=settings.topics.ingest("approval_case"))
             wait_until_idle(settings, ["approval_case"])
     codec = Codec()
     clean = {e["after"]["stage"]: e for e in
-             (codec.decode(m.value())[1] for m in read_all(settings, settings.topic("norm.approval_case")))}
+             (codec.decode(m.value())[1] for m in read_all(settings, settings.topics.norm("approval_case")))}
     assert [f["code"] for f in clean["approved"]["quality_flags"]] == ["case.over_promised_limit"]
     assert clean["approved"]["enrichment"]["case.days_to_decision"] == "8.00"
     assert all(clean[s]["quality_flags"] == [] for s in ("applied", "accepted", "completed"))

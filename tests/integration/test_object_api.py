@@ -47,10 +47,10 @@ def test_sixteen_clients_at_once(live_stack: object, unique: str, tmp_path: Path
             publisher.send_event("person", build_envelope(
                 default_registry().latest("person"), event_id=f"p-{n}", op="c",
                 source=SourceRef("public-security", "hukou"), position=str(n), ts_ms=int(time.time() * 1000),
-                before=None, after=row), topic=settings.topic("ingest.person"))
+                before=None, after=row), topic=settings.topics.ingest("person"))
     sink = SinkStage(settings, datasets=["person"])
     with running_stage(settings, ["person"]), running_stage(settings, ["person"], stage=sink):
-        wait_for_group(settings, "pobi-normalize", [settings.topic("ingest.person")])
+        wait_for_group(settings, "pobi-normalize", [settings.topics.ingest("person")])
         wait_for_group(settings, "pobi-sink", sink.topics())
 
     api = ObjectApi(object_service(settings, connections=16), "127.0.0.1", 0)

@@ -42,7 +42,7 @@ def publish(settings: Settings, first: int, count: int) -> None:
             publisher.send_event("sensor_reading", build_envelope(
                 default_registry().latest("sensor_reading"), event_id=f"r-{n}", op="c",
                 source=SourceRef("environment", "aqms"), position=str(n), ts_ms=int(time.time() * 1000),
-                before=None, after=readings[n] | {"measured_at": now}), topic=settings.topic("ingest.sensor_reading"))
+                before=None, after=readings[n] | {"measured_at": now}), topic=settings.topics.ingest("sensor_reading"))
 
 
 def publish_case(settings: Settings, stage: str, when: str) -> None:
@@ -51,7 +51,7 @@ def publish_case(settings: Settings, stage: str, when: str) -> None:
             default_registry().latest("approval_case"), event_id=f"c-{stage}", op="u",
             source=SourceRef("service-hall", "wsbs"), position=stage, ts_ms=int(time.time() * 1000), before=None,
             after=SAMPLE_ROWS["approval_case"] | {"stage": stage, "stage_time": when}),
-            topic=settings.topic("ingest.approval_case"))
+            topic=settings.topics.ingest("approval_case"))
 
 
 def test_lost_redis_state_is_noticed_and_rebuilt_from_kafka(live_stack: object, unique: str,
@@ -73,7 +73,7 @@ def test_lost_redis_state_is_noticed_and_rebuilt_from_kafka(live_stack: object, 
         server.home.mkdir(parents=True)
         server.start()
         with pytest.raises(StateLost, match="restarted empty"):
-            NormalizeStage(settings, datasets=DATASETS)
+            NormalizeStage(settings, datasets=DATASETS).setup()
 
         rebuilt = {r.dataset: r for r in rebuild_state(settings, DATASETS)}
         assert (rebuilt["sensor_reading"].counted_in, rebuilt["sensor_reading"].clean) == (500, 500)
@@ -90,11 +90,11 @@ def test_lost_redis_state_is_noticed_and_rebuilt_from_kafka(live_stack: object, 
         client = redis_client(settings)
         client.hincrby(f"{settings.redis_key('ledger')}:normalize:sensor_reading", "in", -3)  # the last writes lost
         with pytest.raises(StateLost, match="rolled back"):
-            NormalizeStage(settings, datasets=DATASETS)
+            NormalizeStage(settings, datasets=DATASETS).setup()
         client.hincrby(f"{settings.redis_key('ledger')}:normalize:sensor_reading", "in", 3)
 
         client.config_set("appendonly", "no")
         with pytest.raises(StateLost, match="does not keep pobi's state on disk"):
-            NormalizeStage(settings, datasets=DATASETS)
+            NormalizeStage(settings, datasets=DATASETS).setup()
     finally:
         server.stop()

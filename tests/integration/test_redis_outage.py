@@ -36,7 +36,7 @@ def publish(settings: Settings, events: dict[str, dict]) -> None:
         for event_id, row in events.items():
             publisher.send_event("sensor_reading", build_envelope(
                 schema, event_id=event_id, op="c", source=SourceRef("environment", "aqms"), position=event_id,
-                ts_ms=int(time.time() * 1000), before=None, after=row), topic=settings.topic("ingest.sensor_reading"))
+                ts_ms=int(time.time() * 1000), before=None, after=row), topic=settings.topics.ingest("sensor_reading"))
 
 
 def test_a_redis_outage_pauses_the_stage_and_loses_nothing(live_stack: object, unique: str, tmp_path: Path) -> None:
@@ -49,7 +49,7 @@ def test_a_redis_outage_pauses_the_stage_and_loses_nothing(live_stack: object, u
     first = {f"r-{n}": readings[n] for n in range(1000)}
     second = {f"r-{n}": readings[n] for n in range(1000, 3000)}
     repeats = {event_id: first[event_id] for event_id in list(first)[:300]}
-    norm = settings.topic("norm.sensor_reading")
+    norm = settings.topics.norm("sensor_reading")
     try:
         with running_stage(settings, ["sensor_reading"]):
             publish(settings, first)
@@ -58,8 +58,8 @@ def test_a_redis_outage_pauses_the_stage_and_loses_nothing(live_stack: object, u
             redis_server.stop()
             publish(settings, second | repeats)
             time.sleep(8)
-            during = record_counts(settings, [norm, settings.topic("dlq.normalize")])
-            assert during == {norm: 1000, settings.topic("dlq.normalize"): 0}, "events passed without Redis"
+            during = record_counts(settings, [norm, settings.topics.dlq("normalize")])
+            assert during == {norm: 1000, settings.topics.dlq("normalize"): 0}, "events passed without Redis"
 
             redis_server.start()
             ledger = wait_until_idle(settings, ["sensor_reading"])["sensor_reading"]

@@ -67,8 +67,8 @@ def hub(secure_stack: Settings) -> Settings:
     unique = uuid.uuid4().hex[:10]
     settings = namespaced(unique, secure_stack, clickhouse_database=f"t{unique}")
     create_stream_topics(settings, ["person", "enterprise"])
-    create_topics(settings, *(settings.topic(f"out.{s}") for s in SUBSCRIBERS), settings.topic("audit.delivery"))
-    create_topics(settings, settings.topic("pobi.subscriptions"), partitions=1)
+    create_topics(settings, *(settings.topics.out(s) for s in SUBSCRIBERS), settings.topics.audit_delivery)
+    create_topics(settings, settings.topics.subscriptions, partitions=1)
     apply_contracts(settings, contracts(*SUBSCRIBERS), default_registry())
     return settings
 
@@ -116,7 +116,7 @@ def test_a_department_publishes_only_the_datasets_it_owns(hub: Settings, tmp_pat
                     "--system", "hukou", user="dept-public-security")
     assert other.returncode != 0
     assert "Topic authorization failed" in other.stderr and len(other.stderr.strip().splitlines()) == 1
-    assert record_counts(hub, [hub.topic("ingest.enterprise")])[hub.topic("ingest.enterprise")] == 0
+    assert record_counts(hub, [hub.topics.ingest("enterprise")])[hub.topics.ingest("enterprise")] == 0
 
 
 @pytest.fixture(scope="module")
@@ -147,11 +147,11 @@ def test_a_subscriber_reads_its_own_feed_and_is_refused_anothers(hub: Settings, 
                       user="sub-fuzhou-city")
     assert refused.returncode == 1 and "may not read" in refused.stderr
     # the broker itself refuses, whatever the client: another's feed, and a group outside its own prefix
-    other = refusal(fuzhou, hub.topic("out.credit-system"), hub.topic("fuzhou-city.reader"))
+    other = refusal(fuzhou, hub.topics.out("credit-system"), hub.topic("fuzhou-city.reader"))
     assert other is not None and other.code() == KafkaError.TOPIC_AUTHORIZATION_FAILED
-    group = refusal(fuzhou, hub.topic("out.fuzhou-city"), hub.topic("credit-system.reader"))
+    group = refusal(fuzhou, hub.topics.out("fuzhou-city"), hub.topic("credit-system.reader"))
     assert group is not None and group.code() == KafkaError.GROUP_AUTHORIZATION_FAILED
-    assert refusal(fuzhou, hub.topic("out.fuzhou-city"), hub.topic("fuzhou-city.reader")) is None
+    assert refusal(fuzhou, hub.topics.out("fuzhou-city"), hub.topic("fuzhou-city.reader")) is None
 
 
 def test_the_object_api_answers_only_https_with_the_token(hub: Settings, worker: subprocess.Popen) -> None:
@@ -174,18 +174,18 @@ def test_the_object_api_answers_only_https_with_the_token(hub: Settings, worker:
 
 def test_revoking_a_contract_and_applying_access_removes_the_read_right(hub: Settings) -> None:
     fuzhou = as_party(hub, "sub-fuzhou-city")
-    assert refusal(fuzhou, hub.topic("out.fuzhou-city"), hub.topic("fuzhou-city.reader")) is None
+    assert refusal(fuzhou, hub.topics.out("fuzhou-city"), hub.topic("fuzhou-city.reader")) is None
     apply_contracts(hub, contracts("credit-system"), default_registry())  # fuzhou-city withdrawn
     applied = run_cli(hub, "access", "apply")
     assert applied.returncode == 0, applied.stderr
     assert f"- allow User:sub-fuzhou-city READ topic {hub.topic('out.fuzhou-city')}" in applied.stdout
     assert "sub-credit-system" not in applied.stdout  # the other subscriber keeps its rights
-    after = refusal(fuzhou, hub.topic("out.fuzhou-city"), hub.topic("fuzhou-city.reader2"))
+    after = refusal(fuzhou, hub.topics.out("fuzhou-city"), hub.topic("fuzhou-city.reader2"))
     # its group rights went with its read right; whichever the broker checks first refuses
     assert after is not None and after.code() in (KafkaError.TOPIC_AUTHORIZATION_FAILED,
                                                   KafkaError.GROUP_AUTHORIZATION_FAILED)
-    metadata = AdminClient(client_config(fuzhou)).list_topics(hub.topic("out.fuzhou-city"), timeout=10)
-    assert metadata.topics[hub.topic("out.fuzhou-city")].error.code() == KafkaError.TOPIC_AUTHORIZATION_FAILED
+    metadata = AdminClient(client_config(fuzhou)).list_topics(hub.topics.out("fuzhou-city"), timeout=10)
+    assert metadata.topics[hub.topics.out("fuzhou-city")].error.code() == KafkaError.TOPIC_AUTHORIZATION_FAILED
 
 
 def test_plaintext_wrong_ca_and_wrong_password_are_refused(hub: Settings, tmp_path: Path) -> None:

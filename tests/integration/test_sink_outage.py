@@ -45,7 +45,7 @@ def publish_clean(settings: object, start: int, count: int) -> None:
                      "after": row | {"sensor_id": f"S-{n}", "measured_at": now.isoformat()}}
             clean = normalize_event(schema, event, clock, {"topic": "t", "partition": 0, "offset": n,
                                                            "ts_ms": clock.now_ms})
-            publisher.produce(settings.topic("norm.sensor_reading"), clean["entity"]["id"].encode(),  # type: ignore[attr-defined]
+            publisher.produce(settings.topics.norm("sensor_reading"), clean["entity"]["id"].encode(),  # type: ignore[attr-defined]
                               codec.encode_with(codec.registry.latest("sensor_reading.clean"), clean))
 
 
@@ -56,20 +56,20 @@ def test_clickhouse_down_for_30_seconds_loses_nothing(live_stack: object, unique
     server.start()
     try:
         create_stream_topics(settings, ["sensor_reading"])
-        create_topics(settings, settings.topic("audit.delivery"))
+        create_topics(settings, settings.topics.audit_delivery)
         writer = ClickHouseWriter(settings, wait=False)
         apply_migrations(lambda q: writer.execute(q), settings.clickhouse_database)
         stage = SinkStage(settings, datasets=["sensor_reading"])
         with running_stage(settings, ["sensor_reading"], stage=stage):
             publish_clean(settings, 0, 1000)
-            wait_for_group(settings, "pobi-sink", [settings.topic("norm.sensor_reading")])
+            wait_for_group(settings, "pobi-sink", [settings.topics.norm("sensor_reading")])
             server.stop()
             publish_clean(settings, 1000, 1000)
             time.sleep(30)
             assert stage.writer.waited_s > 20, "the sink did not wait for ClickHouse"
             server.start()
             publish_clean(settings, 2000, 1000)
-            wait_for_group(settings, "pobi-sink", [settings.topic("norm.sensor_reading")], timeout_s=90)
+            wait_for_group(settings, "pobi-sink", [settings.topics.norm("sensor_reading")], timeout_s=90)
         [(total, distinct)] = ClickHouseWriter(settings, wait=False).execute(
             f"SELECT count(), uniqExact(event_id) FROM {settings.clickhouse_database}.events FINAL")
         assert (total, distinct) == (3000, 3000)

@@ -63,7 +63,7 @@ def publish(settings: Settings) -> None:
                 if dataset == wanted:
                     publisher.send_event(dataset, build_envelope(
                         default_registry().latest(dataset), event_id=event_id, op="c", source=source,
-                        position=event_id, ts_ms=ts, before=None, after=row), topic=settings.topic(f"ingest.{dataset}"))
+                        position=event_id, ts_ms=ts, before=None, after=row), topic=settings.topics.ingest(dataset))
 
 
 def counts(writer: ClickHouseWriter, db: str) -> dict[str, int]:
@@ -84,8 +84,8 @@ def test_views_object_services_and_idempotent_replays(profile_settings: Settings
     with running_stage(worker, DATASETS), \
             running_stage(worker, DATASETS, stage=FanoutStage(worker, datasets=DATASETS)), \
             running_stage(worker, DATASETS, stage=sink):
-        wait_for_group(settings, "pobi-normalize", [settings.topic(f"ingest.{d}") for d in DATASETS])
-        wait_for_group(settings, "pobi-fanout", [settings.topic(f"norm.{d}") for d in DATASETS])
+        wait_for_group(settings, "pobi-normalize", [settings.topics.ingest(d) for d in DATASETS])
+        wait_for_group(settings, "pobi-fanout", [settings.topics.norm(d) for d in DATASETS])
         wait_for_group(settings, "pobi-sink", sink_topics)
 
     expected = {"person": 2, "enterprise": 1, "licence": 1, "approval_case": 3, "sensor_reading": 4}
@@ -117,7 +117,7 @@ def test_views_object_services_and_idempotent_replays(profile_settings: Settings
     assert readings == 4
 
     # the sink's batch replayed (as after a crash before its offsets were committed): nothing doubles
-    replay = StageRunner(worker, SinkStage(worker), group=settings.topic("pobi-sink-replay"))
+    replay = StageRunner(worker, SinkStage(worker), group=settings.topics.group("sink-replay"))
     stop = threading.Event()
     thread = threading.Thread(target=replay.run, args=(stop,), daemon=True)
     thread.start()

@@ -90,9 +90,9 @@ def test_webhook_survives_a_receiver_outage_and_dead_letters_a_lost_one(live_sta
     # the receivers run on this machine: the administrator allows loopback, which webhooks may not reach otherwise
     settings = namespaced(unique, secrets_dir=tmp_path / "secrets", webhook_allow="127.0.0.1/32")
     create_stream_topics(settings, ["sensor_reading"])
-    create_topics(settings, settings.topic("out.env-hook"), settings.topic("out.env-gone"),
-                  settings.topic("audit.delivery"))
-    create_topics(settings, settings.topic("pobi.subscriptions"), partitions=1)
+    create_topics(settings, settings.topics.out("env-hook"), settings.topics.out("env-gone"),
+                  settings.topics.audit_delivery)
+    create_topics(settings, settings.topics.subscriptions, partitions=1)
     port, dead_port = free_port(), free_port()
     folder = tmp_path / "contracts"
     folder.mkdir()
@@ -108,7 +108,7 @@ def test_webhook_survives_a_receiver_outage_and_dead_letters_a_lost_one(live_sta
     codec = Codec()
     with Publisher(settings) as publisher:
         for event in events:
-            publisher.produce(settings.topic("norm.sensor_reading"), event["entity"]["id"].encode(),
+            publisher.produce(settings.topics.norm("sensor_reading"), event["entity"]["id"].encode(),
                               codec.encode_with(codec.registry.latest("sensor_reading.clean"), event))
 
     Receiver.received, Receiver.stamps = [], []
@@ -126,7 +126,7 @@ def test_webhook_survives_a_receiver_outage_and_dead_letters_a_lost_one(live_sta
                     e["event_id"] for e in events}:
                 assert time.monotonic() < deadline, "the webhook did not deliver every event"
                 time.sleep(0.2)
-            wait_for_group(settings, "pobi-webhook", [settings.topic("out.env-gone")], timeout_s=60)
+            wait_for_group(settings, "pobi-webhook", [settings.topics.out("env-gone")], timeout_s=60)
         finally:
             server.shutdown()
 
@@ -145,9 +145,9 @@ def test_webhook_survives_a_receiver_outage_and_dead_letters_a_lost_one(live_sta
     client = redis_client(settings)
     assert client.hget(settings.redis_key("delivery", "env-hook"), "state") == b"ok"
     assert client.hget(settings.redis_key("delivery", "env-gone"), "state") == b"failing"
-    letters = [codec.decode(m.value())[1] for m in read_all(settings, settings.topic("dlq.delivery"))]
+    letters = [codec.decode(m.value())[1] for m in read_all(settings, settings.topics.dlq("delivery"))]
     assert len(letters) == 120 and {x["reason"] for x in letters} == {"webhook.failed"}
-    assert all(x["source_topic"] == settings.topic("out.env-gone") for x in letters)
+    assert all(x["source_topic"] == settings.topics.out("env-gone") for x in letters)
 
 
 def test_a_webhook_aimed_at_the_hub_delivers_nothing_and_says_why(live_stack: object, unique: str,
@@ -156,8 +156,8 @@ def test_a_webhook_aimed_at_the_hub_delivers_nothing_and_says_why(live_stack: ob
     with an INSERT in the query) passes `validate` (a name is not an address) but not delivery."""
     settings = namespaced(unique, secrets_dir=tmp_path / "secrets")
     create_stream_topics(settings, ["sensor_reading"])
-    create_topics(settings, settings.topic("out.env-ssrf"), settings.topic("audit.delivery"))
-    create_topics(settings, settings.topic("pobi.subscriptions"), partitions=1)
+    create_topics(settings, settings.topics.out("env-ssrf"), settings.topics.audit_delivery)
+    create_topics(settings, settings.topics.subscriptions, partitions=1)
     folder = tmp_path / "contracts"
     folder.mkdir()
     url = f"http://localhost:{settings.clickhouse_http_port}/?query=INSERT%20INTO%20pobi.x%20FORMAT%20JSONEachRow"
@@ -169,13 +169,13 @@ def test_a_webhook_aimed_at_the_hub_delivers_nothing_and_says_why(live_stack: ob
     codec = Codec()
     with Publisher(settings) as publisher:
         for event in readings(10):
-            publisher.produce(settings.topic("norm.sensor_reading"), event["entity"]["id"].encode(),
+            publisher.produce(settings.topics.norm("sensor_reading"), event["entity"]["id"].encode(),
                               codec.encode_with(codec.registry.latest("sensor_reading.clean"), event))
     with running_stage(settings, ["sensor_reading"], stage=FanoutStage(settings, datasets=["sensor_reading"])), \
             running_stage(settings, [], stage=WebhookStage(settings)):
-        wait_for_group(settings, "pobi-fanout", [settings.topic("norm.sensor_reading")], timeout_s=60)
-        wait_for_group(settings, "pobi-webhook", [settings.topic("out.env-ssrf")], timeout_s=60)
-    letters = [codec.decode(m.value())[1] for m in read_all(settings, settings.topic("dlq.delivery"))]
+        wait_for_group(settings, "pobi-fanout", [settings.topics.norm("sensor_reading")], timeout_s=60)
+        wait_for_group(settings, "pobi-webhook", [settings.topics.out("env-ssrf")], timeout_s=60)
+    letters = [codec.decode(m.value())[1] for m in read_all(settings, settings.topics.dlq("delivery"))]
     assert len(letters) == 10 and {x["reason"] for x in letters} == {"webhook.refused_destination"}
     assert "loopback" in letters[0]["message"]
     state = redis_client(settings).hget(settings.redis_key("delivery", "env-ssrf"), "state")

@@ -49,12 +49,12 @@ def test_sigkill_mid_stream_loses_nothing(live_stack: object, unique: str, tmp_p
             publisher.send_event("person", build_envelope(
                 schema, event_id=event_id, op="c", source=SourceRef("public-security", "register"),
                 position=str(n), ts_ms=int(time.time() * 1000), before=None, after=traffic.person()),
-                topic=settings.topic("ingest.person"))
+                topic=settings.topics.ingest("person"))
             sent.append(event_id)
 
     log = tmp_path / "worker.log"
     worker = start_worker(settings.namespace, log)
-    norm = settings.topic("norm.person")
+    norm = settings.topics.norm("person")
     deadline = time.monotonic() + 120
     while record_counts(settings, [norm])[norm] < EVENTS // 4:
         assert worker.poll() is None, f"the worker exited early:\n{log.read_text()[-2000:]}"
@@ -74,7 +74,7 @@ def test_sigkill_mid_stream_loses_nothing(live_stack: object, unique: str, tmp_p
 
     codec = Codec()
     clean_ids = Counter(codec.decode(m.value())[1]["event_id"] for m in read_all(settings, norm, timeout_s=60))
-    letters = [codec.decode(m.value())[1] for m in read_all(settings, settings.topic("dlq.normalize"))]
+    letters = [codec.decode(m.value())[1] for m in read_all(settings, settings.topics.dlq("normalize"))]
     dead_ids = Counter(letter["context"]["event_id"] for letter in letters)
     missing = set(sent) - set(clean_ids) - set(dead_ids)
     assert not missing, f"{len(missing)} events are in neither norm.person nor the DLQ"
