@@ -75,10 +75,15 @@ def count_wait(service: str) -> Callable[[float], None]:
 
 def enable_multiprocess(folder: Path) -> None:
     """Point prometheus-client at ``folder`` (emptied first). Call before any metric is created, in the process
-    that spawns the others: children inherit the setting."""
+    that spawns the others: children inherit the setting. prometheus-client picks its value store when it is
+    first imported, which may have happened already (the CLI imports modules that use metrics), so it is
+    chosen again here."""
+    from prometheus_client import values
+
     shutil.rmtree(folder, ignore_errors=True)
     folder.mkdir(parents=True)
     os.environ["PROMETHEUS_MULTIPROC_DIR"] = str(folder)
+    values.ValueClass = values.get_value_class()  # type: ignore[no-untyped-call]  # untyped in prometheus-client
 
 
 def multiprocess_registry() -> CollectorRegistry:
