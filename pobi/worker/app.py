@@ -26,6 +26,7 @@ from streams.agents.dead_letters import DeadLetterWatch
 __all__ = ["Worker", "create_app"]
 
 logger = logging.getLogger(__name__)
+STOP_GRACE_S = 20.0  # how long SIGTERM waits for a stage to finish its batch
 
 
 class StageService(Service):
@@ -62,9 +63,16 @@ class StageService(Service):
             self._done.set_result(None)
 
     async def on_stop(self) -> None:
+        """Ask the stage to stop after its batch; past the grace period (a stage waiting out an unreachable
+        Redis or ClickHouse does not look up) leave it: its batch's offsets were not stored, so the next worker
+        reads the batch again, and the worker exits instead of hanging on SIGTERM."""
         self._stop_requested.set()
         if self._done is not None:
-            await asyncio.wrap_future(self._done)
+            try:
+                await asyncio.wait_for(asyncio.shield(asyncio.wrap_future(self._done)), STOP_GRACE_S)
+            except TimeoutError:
+                logger.error("stage %s did not stop within %.0f s; the worker exits without it (its last batch "
+                             "was not committed and will be read again)", self.spec.stage, STOP_GRACE_S)
 
 
 class ApiService(Service):

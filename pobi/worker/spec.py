@@ -86,30 +86,35 @@ def run_copies(spec: StageSpec, copies: int, stop: threading.Event, *, children:
                  for n in range(copies)]
     for process in processes:
         process.start()
-    dead: list[Any] = []
     try:
-        while not dead and not stop.wait(0.5):
-            dead = [p for p in processes if not p.is_alive()]
+        while not stop.wait(0.5) and all(p.is_alive() for p in processes):
+            pass
     finally:
-        dead = [p for p in processes if not p.is_alive()]  # before any was asked to stop: they failed
-        _stop_children(processes, grace_s)
-    if dead:
-        metrics().stage_failures.labels(spec.stage).inc(len(dead))
-        raise StageError(f"{dead[0].name} exited with code {dead[0].exitcode}; see its log above")
+        killed = _stop_children(processes, grace_s)
+    # a child asked to stop exits 0 (or -SIGTERM, stopped before its handler was installed); any other exit
+    # (SIGKILL from the OOM killer, a crash) is a failure, even when it came in the same moment as SIGTERM
+    failed = [p for p in processes if p.exitcode not in (0, -signal.SIGTERM) and p not in killed]
+    if failed:
+        metrics().stage_failures.labels(spec.stage).inc(len(failed))
+        raise StageError(f"{failed[0].name} exited with code {failed[0].exitcode}; see its log above")
 
 
-def _stop_children(processes: list[Any], grace_s: float) -> None:
+def _stop_children(processes: list[Any], grace_s: float) -> list[Any]:
+    """SIGTERM to every child still running, ``grace_s`` to finish, then SIGKILL; the ones that needed it."""
     for process in processes:
         if process.is_alive():
             process.terminate()
     deadline = time.monotonic() + grace_s
+    killed = []
     for process in processes:
         process.join(max(0.0, deadline - time.monotonic()))
         if process.is_alive():
             logger.warning("%s did not stop within %.0f s; killed", process.name, grace_s)
             process.kill()
             process.join(5)
+            killed.append(process)
         _forget_metrics(process.pid)
+    return killed
 
 
 def _forget_metrics(pid: int | None) -> None:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -136,3 +137,29 @@ def test_a_dead_child_stops_the_worker_visibly_and_sigterm_always_works(live_sta
     stage_children(worker, 2, log)
     worker.send_signal(signal.SIGTERM)
     assert worker.wait(45) == 0, log.read_text()[-2000:]
+
+
+def test_sigterm_stops_a_worker_whose_stage_waits_for_an_unreachable_redis(live_stack: object, unique: str,
+                                                                            tmp_path: Path) -> None:
+    """A stage waiting out a dependency does not look up from the wait; SIGTERM still ends the worker within
+    its grace period (20 s), and nothing was committed."""
+    settings = namespaced(unique)
+    create_stream_topics(settings, ["person"])
+    log = tmp_path / "worker.log"
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        nobody = s.getsockname()[1]
+    env = {**os.environ, "POBI_NAMESPACE": settings.namespace, "POBI_METRICS_PORT": "19466", "POBI_API_PORT": "0",
+           "POBI_REDIS_PORT": str(nobody)}
+    worker = subprocess.Popen([str(Path(sys.executable).with_name("pobi")), "worker", "--stage", "normalize",
+                               "--dataset", "person", "--processes", "1"], env=env, stdout=log.open("ab"),
+                              stderr=subprocess.STDOUT, start_new_session=True)
+    deadline = time.monotonic() + 60
+    while "Redis is unreachable" not in log.read_text():
+        assert worker.poll() is None and time.monotonic() < deadline, log.read_text()[-2000:]
+        time.sleep(0.5)
+    started = time.monotonic()
+    worker.send_signal(signal.SIGTERM)
+    worker.wait(60)
+    assert time.monotonic() - started < 45, "SIGTERM took longer than the grace period"
+    assert "did not stop within 20 s" in log.read_text()
