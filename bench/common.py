@@ -73,7 +73,7 @@ def remove_topics(settings: Settings, prefix: str) -> None:
 def time_stage(settings: Settings, stage: Any, records: int, batch_size: int | None = None) -> float:
     """Seconds a stage (run as `pobi worker` runs it) takes for ``records`` waiting on its topics, from its first
     batch to the last one settled."""
-    from streams.stages.runner import StageRunner
+    from streams.runner import StageRunner
 
     runner = StageRunner(settings, stage, batch_size=batch_size)
     first: dict[str, float] = {}

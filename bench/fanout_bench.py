@@ -26,9 +26,9 @@ from pobi.foundation.clock import CST
 from pobi.foundation.settings import Settings, load_settings
 from schemas.codec import Codec
 from schemas.registry import default_registry
+from streams.fanout.stage import FanoutStage
 from streams.normalize.event import normalize_event
 from streams.normalize.fields import RuleClock
-from streams.stages.fanout import FanoutStage
 from topics.admin import admin_client
 from topics.subscriptions import CONTRACTS_DIR, apply_contracts, load_contracts
 

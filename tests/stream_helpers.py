@@ -9,8 +9,8 @@ from contextlib import contextmanager
 
 from pobi.foundation.settings import Settings, load_settings
 from streams.ledger import wait_until_idle
-from streams.stages.normalize import NormalizeStage
-from streams.stages.runner import BatchStage, StageRunner
+from streams.normalize.stage import NormalizeStage
+from streams.runner import BatchStage, StageRunner
 from tests.kafka_helpers import create_topics
 from topics.dead_letters import DLQ_STAGES
 

@@ -2,7 +2,7 @@
 
 Faust gives the worker its life cycle: signal handling (Ctrl-C and SIGTERM stop it cleanly), logging,
 supervision, and the event loop that later low-volume agents run on. Each batch stage runs on its own
-thread as a Faust service (see ``streams.stages.runner`` for why the high-volume stages are not Faust
+thread as a Faust service (see ``streams.runner`` for why the high-volume stages are not Faust
 streams), and a stage that fails stops the whole worker with a non-zero exit, never quietly.
 """
 

@@ -17,7 +17,7 @@ from typing import Any
 
 from monitoring.metrics import metrics
 from pobi.foundation.settings import Settings
-from streams.stages.runner import StageError, StageRunner
+from streams.runner import StageError, StageRunner
 
 __all__ = ["StageSpec", "run_copies"]
 
@@ -40,8 +40,8 @@ class StageSpec:
     def build(self) -> StageRunner:
         from sinks.clickhouse.stage import SinkStage
         from sinks.webhook.stage import WebhookStage
-        from streams.stages.fanout import FanoutStage
-        from streams.stages.normalize import NormalizeStage
+        from streams.fanout.stage import FanoutStage
+        from streams.normalize.stage import NormalizeStage
 
         settings = Settings(**self.settings_values)
         kinds = {"normalize": NormalizeStage, "fanout": FanoutStage, "webhook": WebhookStage, "sink": SinkStage}

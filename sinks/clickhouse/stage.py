@@ -36,7 +36,7 @@ from sinks.clickhouse.rows import (
     delivery_rows,
 )
 from sinks.clickhouse.writer import ClickHouseWriter
-from streams.stages.runner import completed
+from streams.runner import completed
 from topics.dead_letters import DLQ_STAGES, DeadLetter
 from topics.producer import Publisher
 

@@ -41,7 +41,7 @@ from schemas.codec import Codec
 from schemas.projection import DeliveryDecoder
 from streams.dedup import redis_wait
 from streams.fanout.deliver import subscriber_key
-from streams.stages.runner import completed
+from streams.runner import completed
 from topics.contract import Webhook
 from topics.dead_letters import DeadLetter
 from topics.producer import Publisher

@@ -18,9 +18,9 @@ from schemas.codec import Codec
 from schemas.registry import default_registry
 from streams.fanout.deliver import subscriber_key
 from streams.fanout.masking import pseudonym
+from streams.fanout.stage import FanoutStage
 from streams.normalize.event import normalize_event
 from streams.normalize.fields import RuleClock
-from streams.stages.fanout import FanoutStage
 from tests.kafka_helpers import create_topics, read_all
 from tests.samples import SAMPLE_ROWS
 from tests.stream_helpers import create_stream_topics, namespaced, running_stage, wait_for_group

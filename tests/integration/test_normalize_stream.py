@@ -129,8 +129,8 @@ def test_approval_stages_are_checked_against_the_case_history(live_stack: object
 
 def test_unknown_topics_stop_the_stage_with_a_clear_error(live_stack: object, unique: str,
                                                           settings: Settings) -> None:
-    from streams.stages.normalize import NormalizeStage
-    from streams.stages.runner import StageError, StageRunner
+    from streams.normalize.stage import NormalizeStage
+    from streams.runner import StageError, StageRunner
 
     lonely = namespaced(unique)
     runner = StageRunner(lonely, NormalizeStage(lonely, datasets=["person"]))

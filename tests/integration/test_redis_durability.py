@@ -18,8 +18,8 @@ from pobi.stack.redis import RedisService
 from schemas.envelope import SourceRef, build_envelope
 from schemas.registry import default_registry
 from streams.durability import StateLost
+from streams.normalize.stage import NormalizeStage
 from streams.rebuild import rebuild_state
-from streams.stages.normalize import NormalizeStage
 from tests.samples import SAMPLE_ROWS, rows
 from tests.stream_helpers import create_stream_topics, namespaced, running_stage, wait_until_idle
 from topics.producer import Publisher

@@ -23,8 +23,8 @@ from schemas.registry import default_registry
 from sinks.clickhouse.queries import VIEW_QUERIES
 from sinks.clickhouse.stage import SinkStage
 from sinks.clickhouse.writer import ClickHouseWriter
-from streams.stages.fanout import FanoutStage
-from streams.stages.runner import StageRunner
+from streams.fanout.stage import FanoutStage
+from streams.runner import StageRunner
 from tests.samples import SAMPLE_ROWS
 from tests.secure_helpers import as_department, as_worker, settings_env
 from tests.stream_helpers import running_stage, wait_for_group, whole_hub

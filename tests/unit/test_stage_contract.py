@@ -1,4 +1,4 @@
-"""The stage contract (``streams.stages.runner.BatchStage``), held by every stage with in-memory doubles and
+"""The stage contract (``streams.runner.BatchStage``), held by every stage with in-memory doubles and
 the real runner: construction does no I/O; a batch's offsets are stored only after its effects; an effect
 that fails leaves the offsets unstored; a poison record reaches the stage's DLQ with its origin; closing
 releases what setup opened."""
@@ -24,11 +24,11 @@ from schemas.envelope import SourceRef, build_envelope
 from schemas.registry import default_registry
 from sinks.clickhouse.stage import SinkStage
 from sinks.webhook.stage import WebhookStage
+from streams.fanout.stage import FanoutStage
 from streams.normalize.event import normalize_event
 from streams.normalize.fields import RuleClock
-from streams.stages.fanout import FanoutStage
-from streams.stages.normalize import NormalizeStage
-from streams.stages.runner import StageRunner
+from streams.normalize.stage import NormalizeStage
+from streams.runner import StageRunner
 from tests.doubles import FakeBook, FakeConsumer, FakeMessage, FakePublisher, FakeSeenEvents, FakeWriter, tick
 from tests.samples import SAMPLE_ROWS
 from topics.contract import load_contract
@@ -226,7 +226,7 @@ def test_a_broken_deploy_stops_the_stage_but_bad_data_never_does(settings: Setti
     run(case, [garbage[:750], garbage[750:]])  # every record bad, but as data: the stage goes on
     assert len(case.publisher.letters) == 1500
 
-    import streams.stages.normalize as normalize
+    import streams.normalize.stage as normalize
 
     def broken(*_args: object) -> None:
         raise KeyError("a rule that a bad deploy broke")

@@ -27,7 +27,7 @@ from pobi.foundation.secrets import hub_key, hub_key_id
 from pobi.foundation.settings import Settings
 from schemas.codec import Codec
 from streams.fanout.deliver import Grant, compile_grants
-from streams.stages.runner import completed
+from streams.runner import completed
 from topics.contract import SubscriptionContract
 from topics.dead_letters import DeadLetter, DlqLimit
 from topics.producer import MAX_RECORD_BYTES, Publisher
