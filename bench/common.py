@@ -14,8 +14,8 @@ from typing import Any
 
 from confluent_kafka import Consumer, Producer, TopicPartition
 
-from pobi.foundation.kafka import client_config
-from pobi.foundation.settings import Settings
+from foundation.kafka import client_config
+from foundation.settings import Settings
 from topics.admin import admin_client
 from topics.producer import PRODUCER_SETTINGS
 

@@ -21,9 +21,9 @@ from pathlib import Path
 
 from confluent_kafka.admin import NewTopic
 
+from foundation.clock import CST
+from foundation.settings import Settings, load_settings
 from pobi.demo.traffic import valid_id_number
-from pobi.foundation.clock import CST
-from pobi.foundation.settings import Settings, load_settings
 from schemas.codec import Codec
 from schemas.registry import default_registry
 from streams.fanout.stage import FanoutStage

@@ -30,9 +30,9 @@ from pathlib import Path
 
 from confluent_kafka.admin import NewTopic
 
+from foundation.connect import redis_client
+from foundation.settings import Settings, load_settings
 from pobi.demo.traffic import DemoTraffic
-from pobi.foundation.connect import redis_client
-from pobi.foundation.settings import Settings, load_settings
 from pobi.worker.spec import StageSpec, run_copies
 from schemas.codec import Codec
 from schemas.envelope import SourceRef, build_envelope, record_key

@@ -21,8 +21,8 @@ from pathlib import Path
 import orjson
 from confluent_kafka.admin import NewTopic
 
+from foundation.settings import load_settings
 from pobi.demo.traffic import DemoTraffic
-from pobi.foundation.settings import load_settings
 from pobi.publish.files import PublishOptions, publish_input
 from schemas.codec import Codec
 from schemas.envelope import SourceRef, build_envelope, record_key

@@ -28,9 +28,9 @@ from pathlib import Path
 from confluent_kafka import OFFSET_BEGINNING, Consumer, TopicPartition
 from confluent_kafka.admin import NewTopic
 
+from foundation.kafka import client_config
+from foundation.settings import Settings, load_settings
 from pobi.demo.traffic import DemoTraffic
-from pobi.foundation.kafka import client_config
-from pobi.foundation.settings import Settings, load_settings
 from schemas.codec import Codec
 from schemas.envelope import SourceRef, build_envelope
 from schemas.projection import DeliveryDecoder

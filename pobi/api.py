@@ -27,7 +27,7 @@ from urllib.parse import parse_qs, unquote, urlsplit
 
 import orjson
 
-from pobi.foundation.errors import PobiError, StoreError
+from foundation.errors import PobiError, StoreError
 from pobi.objects import ObjectService
 
 __all__ = ["MAX_IN_FLIGHT", "ObjectApi"]

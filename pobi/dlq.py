@@ -13,9 +13,9 @@ from typing import Any
 
 from confluent_kafka import Consumer
 
-from pobi.foundation.errors import DecodeError, PobiError
-from pobi.foundation.kafka import client_config, origin, require_kafka
-from pobi.foundation.settings import Settings
+from foundation.errors import DecodeError, PobiError
+from foundation.kafka import client_config, origin, require_kafka
+from foundation.settings import Settings
 from schemas.codec import Codec
 from topics.admin import records_to_end
 from topics.dead_letters import DLQ_STAGES, REPLAY_HEADER, REPLAYABLE

@@ -14,7 +14,7 @@ from collections.abc import Callable
 from datetime import date
 from typing import Any
 
-from pobi.foundation.errors import PobiError, StoreError
+from foundation.errors import PobiError, StoreError
 from sinks.clickhouse.queries import OBJECT_QUERIES
 from streams.rules.credit_code import normalize_uscc
 from streams.rules.identity import normalize_id_number
@@ -143,7 +143,7 @@ def object_service(settings: Any, *, connections: int = 1) -> ObjectService:
     ``connections`` queries at once (the HTTP API's request threads), each on its own connection."""
     from datetime import datetime
 
-    from pobi.foundation.clock import CST
+    from foundation.clock import CST
     from sinks.clickhouse.writer import ClickHouseWriter
     from topics.subscriptions import read_documents
 

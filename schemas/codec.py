@@ -12,7 +12,7 @@ from typing import Any
 
 from fastavro import schemaless_reader, schemaless_writer
 
-from pobi.foundation.errors import DecodeError
+from foundation.errors import DecodeError
 from schemas.registry import SchemaRegistry, WireSchema, default_registry
 
 __all__ = ["MAGIC", "Codec"]

@@ -14,7 +14,7 @@ from typing import Any
 
 from fastavro import schemaless_reader
 
-from pobi.foundation.errors import DecodeError
+from foundation.errors import DecodeError
 from schemas.codec import MAGIC
 from schemas.registry import SchemaRegistry, WireSchema
 

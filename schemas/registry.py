@@ -19,7 +19,7 @@ from typing import Any
 from fastavro import parse_schema
 from fastavro.schema import fingerprint, to_parsing_canonical_form
 
-from pobi.foundation.errors import SchemaError
+from foundation.errors import SchemaError
 
 __all__ = [
     "SCHEMA_ROOT", "SENSITIVITIES", "FieldSpec", "SchemaRegistry", "WireSchema", "change_event_schema",

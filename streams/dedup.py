@@ -30,10 +30,10 @@ from enum import StrEnum
 
 import redis
 
+from foundation.connect import redis_client
+from foundation.settings import Settings
+from foundation.waiting import WaitOut
 from monitoring.metrics import count_wait
-from pobi.foundation.connect import redis_client
-from pobi.foundation.settings import Settings
-from pobi.foundation.waiting import WaitOut
 
 __all__ = ["Candidate", "Confirmation", "SeenEvents", "StateWrite", "Verdict", "redis_wait"]
 

@@ -24,8 +24,8 @@ import uuid
 
 import redis
 
-from pobi.foundation.errors import PobiError
-from pobi.foundation.settings import Settings
+from foundation.errors import PobiError
+from foundation.settings import Settings
 from topics.admin import group_progress
 
 __all__ = ["PERSISTENT_FSYNC", "StateLost", "check_persistence", "check_state", "generation_key", "mark_generation"]

@@ -13,9 +13,9 @@ from typing import Any
 
 import redis
 
-from pobi.foundation.connect import redis_client
-from pobi.foundation.errors import PobiError
-from pobi.foundation.settings import Settings
+from foundation.connect import redis_client
+from foundation.errors import PobiError
+from foundation.settings import Settings
 from topics.admin import group_progress
 
 __all__ = ["LedgerRow", "read_ledger", "wait_until_idle"]

@@ -23,9 +23,9 @@ from typing import Any
 import redis
 from confluent_kafka import Consumer
 
-from pobi.foundation.errors import DecodeError, PobiError
-from pobi.foundation.kafka import client_config
-from pobi.foundation.settings import Settings
+from foundation.errors import DecodeError, PobiError
+from foundation.kafka import client_config
+from foundation.settings import Settings
 from schemas.codec import Codec
 from streams.dedup import Confirmation, SeenEvents, StateWrite
 from streams.durability import mark_generation

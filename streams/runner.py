@@ -20,10 +20,10 @@ from typing import Any, Protocol
 
 from confluent_kafka import Consumer, KafkaError, KafkaException, Message, TopicPartition
 
+from foundation.errors import PobiError
+from foundation.kafka import client_config, origin
+from foundation.settings import Settings
 from monitoring.metrics import metrics
-from pobi.foundation.errors import PobiError
-from pobi.foundation.kafka import client_config, origin
-from pobi.foundation.settings import Settings
 
 __all__ = ["BatchStage", "StageError", "StageRunner", "completed"]
 

@@ -8,8 +8,8 @@ from collections.abc import Iterator
 
 import pytest
 
-from pobi.foundation.connect import redis_client
-from pobi.foundation.settings import Settings, load_settings
+from foundation.connect import redis_client
+from foundation.settings import Settings, load_settings
 from pobi.stack.manager import Stack
 
 

@@ -13,7 +13,7 @@ from typing import Any
 
 from confluent_kafka import TopicPartition
 
-from pobi.foundation.errors import PublishError
+from foundation.errors import PublishError
 from schemas.codec import Codec
 from streams.dedup import Candidate, Confirmation, StateWrite, Verdict
 from topics.dead_letters import DeadLetter

@@ -7,8 +7,8 @@ import time
 from confluent_kafka import Consumer, Message, TopicPartition
 from confluent_kafka.admin import NewTopic
 
-from pobi.foundation.kafka import client_config
-from pobi.foundation.settings import Settings
+from foundation.kafka import client_config
+from foundation.settings import Settings
 from topics.admin import admin_client
 
 

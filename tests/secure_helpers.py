@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from pobi.foundation.settings import Settings, load_settings
+from foundation.settings import Settings, load_settings
 from pobi.stack.profile import as_stack_admin
 from topics.access import WORKER_USER, department_user
 from topics.catalogue import load_catalogue

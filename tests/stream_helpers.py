@@ -7,7 +7,7 @@ import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 
-from pobi.foundation.settings import Settings, load_settings
+from foundation.settings import Settings, load_settings
 from streams.ledger import wait_until_idle
 from streams.normalize.stage import NormalizeStage
 from streams.runner import BatchStage, StageRunner
@@ -68,7 +68,7 @@ def whole_hub(unique: str, secrets: object, datasets: list[str],
     does, and the stack's own secrets folder (its passwords and hub key) is kept."""
     from datetime import datetime
 
-    from pobi.foundation.clock import CST
+    from foundation.clock import CST
     from schemas.registry import default_registry
     from sinks.clickhouse.migrate import apply_migrations
     from sinks.clickhouse.writer import ClickHouseWriter

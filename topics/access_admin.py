@@ -26,9 +26,9 @@ from confluent_kafka.admin import (  # type: ignore[attr-defined]  # the stubs d
     UserScramCredentialUpsertion,
 )
 
-from pobi.foundation.errors import PobiError
-from pobi.foundation.secrets import ensure_password, new_password, replace_private
-from pobi.foundation.settings import Settings
+from foundation.errors import PobiError
+from foundation.secrets import ensure_password, new_password, replace_private
+from foundation.settings import Settings
 from topics.access import Acl, desired_acls, desired_users, diff, is_managed
 from topics.catalogue import Catalogue
 

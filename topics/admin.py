@@ -19,9 +19,9 @@ from confluent_kafka.admin import (  # type: ignore[attr-defined]  # the stubs d
     ResourceType,
 )
 
-from pobi.foundation.errors import TopicError
-from pobi.foundation.kafka import client_config, origin
-from pobi.foundation.settings import Settings
+from foundation.errors import TopicError
+from foundation.kafka import client_config, origin
+from foundation.settings import Settings
 from topics.catalogue import Catalogue, TopicSpec
 
 __all__ = ["ApplyReport", "TopicState", "admin_client", "apply_catalogue", "compare_catalogue", "group_progress",

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import yaml
 
-from pobi.foundation.errors import TopicError
+from foundation.errors import TopicError
 
 __all__ = ["CATALOGUE_PATH", "Catalogue", "TopicSpec", "load_catalogue"]
 

@@ -18,8 +18,8 @@ from urllib.parse import urlsplit
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
-from pobi.foundation.egress import Network, blocked_reason, literal_address
-from pobi.foundation.errors import PobiError
+from foundation.egress import Network, blocked_reason, literal_address
+from foundation.errors import PobiError
 from schemas.registry import SchemaRegistry
 from topics.contract_yaml import LocatedYaml, UnsafeYaml, read_located_yaml
 

@@ -16,7 +16,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-from pobi.foundation.errors import PobiError
+from foundation.errors import PobiError
 
 __all__ = ["DLQ_STAGES", "MAX_ORIGINAL_BYTES", "REPLAYABLE", "REPLAY_HEADER", "DeadLetter"]
 

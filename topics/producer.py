@@ -14,10 +14,10 @@ from typing import Any
 
 from confluent_kafka import KafkaError, Message, Producer
 
+from foundation.errors import PublishError
+from foundation.kafka import client_config, require_kafka
+from foundation.settings import Settings
 from monitoring.metrics import metrics
-from pobi.foundation.errors import PublishError
-from pobi.foundation.kafka import client_config, require_kafka
-from pobi.foundation.settings import Settings
 from schemas.codec import Codec
 from schemas.envelope import record_key
 from topics.dead_letters import DeadLetter

@@ -18,11 +18,11 @@ from typing import Any
 from confluent_kafka import OFFSET_BEGINNING, Consumer, KafkaError, KafkaException, TopicPartition
 from pydantic import ValidationError
 
-from pobi.foundation.egress import Network
-from pobi.foundation.errors import ConfigError, PobiError
-from pobi.foundation.kafka import client_config
-from pobi.foundation.secrets import hub_key, hub_key_id
-from pobi.foundation.settings import Settings
+from foundation.egress import Network
+from foundation.errors import ConfigError, PobiError
+from foundation.kafka import client_config
+from foundation.secrets import hub_key, hub_key_id
+from foundation.settings import Settings
 from schemas.projection import delivery_schema
 from schemas.registry import SchemaRegistry, WireSchema, default_registry
 from topics.catalogue import CATALOGUE_PATH, Catalogue, load_catalogue

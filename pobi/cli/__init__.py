@@ -10,6 +10,7 @@ import sys
 import typer
 from typer._click.exceptions import UsageError  # typer 0.29 (pinned) vendors its own click
 
+from foundation.errors import PobiError
 from pobi.cli import (
     access,
     bench,
@@ -26,7 +27,6 @@ from pobi.cli import (
     views,
     worker,
 )
-from pobi.foundation.errors import PobiError
 
 __all__ = ["app", "main"]
 

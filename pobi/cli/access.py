@@ -8,10 +8,10 @@ from pathlib import Path
 
 import typer
 
+from foundation.errors import PobiError
+from foundation.settings import Settings, get_settings
 from pobi.cli.output import console, print_json, print_table
 from pobi.cli.topics import CatalogueOption, JsonOption
-from pobi.foundation.errors import PobiError
-from pobi.foundation.settings import Settings, get_settings
 
 app = typer.Typer(help="Kafka users and ACLs of the secure profile, derived from the catalogue and the contracts.",
                   no_args_is_help=True)

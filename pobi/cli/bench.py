@@ -19,8 +19,8 @@ from typing import Any
 
 import typer
 
+from foundation.errors import PobiError
 from pobi.cli.output import console, print_json, print_table
-from pobi.foundation.errors import PobiError
 
 BENCH = Path(__file__).resolve().parents[2] / "bench"
 SIZES = {True: {"normalize": 50_000, "fanout": 20_000, "sink": 20_000, "seconds": 10},
@@ -42,7 +42,7 @@ def bench(quick: bool = typer.Option(False, "--quick", help="smaller runs: a few
     """Run every benchmark on the local stack; figures beside their baselines, in bench/results/bench.json."""
     if not (BENCH / "normalize_bench.py").exists():
         raise PobiError(f"{BENCH} is missing: `pobi bench` runs from a checkout of the repository")
-    from pobi.foundation.settings import get_settings
+    from foundation.settings import get_settings
     from pobi.stack.manager import Stack
 
     Stack(get_settings()).up(report=lambda _m: None)

@@ -8,8 +8,8 @@ from datetime import datetime
 
 import typer
 
+from foundation.settings import get_settings
 from pobi.cli.output import console, print_json, print_table
-from pobi.foundation.settings import get_settings
 
 app = typer.Typer(help="Dead letters: what could not pass a stage, and replaying it after a fix.",
                   no_args_is_help=True)
@@ -24,7 +24,7 @@ def parse_since(text: str | None) -> int | None:
         return None
     if match := _RELATIVE.match(text.strip()):
         return int((time.time() - int(match[1]) * _UNIT_S[match[2]]) * 1000)
-    from pobi.foundation.clock import CST
+    from foundation.clock import CST
 
     try:
         moment = datetime.fromisoformat(text.strip())
@@ -48,8 +48,8 @@ def list_(stage: str | None = typer.Option(None, "--stage", help="ingest, normal
           limit: int = typer.Option(50, "--limit", min=1, help="show at most this many"),
           as_json: bool = typer.Option(False, "--json", help="print JSON (original bytes as hex)")) -> None:
     """Dead letters, with their reason and where they came from."""
+    from foundation.clock import CST
     from pobi.dlq import read_dead_letters
-    from pobi.foundation.clock import CST
 
     _check_stage(stage)
     records = list(read_dead_letters(get_settings(), stage, reason, parse_since(since)))

@@ -5,9 +5,9 @@ from __future__ import annotations
 
 import typer
 
+from foundation.errors import PobiError
+from foundation.settings import get_settings
 from pobi.cli.output import console, print_json, print_table
-from pobi.foundation.errors import PobiError
-from pobi.foundation.settings import get_settings
 
 EXIT_ATTENTION = 3
 

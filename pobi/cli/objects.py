@@ -7,8 +7,8 @@ from typing import TYPE_CHECKING
 
 import typer
 
+from foundation.settings import get_settings
 from pobi.cli.output import console, print_json, print_table
-from pobi.foundation.settings import get_settings
 
 if TYPE_CHECKING:
     from pobi.objects import ObjectService
@@ -23,7 +23,7 @@ def _service() -> ObjectService:
 
 
 def _when(ms: int) -> str:
-    from pobi.foundation.clock import CST
+    from foundation.clock import CST
 
     return datetime.fromtimestamp(ms / 1000, CST).isoformat(timespec="seconds")
 

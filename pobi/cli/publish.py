@@ -6,9 +6,9 @@ from pathlib import Path
 
 import typer
 
+from foundation.errors import ConfigError
+from foundation.settings import get_settings
 from pobi.cli.output import console, print_json
-from pobi.foundation.errors import ConfigError
-from pobi.foundation.settings import get_settings
 from pobi.publish.adapters import FORMATS
 from pobi.publish.files import PublishOptions, publish_input
 from schemas.envelope import SourceRef

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import typer
 
+from foundation.settings import get_settings
 from pobi.cli.output import console, print_json, print_table
-from pobi.foundation.settings import get_settings
 from pobi.stack.manager import Stack
 
 app = typer.Typer(help="Start, stop and inspect the local stack (Kafka, ClickHouse, Redis, Prometheus).",

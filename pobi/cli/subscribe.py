@@ -9,10 +9,10 @@ import orjson
 import typer
 from confluent_kafka import OFFSET_BEGINNING, OFFSET_END, Consumer, KafkaError, TopicPartition
 
+from foundation.errors import PobiError
+from foundation.kafka import client_config, require_kafka
+from foundation.settings import get_settings
 from pobi.cli.output import console
-from pobi.foundation.errors import PobiError
-from pobi.foundation.kafka import client_config, require_kafka
-from pobi.foundation.settings import get_settings
 
 _REFUSED = (KafkaError.TOPIC_AUTHORIZATION_FAILED, KafkaError.GROUP_AUTHORIZATION_FAILED)
 

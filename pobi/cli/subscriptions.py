@@ -9,10 +9,10 @@ from typing import Any
 
 import typer
 
+from foundation.errors import PobiError
+from foundation.settings import get_settings
 from pobi.cli.output import console, print_json, print_table
 from pobi.cli.topics import ContractsOption
-from pobi.foundation.errors import PobiError
-from pobi.foundation.settings import get_settings
 
 app = typer.Typer(help="Subscription contracts: validate, apply (no restart needed), list, show.",
                   no_args_is_help=True)
@@ -20,7 +20,7 @@ EXIT_ATTENTION = 3
 
 
 def _today() -> datetime:
-    from pobi.foundation.clock import CST
+    from foundation.clock import CST
 
     return datetime.now(CST)
 
@@ -118,7 +118,7 @@ def show(name: str = typer.Argument(..., help="the subscriber"),
 def secret(name: str = typer.Argument(..., help="the subscriber"),
            out: Path = typer.Option(..., "--out", dir_okay=False, help="a new file, written 0600")) -> None:
     """Write the subscriber's webhook signing key to a new file only its owner can read (never printed)."""
-    from pobi.foundation.secrets import hub_key, write_private
+    from foundation.secrets import hub_key, write_private
     from streams.fanout.deliver import subscriber_key
 
     settings = get_settings()

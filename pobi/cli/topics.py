@@ -6,8 +6,8 @@ from pathlib import Path
 
 import typer
 
+from foundation.settings import get_settings
 from pobi.cli.output import console, print_json, print_table
-from pobi.foundation.settings import get_settings
 from topics.admin import TopicState, admin_client, apply_catalogue, compare_catalogue
 from topics.catalogue import CATALOGUE_PATH
 from topics.subscriptions import CONTRACTS_DIR, deployment_catalogue

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import typer
 
+from foundation.settings import get_settings
 from pobi.cli.output import console, print_table
-from pobi.foundation.settings import get_settings
 
 app = typer.Typer(help="ClickHouse views: migrations and what they hold.", no_args_is_help=True)
 

@@ -6,8 +6,8 @@ import os
 
 import typer
 
-from pobi.foundation.errors import PobiError
-from pobi.foundation.settings import get_settings
+from foundation.errors import PobiError
+from foundation.settings import get_settings
 from pobi.worker import SINGLE_COPY, STAGES
 from schemas.registry import default_registry
 

@@ -16,9 +16,9 @@ from rich.console import Console, Group
 from rich.live import Live
 from rich.table import Table
 
+from foundation.connect import redis_client
+from foundation.settings import Settings
 from pobi.demo.traffic import DemoTraffic
-from pobi.foundation.connect import redis_client
-from pobi.foundation.settings import Settings
 from schemas.envelope import SourceRef, build_envelope, event_id_for
 from sinks.clickhouse.queries import VIEW_QUERIES
 from sinks.clickhouse.writer import ClickHouseWriter

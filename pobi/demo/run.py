@@ -18,12 +18,12 @@ from typing import Any
 
 from rich.console import Console
 
+from foundation.errors import PobiError
+from foundation.settings import Settings
 from pobi.cli.output import print_table
 from pobi.demo.live import LiveTraffic, watch
 from pobi.demo.show import show_ledger, show_one_person, show_views
 from pobi.demo.traffic import DemoTraffic
-from pobi.foundation.errors import PobiError
-from pobi.foundation.settings import Settings
 from pobi.objects import object_service
 from pobi.publish.files import PublishOptions, PublishSummary, publish_input
 from pobi.stack.manager import Stack

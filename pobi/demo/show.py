@@ -8,9 +8,9 @@ from typing import Any
 
 from rich.console import Console
 
+from foundation.clock import CST
+from foundation.settings import Settings
 from pobi.cli.output import print_table
-from pobi.foundation.clock import CST
-from pobi.foundation.settings import Settings
 from pobi.objects import ObjectService
 from sinks.clickhouse.queries import VIEW_QUERIES
 from sinks.clickhouse.writer import ClickHouseWriter

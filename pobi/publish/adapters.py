@@ -16,7 +16,7 @@ from typing import Any
 import orjson
 import yaml
 
-from pobi.foundation.errors import ConfigError
+from foundation.errors import ConfigError
 from pobi.publish.rows import RowError, coerce_text_row
 from schemas.registry import OPS, WireSchema
 

@@ -7,7 +7,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from pobi.foundation.errors import SchemaError
+from foundation.errors import SchemaError
 from schemas.registry import FieldSpec, WireSchema
 
 __all__ = ["RowError", "check_row", "coerce_text_row"]

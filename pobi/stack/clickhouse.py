@@ -12,9 +12,9 @@ import ssl
 import urllib.request
 from xml.sax.saxutils import escape
 
-from pobi.foundation.connect import read_password
-from pobi.foundation.errors import PobiError
-from pobi.foundation.secrets import ensure_password, replace_private
+from foundation.connect import read_password
+from foundation.errors import PobiError
+from foundation.secrets import ensure_password, replace_private
 from pobi.stack.profile import CLICKHOUSE_READER, CLICKHOUSE_WRITER
 from pobi.stack.service import Service
 from pobi.stack.tls import ensure_certificates

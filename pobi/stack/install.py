@@ -8,7 +8,7 @@ import shutil
 import subprocess
 from pathlib import Path
 
-from pobi.foundation.errors import StackError
+from foundation.errors import StackError
 
 __all__ = ["apt_install", "fetch_kafka_jars", "require_java"]
 

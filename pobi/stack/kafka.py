@@ -13,9 +13,9 @@ from pathlib import Path
 
 from confluent_kafka.admin import AdminClient
 
-from pobi.foundation.errors import StackError
-from pobi.foundation.kafka import client_config
-from pobi.foundation.secrets import ensure_password, replace_private
+from foundation.errors import StackError
+from foundation.kafka import client_config
+from foundation.secrets import ensure_password, replace_private
 from pobi.stack.install import fetch_kafka_jars, require_java
 from pobi.stack.profile import KAFKA_ADMIN, as_stack_admin
 from pobi.stack.service import Service

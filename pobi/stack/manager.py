@@ -5,8 +5,8 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 
-from pobi.foundation.errors import StackError
-from pobi.foundation.settings import Settings
+from foundation.errors import StackError
+from foundation.settings import Settings
 from pobi.stack.clickhouse import ClickHouseService
 from pobi.stack.install import apt_install
 from pobi.stack.kafka import KafkaService

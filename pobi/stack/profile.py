@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from pobi.foundation.settings import Settings
+from foundation.settings import Settings
 
 __all__ = ["CLICKHOUSE_READER", "CLICKHOUSE_WRITER", "KAFKA_ADMIN", "REDIS_USER", "as_stack_admin", "write_env_file"]
 

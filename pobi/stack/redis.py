@@ -10,9 +10,9 @@ import shutil
 
 import redis
 
-from pobi.foundation.connect import redis_client
-from pobi.foundation.errors import PobiError
-from pobi.foundation.secrets import ensure_password, replace_private
+from foundation.connect import redis_client
+from foundation.errors import PobiError
+from foundation.secrets import ensure_password, replace_private
 from pobi.stack.profile import REDIS_USER
 from pobi.stack.service import Service
 from pobi.stack.tls import ensure_certificates

@@ -17,8 +17,8 @@ from abc import ABC, abstractmethod
 from dataclasses import dataclass
 from pathlib import Path
 
-from pobi.foundation.errors import StackError
-from pobi.foundation.settings import Settings
+from foundation.errors import StackError
+from foundation.settings import Settings
 
 __all__ = ["Service", "ServiceStatus", "port_is_open"]
 

@@ -17,8 +17,8 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
-from pobi.foundation.secrets import write_private
-from pobi.foundation.settings import Settings
+from foundation.secrets import write_private
+from foundation.settings import Settings
 
 __all__ = ["BROKER_PRINCIPAL", "TlsFiles", "ensure_certificates", "tls_files"]
 

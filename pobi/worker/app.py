@@ -17,9 +17,9 @@ from concurrent.futures import Future
 import faust
 from mode import Service
 
+from foundation.connect import faust_credentials
+from foundation.settings import Settings
 from pobi.api import MAX_IN_FLIGHT, ObjectApi
-from pobi.foundation.connect import faust_credentials
-from pobi.foundation.settings import Settings
 from pobi.worker.spec import StageSpec, run_copies
 from streams.agents.dead_letters import DeadLetterWatch
 
@@ -90,7 +90,7 @@ class ApiService(Service):
         if self.settings.secure:  # personal data: HTTPS and a bearer token only
             import ssl
 
-            from pobi.foundation.secrets import ensure_password
+            from foundation.secrets import ensure_password
             from pobi.stack.tls import tls_files
 
             files = tls_files(self.settings)

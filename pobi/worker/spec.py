@@ -15,8 +15,8 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
+from foundation.settings import Settings
 from monitoring.metrics import metrics
-from pobi.foundation.settings import Settings
 from streams.runner import StageError, StageRunner
 
 __all__ = ["StageSpec", "run_copies"]

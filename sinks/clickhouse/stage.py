@@ -22,10 +22,10 @@ from typing import Any
 
 from confluent_kafka import Message
 
+from foundation.errors import DecodeError
+from foundation.kafka import origin
+from foundation.settings import Settings
 from monitoring.metrics import metrics
-from pobi.foundation.errors import DecodeError
-from pobi.foundation.kafka import origin
-from pobi.foundation.settings import Settings
 from schemas.codec import Codec
 from sinks.clickhouse.rows import (
     COLUMNS,

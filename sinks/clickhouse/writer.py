@@ -11,11 +11,11 @@ from typing import Any
 from clickhouse_driver import Client
 from clickhouse_driver.errors import NetworkError, ServerException, SocketTimeoutError
 
+from foundation.connect import clickhouse_client
+from foundation.errors import StoreError
+from foundation.settings import Settings
+from foundation.waiting import WaitOut
 from monitoring.metrics import count_wait
-from pobi.foundation.connect import clickhouse_client
-from pobi.foundation.errors import StoreError
-from pobi.foundation.settings import Settings
-from pobi.foundation.waiting import WaitOut
 
 __all__ = ["ClickHouseWriter", "connect"]
 

@@ -5,7 +5,7 @@ Each POST carries ``X-Pobi-Timestamp: <unix seconds>`` and ``X-Pobi-Signature: s
 "<timestamp>." + body>`` (the key is the one `pobi subscriptions secret NAME` writes for the subscriber), so
 a captured delivery cannot be replayed later: a receiver refuses a timestamp more than ``SIGNATURE_TOLERANCE_S``
 from its clock and, within that window, a batch id it already has (``X-Pobi-Batch-Id``, stable across
-retries; every retry is signed afresh). The URL is reached only through ``pobi.foundation.egress``: never an address
+retries; every retry is signed afresh). The URL is reached only through ``foundation.egress``: never an address
 of the hub's own network unless allow-listed, never a redirect, only https in the secure profile.
 
 A failed POST is retried with growing delays (the stage waits meanwhile); after ``max_attempts`` the
@@ -30,13 +30,13 @@ from typing import Any
 import redis
 from confluent_kafka import Message
 
+from foundation.connect import redis_client
+from foundation.egress import EgressRefused, HttpAnswer, post
+from foundation.errors import DecodeError
+from foundation.kafka import origin
+from foundation.secrets import hub_key, hub_key_id
+from foundation.settings import Settings
 from monitoring.metrics import metrics
-from pobi.foundation.connect import redis_client
-from pobi.foundation.egress import EgressRefused, HttpAnswer, post
-from pobi.foundation.errors import DecodeError
-from pobi.foundation.kafka import origin
-from pobi.foundation.secrets import hub_key, hub_key_id
-from pobi.foundation.settings import Settings
 from schemas.codec import Codec
 from schemas.projection import DeliveryDecoder
 from streams.dedup import redis_wait
@@ -82,7 +82,7 @@ class WebhookStage:
                  post: Callable[..., HttpAnswer] = post, publisher: Publisher | None = None,
                  book: ContractBook | None = None, redis_client_: redis.Redis | None = None) -> None:
         """``post``, ``publisher``, ``book``, ``redis_client_``: doubles for tests; otherwise ``setup`` connects
-        (and every POST goes through ``pobi.foundation.egress.post``)."""
+        (and every POST goes through ``foundation.egress.post``)."""
         del datasets  # a webhook stage follows subscribers, not datasets
         self.settings = settings
         self.codec = codec or Codec()

@@ -9,8 +9,8 @@ from collections import Counter
 
 import faust
 
-from pobi.foundation.errors import DecodeError
-from pobi.foundation.settings import Settings
+from foundation.errors import DecodeError
+from foundation.settings import Settings
 from schemas.codec import Codec
 from topics.dead_letters import DLQ_STAGES
 

@@ -19,12 +19,12 @@ from datetime import date, datetime
 
 from confluent_kafka import Message
 
+from foundation.clock import CST
+from foundation.errors import DecodeError
+from foundation.kafka import origin
+from foundation.secrets import hub_key, hub_key_id
+from foundation.settings import Settings
 from monitoring.metrics import metrics
-from pobi.foundation.clock import CST
-from pobi.foundation.errors import DecodeError
-from pobi.foundation.kafka import origin
-from pobi.foundation.secrets import hub_key, hub_key_id
-from pobi.foundation.settings import Settings
 from schemas.codec import Codec
 from streams.fanout.deliver import Grant, compile_grants
 from streams.runner import completed

@@ -25,11 +25,11 @@ from typing import Any
 
 from confluent_kafka import Message
 
+from foundation.clock import CST
+from foundation.errors import DecodeError
+from foundation.kafka import origin
+from foundation.settings import Settings
 from monitoring.metrics import metrics
-from pobi.foundation.clock import CST
-from pobi.foundation.errors import DecodeError
-from pobi.foundation.kafka import origin
-from pobi.foundation.settings import Settings
 from schemas.codec import Codec
 from schemas.registry import WireSchema
 from streams.dedup import Candidate, Confirmation, SeenEvents, StateWrite, Verdict

@@ -12,7 +12,7 @@ import re
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 
-from pobi.foundation.clock import CST
+from foundation.clock import CST
 from streams.rules.outcome import Flag, RuleViolation
 from streams.rules.text import clean_text
 

@@ -8,7 +8,7 @@ from collections.abc import Callable
 
 import pytest
 
-from pobi.foundation.settings import Settings
+from foundation.settings import Settings
 from streams.dedup import Candidate, Confirmation, SeenEvents, StateWrite, Verdict
 from tests.dedup_scenarios import SCENARIOS
 from tests.stream_helpers import namespaced

@@ -11,9 +11,9 @@ from pathlib import Path
 
 import pytest
 
-from pobi.foundation.clock import CST
-from pobi.foundation.secrets import hub_key
-from pobi.foundation.settings import Settings
+from foundation.clock import CST
+from foundation.secrets import hub_key
+from foundation.settings import Settings
 from schemas.codec import Codec
 from schemas.registry import default_registry
 from streams.fanout.deliver import subscriber_key
@@ -300,8 +300,8 @@ def test_a_stage_with_another_or_no_hub_key_refuses_to_start(live_stack: object,
                                                              tmp_path: Path) -> None:
     """A worker started with another state folder than the one contracts were applied from would mint a new
     hub key, and every pseudonym and webhook signature would change; it refuses instead."""
-    from pobi.foundation.errors import ConfigError
-    from pobi.foundation.secrets import write_private
+    from foundation.errors import ConfigError
+    from foundation.secrets import write_private
 
     settings = namespaced(unique, secrets_dir=tmp_path / "applied")
     create_stream_topics(settings, DATASETS)

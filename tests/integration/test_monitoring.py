@@ -16,10 +16,10 @@ from pathlib import Path
 
 import pytest
 
+from foundation.settings import Settings
 from monitoring.dashboards import BUSINESS_PANELS, DASHBOARD_DIR, OPERATIONS_PANELS, dashboards
 from monitoring.prometheus_config import ALERT_RULES
 from pobi.demo.traffic import DemoTraffic
-from pobi.foundation.settings import Settings
 from schemas.envelope import SourceRef, build_envelope
 from schemas.registry import default_registry
 from sinks.clickhouse.queries import VIEW_QUERIES

@@ -9,8 +9,8 @@ from datetime import date, datetime, timedelta
 
 import pytest
 
+from foundation.settings import Settings
 from pobi.demo.traffic import CST, valid_id_number, valid_uscc
-from pobi.foundation.settings import Settings
 from schemas.codec import Codec
 from schemas.envelope import SourceRef, build_envelope
 from schemas.registry import default_registry

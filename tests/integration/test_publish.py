@@ -11,7 +11,7 @@ from pathlib import Path
 import orjson
 import pytest
 
-from pobi.foundation.settings import Settings
+from foundation.settings import Settings
 from pobi.publish.files import PublishOptions, PublishSummary, publish_input
 from pobi.stack.manager import Stack
 from schemas.codec import Codec

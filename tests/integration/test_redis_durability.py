@@ -11,9 +11,9 @@ from pathlib import Path
 
 import pytest
 
-from pobi.foundation.connect import redis_client
-from pobi.foundation.errors import PobiError
-from pobi.foundation.settings import Settings
+from foundation.connect import redis_client
+from foundation.errors import PobiError
+from foundation.settings import Settings
 from pobi.stack.redis import RedisService
 from schemas.envelope import SourceRef, build_envelope
 from schemas.registry import default_registry

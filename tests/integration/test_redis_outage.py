@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from pobi.foundation.settings import Settings
+from foundation.settings import Settings
 from pobi.stack.redis import RedisService
 from schemas.codec import Codec
 from schemas.envelope import SourceRef, build_envelope

@@ -25,11 +25,11 @@ from clickhouse_driver import Client
 from confluent_kafka import Consumer, KafkaError, KafkaException
 from confluent_kafka.admin import AdminClient
 
-from pobi.foundation.clock import CST
-from pobi.foundation.connect import clickhouse_client, redis_client
-from pobi.foundation.errors import PobiError
-from pobi.foundation.kafka import client_config, require_kafka
-from pobi.foundation.settings import Settings
+from foundation.clock import CST
+from foundation.connect import clickhouse_client, redis_client
+from foundation.errors import PobiError
+from foundation.kafka import client_config, require_kafka
+from foundation.settings import Settings
 from pobi.stack.service import port_is_open
 from pobi.stack.tls import ensure_certificates
 from schemas.registry import default_registry

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from pobi.foundation.clock import CST
+from foundation.clock import CST
 from pobi.stack.clickhouse import ClickHouseService
 from schemas.codec import Codec
 from schemas.registry import default_registry

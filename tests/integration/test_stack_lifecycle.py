@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from pobi.foundation.errors import StackError
-from pobi.foundation.settings import Settings, load_settings
+from foundation.errors import StackError
+from foundation.settings import Settings, load_settings
 from pobi.stack.manager import Stack
 from pobi.stack.service import _process_alive, port_is_open
 

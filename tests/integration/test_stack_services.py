@@ -11,8 +11,8 @@ from confluent_kafka import Consumer, Producer
 from confluent_kafka.admin import NewTopic
 from prometheus_client import CollectorRegistry, Counter, start_http_server
 
-from pobi.foundation.connect import clickhouse_client, redis_client
-from pobi.foundation.settings import Settings
+from foundation.connect import clickhouse_client, redis_client
+from foundation.settings import Settings
 from pobi.stack.manager import Stack
 from topics.admin import admin_client
 

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from confluent_kafka.admin import NewTopic
 
-from pobi.foundation.settings import Settings
+from foundation.settings import Settings
 from pobi.stack.manager import Stack
 from topics.admin import admin_client, apply_catalogue, compare_catalogue
 from topics.catalogue import Catalogue, TopicSpec

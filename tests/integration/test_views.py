@@ -15,8 +15,8 @@ from pathlib import Path
 
 import pytest
 
-from pobi.foundation.clock import CST
-from pobi.foundation.settings import Settings
+from foundation.clock import CST
+from foundation.settings import Settings
 from pobi.objects import object_service
 from schemas.envelope import SourceRef, build_envelope
 from schemas.registry import default_registry

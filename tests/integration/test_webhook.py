@@ -18,9 +18,9 @@ from typing import ClassVar
 
 import pytest
 
-from pobi.foundation.clock import CST
-from pobi.foundation.connect import redis_client
-from pobi.foundation.secrets import hub_key
+from foundation.clock import CST
+from foundation.connect import redis_client
+from foundation.secrets import hub_key
 from schemas.codec import Codec
 from schemas.registry import default_registry
 from sinks.webhook.stage import WebhookStage, verify

@@ -9,8 +9,8 @@ from typing import Any
 
 import pytest
 
+from foundation.errors import PobiError, StoreError
 from pobi.api import ObjectApi
-from pobi.foundation.errors import PobiError, StoreError
 from pobi.objects import ConnectionPool
 
 

@@ -2,7 +2,7 @@ from pathlib import Path
 
 import pytest
 
-from pobi.foundation.errors import TopicError
+from foundation.errors import TopicError
 from topics.catalogue import load_catalogue
 
 DATASETS = {"person", "enterprise", "licence", "approval_case", "sensor_reading"}

@@ -4,7 +4,7 @@ from pathlib import Path
 
 import pytest
 
-from pobi.foundation.errors import DecodeError, SchemaError
+from foundation.errors import DecodeError, SchemaError
 from schemas.codec import MAGIC, Codec
 from schemas.compatibility import check_registry
 from schemas.registry import SCHEMA_ROOT, SchemaRegistry, default_registry

@@ -4,8 +4,8 @@ from pathlib import Path
 
 import yaml
 
+from foundation.settings import Settings
 from monitoring.prometheus_config import render_prometheus_config
-from pobi.foundation.settings import Settings
 
 COMPOSE = yaml.safe_load(Path("docker-compose.yml").read_text())
 SERVICES = COMPOSE["services"]

@@ -7,7 +7,7 @@ import hashlib
 
 import pytest
 
-from pobi.foundation.topic_names import Topics
+from foundation.topic_names import Topics
 from schemas.codec import Codec
 from tests.doubles import FakeMessage
 from topics.dead_letters import MAX_ORIGINAL_BYTES, DeadLetter, DeadLetterFlood, DlqLimit, is_bug

@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 import redis
 
-from pobi.foundation.settings import load_settings
+from foundation.settings import load_settings
 from streams import durability, ledger
 from streams.durability import StateLost, check_persistence, check_state
 

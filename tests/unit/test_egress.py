@@ -10,7 +10,7 @@ from typing import ClassVar
 
 import pytest
 
-from pobi.foundation.egress import EgressRefused, blocked_reason, literal_address, parse_networks, post
+from foundation.egress import EgressRefused, blocked_reason, literal_address, parse_networks, post
 
 
 class Target(BaseHTTPRequestHandler):

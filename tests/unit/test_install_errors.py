@@ -2,7 +2,7 @@ from pathlib import Path
 
 import pytest
 
-from pobi.foundation.errors import StackError
+from foundation.errors import StackError
 from pobi.stack import install
 
 

@@ -10,7 +10,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[2]
 # most specific prefix first; the layer of a module is that of the longest prefix it starts with
 LAYERS = {
-    "pobi.foundation": 0,
+    "foundation": 0,
     "monitoring.metrics": 1, "monitoring.prometheus_config": 1,
     "schemas": 2,
     "topics": 3,
@@ -29,7 +29,7 @@ def layer_of(module: str) -> int | None:
 
 def modules() -> list[tuple[str, Path]]:
     found = []
-    for top in ("pobi", "schemas", "topics", "streams", "sinks", "monitoring", "bench"):
+    for top in ("foundation", "pobi", "schemas", "topics", "streams", "sinks", "monitoring", "bench"):
         for path in sorted((ROOT / top).rglob("*.py")):
             parts = path.relative_to(ROOT).with_suffix("").parts
             found.append((".".join(parts[:-1] if parts[-1] == "__init__" else parts), path))

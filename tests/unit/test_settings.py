@@ -1,7 +1,7 @@
 import pytest
 
-from pobi.foundation.errors import ConfigError
-from pobi.foundation.settings import load_settings
+from foundation.errors import ConfigError
+from foundation.settings import load_settings
 
 
 def test_defaults_match_the_documented_addresses(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -8,7 +8,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from pobi.foundation.settings import load_settings
+from foundation.settings import load_settings
 from schemas.codec import Codec
 from sinks.clickhouse.stage import SinkStage
 from tests.doubles import FakeMessage, FakePublisher, FakeWriter

@@ -15,10 +15,10 @@ from typing import Any
 
 import pytest
 
-from pobi.foundation.egress import HttpAnswer
-from pobi.foundation.errors import PublishError
-from pobi.foundation.secrets import hub_key
-from pobi.foundation.settings import Settings, load_settings
+from foundation.egress import HttpAnswer
+from foundation.errors import PublishError
+from foundation.secrets import hub_key
+from foundation.settings import Settings, load_settings
 from schemas.codec import Codec
 from schemas.envelope import SourceRef, build_envelope
 from schemas.registry import default_registry

@@ -3,7 +3,7 @@
 import pytest
 import redis
 
-from pobi.foundation.waiting import WaitOut
+from foundation.waiting import WaitOut
 
 
 def test_connection_errors_are_waited_out_with_backoff() -> None:

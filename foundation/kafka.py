@@ -9,9 +9,9 @@ from typing import Any
 from confluent_kafka import KafkaException, Message
 from confluent_kafka.admin import AdminClient
 
-from pobi.foundation.connect import kafka_security
-from pobi.foundation.errors import PobiError
-from pobi.foundation.settings import Settings
+from foundation.connect import kafka_security
+from foundation.errors import PobiError
+from foundation.settings import Settings
 
 __all__ = ["client_config", "origin", "require_kafka"]
 

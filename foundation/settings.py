@@ -19,11 +19,11 @@ from typing import TYPE_CHECKING, Literal
 from pydantic import Field, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from pobi.foundation.errors import ConfigError
-from pobi.foundation.topic_names import Topics
+from foundation.errors import ConfigError
+from foundation.topic_names import Topics
 
 if TYPE_CHECKING:
-    from pobi.foundation.egress import Network
+    from foundation.egress import Network
 
 __all__ = ["Settings", "default_state_dir", "get_settings", "load_settings"]
 
@@ -97,14 +97,14 @@ class Settings(BaseSettings):
     @field_validator("webhook_allow")
     @classmethod
     def _networks(cls, value: str) -> str:
-        from pobi.foundation.egress import parse_networks
+        from foundation.egress import parse_networks
 
         parse_networks(value)  # ValueError names the bad network
         return value
 
     @property
     def webhook_networks(self) -> list[Network]:
-        from pobi.foundation.egress import parse_networks
+        from foundation.egress import parse_networks
 
         return parse_networks(self.webhook_allow)
 

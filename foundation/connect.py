@@ -11,8 +11,8 @@ import ssl
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from pobi.foundation.errors import ConfigError
-from pobi.foundation.settings import Settings
+from foundation.errors import ConfigError
+from foundation.settings import Settings
 
 if TYPE_CHECKING:
     import faust

@@ -13,9 +13,9 @@ import os
 import secrets
 from pathlib import Path
 
-from pobi.foundation.connect import read_password, require_owner_only
-from pobi.foundation.errors import ConfigError
-from pobi.foundation.settings import Settings
+from foundation.connect import read_password, require_owner_only
+from foundation.errors import ConfigError
+from foundation.settings import Settings
 
 __all__ = ["ensure_password", "hub_key", "hub_key_id", "new_password", "replace_private", "write_private"]
 
