@@ -202,12 +202,13 @@ class _Pipeline:
 class FakeBook:
     """The contracts in force, as ``pobi.subscriptions`` documents; ``refresh`` reports no change."""
 
-    def __init__(self, documents: dict[str, dict[str, Any]]) -> None:
+    def __init__(self, documents: dict[str, dict[str, Any]], allow: list[Any] | None = None) -> None:
+        """``allow``: the networks webhooks may reach (POBI_WEBHOOK_ALLOW)."""
         from topics.subscriptions import ContractBook
 
         self.documents = documents
         self._real = ContractBook.__new__(ContractBook)  # its pure checks, without a consumer
-        self._real.documents, self._real._refused, self._real._allow = documents, {}, []
+        self._real.documents, self._real._refused, self._real._allow = documents, {}, allow or []
         self._real._topic = "pobi.subscriptions"
         self.closed = False
 

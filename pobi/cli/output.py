@@ -25,3 +25,10 @@ def print_table(title: str, columns: Sequence[str], rows: Iterable[Sequence[obje
     for row in rows:
         table.add_row(*("" if v is None else str(v) for v in row))
     console.print(table)
+
+
+def print_changes(lines: Iterable[str], summary: str) -> None:
+    """What an `apply` changed, a line each, then its counts."""
+    for line in lines:
+        console.print(line, soft_wrap=True)
+    console.print(summary)

@@ -11,7 +11,7 @@ import typer
 
 from foundation.errors import PobiError
 from foundation.settings import get_settings
-from pobi.cli.output import console, print_json, print_table
+from pobi.cli.output import console, print_changes, print_json, print_table
 from pobi.cli.topics import ContractsOption
 
 app = typer.Typer(help="Subscription contracts: validate, apply (no restart needed), list, show.",
@@ -63,11 +63,9 @@ def apply(contracts: Path = ContractsOption,
     settings = get_settings()
     apply_catalogue(admin_client(settings), deployment_catalogue(settings, contracts))
     result = apply_contracts(settings, found, default_registry(), withdraw_missing=not keep_missing)
-    for subscriber in result.published:
-        console.print(f"published {subscriber}")
-    for subscriber in result.withdrawn:
-        console.print(f"withdrawn {subscriber}: its deliveries stop")
-    console.print(f"{len(result.published)} published, {len(result.unchanged)} unchanged, "
+    print_changes([*(f"published {s}" for s in result.published),
+                   *(f"withdrawn {s}: its deliveries stop" for s in result.withdrawn)],
+                  f"{len(result.published)} published, {len(result.unchanged)} unchanged, "
                   f"{len(result.withdrawn)} withdrawn")
 
 

@@ -7,7 +7,7 @@ from pathlib import Path
 import typer
 
 from foundation.settings import get_settings
-from pobi.cli.output import console, print_json, print_table
+from pobi.cli.output import print_changes, print_json, print_table
 from topics.admin import TopicState, admin_client, apply_catalogue, compare_catalogue
 from topics.catalogue import CATALOGUE_PATH
 from topics.subscriptions import CONTRACTS_DIR, deployment_catalogue
@@ -40,11 +40,9 @@ def apply(as_json: bool = JsonOption, catalogue: Path = CatalogueOption, contrac
     if as_json:
         print_json({"created": report.created, "topics": _as_json(managed)})
     else:
-        for name in report.created:
-            console.print(f"created {name}")
-        for s in report.drifted:
-            console.print(f"[yellow]drift[/] {s.name}: {'; '.join(s.drift)}")
-        console.print(f"{len(managed)} catalogue topics: {len(report.created)} created, "
+        print_changes([*(f"created {name}" for name in report.created),
+                       *(f"[yellow]drift[/] {s.name}: {'; '.join(s.drift)}" for s in report.drifted)],
+                      f"{len(managed)} catalogue topics: {len(report.created)} created, "
                       f"{len(report.drifted)} with drift")
     return 3 if report.drifted else 0
 

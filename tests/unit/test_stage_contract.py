@@ -15,7 +15,7 @@ from typing import Any
 
 import pytest
 
-from foundation.egress import HttpAnswer
+from foundation.egress import HttpAnswer, parse_networks
 from foundation.errors import PublishError
 from foundation.secrets import hub_key
 from foundation.settings import Settings, load_settings
@@ -30,6 +30,7 @@ from streams.normalize.fields import RuleClock
 from streams.normalize.stage import NormalizeStage
 from streams.runner import StageRunner
 from tests.doubles import FakeBook, FakeConsumer, FakeMessage, FakePublisher, FakeSeenEvents, FakeWriter, tick
+from tests.integration.test_webhook import CONTRACT
 from tests.samples import SAMPLE_ROWS
 from topics.contract import load_contract
 from topics.dead_letters import DeadLetterFlood
@@ -37,19 +38,6 @@ from topics.subscriptions import CONTRACTS_DIR, contract_document
 
 CODEC = Codec()
 NOW = int(time.time() * 1000)
-WEBHOOK = """subscriber: env-hook
-version: 1
-owner_department: 福州市生态环境局
-purpose: alerts
-legal_basis: 《大气污染防治法》
-approver: 福建省大数据管理局
-valid_until: 2030-01-01
-delivery: webhook
-webhook: {url: "https://alerts.example/hook", batch_size: 50, max_attempts: 1, timeout_s: 2}
-datasets:
-  sensor_reading:
-    fields: [sensor_id, metric, value, unit, measured_at]
-"""
 
 
 def clean_person(n: int) -> dict[str, Any]:
@@ -108,10 +96,10 @@ def sink_case(settings: Settings) -> Case:
 def webhook_case(settings: Settings) -> Case:
     publisher = FakePublisher()
     path = Path(settings.secrets_path.parent) / "env-hook.yaml"
-    path.write_text(WEBHOOK, encoding="utf-8")
-    contract = load_contract(path, default_registry(), date(2026, 11, 26))
+    path.write_text(CONTRACT.format(name="env-hook", port=8443, attempts=1), encoding="utf-8")
+    contract = load_contract(path, default_registry(), date(2026, 11, 26), parse_networks("127.0.0.1/32"))
     document = contract_document(contract, default_registry())
-    book = FakeBook({"env-hook": document})
+    book = FakeBook({"env-hook": document}, allow=parse_networks("127.0.0.1/32"))
     from schemas.projection import delivery_wire_schema
 
     wire = delivery_wire_schema("env-hook", 1, "sensor_reading", contract.datasets["sensor_reading"].fields, {},
