@@ -37,7 +37,7 @@ def resolve_id(text: str, today: date) -> tuple[str, str]:
         except RuleViolation as exc:
             raise PobiError(f"{raw!r} is not a valid licence identifier: {exc.message}") from None
     compact = compact_identifier(raw) or ""
-    looks_personal = len(compact) in (15, 18) and compact[:-1].isdigit()
+    looks_personal = len(compact) in (15, 18) and compact[:-1].isdigit() and compact[-1] in "0123456789X"
     if looks_personal:
         try:
             return "person", normalize_id_number(raw, today=today).value

@@ -18,7 +18,7 @@ from streams.rules.ranges import EPOCH_MS_MAX, check_epoch_ms, check_int32, in_v
 from streams.rules.text import clean_text
 from tests.samples import SAMPLE_ROWS
 
-CLOCK = RuleClock(date(2026, 11, 26), 1_764_000_000_000)
+CLOCK = RuleClock(date(2026, 11, 26), 1_795_660_200_000)  # 2026-11-26 10:30 in Fuzhou
 INGEST = {"topic": "ingest.x", "partition": 0, "offset": 0, "ts_ms": 1}
 
 
