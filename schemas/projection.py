@@ -70,7 +70,10 @@ class DeliveryDecoder:
         if wire is None:
             raise DecodeError("written with a delivery schema this contract document does not list",
                               "decode.unknown_schema")
-        record = schemaless_reader(BytesIO(data[10:]), wire.parsed, None)
+        try:
+            record = schemaless_reader(BytesIO(data[10:]), wire.parsed, None)
+        except Exception as exc:  # fastavro raises many types on a corrupt body: EOFError, ValueError, …
+            raise DecodeError(f"corrupt delivery: {type(exc).__name__}: {exc}") from exc
         if not isinstance(record, dict):
             raise DecodeError("a delivery that is not a record")
         return record
