@@ -18,6 +18,8 @@ def _pobi(*args: str, env: dict[str, str] | None = None) -> subprocess.Completed
     ("dlq", "replay", "--stage", "everything"), ("worker", "--stage", "fanout-later"),
     ("worker", "--dataset", "pets"), ("worker", "--processes", "-1"), ("ledger", "--verbose"),
     ("demo", "--rate", "0"), ("demo", "--duration", "soon"), ("object",), ("search", "--limit", "0", "陈"),
+    ("ledger", "rebuild", "--force"), ("ledger", "forget"), ("publish", "x.csv", "--dataset", "person", "--format",
+                                                               "xml", "--source-dept", "d", "--system", "s"),
 ])
 def test_bad_arguments_give_one_line_and_exit_2(args: tuple[str, ...]) -> None:
     result = _pobi(*args)
@@ -33,3 +35,10 @@ def test_bad_setting_gives_one_line_and_exit_1() -> None:
         "pobi: error: setting POBI_REDIS_PORT='seven' is not valid: "
         "Input should be a valid integer, unable to parse string as an integer"
     )
+
+
+def test_a_relative_state_folder_is_one_line_and_exit_1() -> None:
+    result = _pobi("stack", "status", env={"POBI_STACK_DIR": "relative/state"})
+    assert result.returncode == 1
+    assert result.stderr.strip().startswith("pobi: error: setting POBI_STACK_DIR='relative/state' is not valid")
+    assert "absolute path" in result.stderr and "Traceback" not in result.stderr
