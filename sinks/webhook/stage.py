@@ -147,10 +147,11 @@ class WebhookStage:
         return completed()
 
     def _deliver(self, subscriber: str, webhook: Webhook, decoder: DeliveryDecoder, batch: list[Message]) -> None:
-        records = []
+        records, posted = [], []  # the deliveries, and the records they came from
         for message in batch:
             try:
                 records.append(decoder.decode(message.value() or b""))
+                posted.append(message)
             except DecodeError as exc:
                 self._dead_letters(subscriber, [message], exc.reason, str(exc))
         if not records:
@@ -188,12 +189,12 @@ class WebhookStage:
                      error, len(records))
         self._state(subscriber, "failing", error, failed_batches=1)
         metrics().delivery_failures.labels(subscriber).inc()
-        self._dead_letters(subscriber, batch, reason, f"{webhook.url}: {error}")
+        self._dead_letters(subscriber, posted, reason, f"{webhook.url}: {error}")
 
     def _post(self, webhook: Webhook, body: bytes, headers: dict[str, str]) -> None:
         answer = self._send(webhook.url, body, {"Content-Type": "application/json; charset=utf-8", **headers},
-                      timeout_s=webhook.timeout_s, allow=self.settings.webhook_networks,
-                      require_https=self.settings.secure)
+                            timeout_s=webhook.timeout_s, allow=self.settings.webhook_networks,
+                            require_https=self.settings.secure)
         if 300 <= answer.status < 400:
             raise _Refused(f"the receiver answered with a redirect (HTTP {answer.status}); pobi does not follow "
                            "redirects: put the final URL in the contract")
