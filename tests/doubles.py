@@ -35,6 +35,7 @@ class FakeMessage:
     value_: bytes | None
     key_: bytes | None = b"k"
     headers_: list[tuple[str, bytes]] | None = None
+    error_: Any = None  # a KafkaError for the consumer's error events
 
     def topic(self) -> str:
         return self.topic_
@@ -57,8 +58,8 @@ class FakeMessage:
     def timestamp(self) -> tuple[int, int]:
         return (1, 1_700_000_000_000)
 
-    def error(self) -> None:
-        return None
+    def error(self) -> Any:
+        return self.error_
 
 
 @dataclass

@@ -1,0 +1,104 @@
+"""The runner around any stage, on doubles: offsets per partition after the last record handled, consumer
+events that are not records, topics that do not exist, and a stage whose effects fail."""
+
+from __future__ import annotations
+
+import threading
+from concurrent.futures import Future
+from typing import Any
+
+import pytest
+from confluent_kafka import KafkaError
+
+from foundation.settings import load_settings
+from streams.runner import StageError, StageRunner, completed
+from tests.doubles import FakeConsumer, FakeMessage
+
+SETTINGS = load_settings(kafka_bootstrap="127.0.0.1:1")
+
+
+class Stage:
+    name = "probe"
+    batch_size: int | None = None
+    poll_timeout_s: float | None = None
+
+    def __init__(self, topics: list[str], outcome: Future[None] | None = None) -> None:
+        self._topics, self._outcome = topics, outcome
+        self.batches: list[list[Any]] = []
+        self.set_up = self.closed = False
+
+    def topics(self) -> list[str]:
+        return self._topics
+
+    def setup(self) -> None:
+        self.set_up = True
+
+    def handle(self, messages: list[Any]) -> Future[None]:
+        self.batches.append(messages)
+        return self._outcome or completed()
+
+    def close(self) -> None:
+        self.closed = True
+
+
+def run(stage: Stage, batches: list[list[FakeMessage]], known: list[str] | None = None) -> FakeConsumer:
+    stop = threading.Event()
+    consumer = FakeConsumer(batches, stop, known if known is not None else stage.topics())
+    StageRunner(SETTINGS, stage, group="g",  # type: ignore[arg-type]
+                consumer_factory=lambda _config: consumer).run(stop)  # type: ignore[arg-type,return-value]
+    return consumer
+
+
+def test_offsets_are_the_next_record_of_each_partition() -> None:
+    batch = [FakeMessage("a", 0, 5, b""), FakeMessage("a", 1, 9, b""), FakeMessage("a", 0, 6, b""),
+             FakeMessage("b", 0, 0, b"")]
+    consumer = run(Stage(["a", "b"]), [batch])
+    [(_at, stored)] = consumer.stored
+    assert sorted(stored) == [("a", 0, 7), ("a", 1, 10), ("b", 0, 1)]
+
+
+def error(code: int, fatal: bool = False) -> FakeMessage:
+    class Err:
+        def code(self) -> int:
+            return code
+
+        def fatal(self) -> bool:
+            return fatal
+
+        def str(self) -> str:
+            return f"error {code}"
+
+    return FakeMessage("a", 0, -1, None, error_=Err())
+
+
+def test_events_that_are_not_records_are_not_handed_to_the_stage() -> None:
+    stage = Stage(["a"])
+    run(stage, [[error(KafkaError._PARTITION_EOF), FakeMessage("a", 0, 0, b"x"),
+                 error(KafkaError._TRANSPORT)]])
+    assert [[m.offset() for m in batch] for batch in stage.batches] == [[0]]
+
+
+def test_a_fatal_consumer_error_stops_the_stage() -> None:
+    stage = Stage(["a"])
+    with pytest.raises(StageError, match="Kafka consumer failed"):
+        run(stage, [[error(KafkaError._FATAL, fatal=True)]])
+    assert stage.closed
+
+
+def test_missing_topics_stop_the_stage_before_it_sets_up() -> None:
+    stage = Stage(["a", "b"])
+    with pytest.raises(StageError, match="topics b do not exist"):
+        run(stage, [], known=["a"])
+    assert not stage.set_up and stage.closed
+
+
+def test_a_failed_effect_stores_nothing_and_stops_the_stage() -> None:
+    failed: Future[None] = Future()
+    failed.set_exception(ConnectionError("Redis went away"))
+    stage = Stage(["a"], failed)
+    stop = threading.Event()
+    consumer = FakeConsumer([[FakeMessage("a", 0, 0, b"x")]], stop, ["a"])
+    with pytest.raises(ConnectionError):
+        StageRunner(SETTINGS, stage, group="g",  # type: ignore[arg-type]
+                    consumer_factory=lambda _c: consumer).run(stop)  # type: ignore[arg-type,return-value]
+    assert consumer.stored == [] and stage.closed and consumer.closed_at is not None
