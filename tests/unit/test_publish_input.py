@@ -54,8 +54,8 @@ def publish(path: Path, options: PublishOptions = OPTIONS) -> tuple[Any, list[tu
 def test_every_line_ends_as_an_event_or_a_letter_naming_it(tmp_path: Path) -> None:
     person = SAMPLE_ROWS["person"]
     lines = [orjson.dumps(person), b"{not json", orjson.dumps(person | {"id_number": None}),
-             orjson.dumps(person | {"address": "福" * 400_000}), orjson.dumps({"op": "c", "ts_ms": -5, "after": person}),
-             orjson.dumps(person | {"name": "陈二"})]
+             orjson.dumps(person | {"address": "福" * 400_000}),
+             orjson.dumps({"op": "c", "ts_ms": -5, "after": person}), orjson.dumps(person | {"name": "陈二"})]
     path = tmp_path / "people.jsonl"
     path.write_bytes(b"\n".join(lines) + b"\n")
     summary, sent = publish(path)
