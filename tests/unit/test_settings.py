@@ -65,3 +65,24 @@ def test_a_dot_env_in_the_current_folder_is_not_read(monkeypatch: pytest.MonkeyP
     assert load_settings().metrics_port == 9464
     monkeypatch.setenv("POBI_ENV_FILE", str(folder / ".env"))
     assert load_settings().metrics_port == 1234
+
+
+@pytest.mark.parametrize(("var", "value"), [
+    ("POBI_WEBHOOK_ALLOW", "10.0.0.0/33"), ("POBI_WEBHOOK_ALLOW", "localhost"), ("POBI_DLQ_LIMIT", "1.5"),
+    ("POBI_DLQ_LIMIT_WINDOW", "0"), ("POBI_NAMESPACE", "Team A"),
+])
+def test_hardening_settings_are_checked_too(monkeypatch: pytest.MonkeyPatch, var: str, value: str) -> None:
+    monkeypatch.setenv(var, value)
+    with pytest.raises(ConfigError, match=var):
+        load_settings()
+
+
+def test_an_env_file_that_is_not_there_is_one_line(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("POBI_ENV_FILE", "/nonexistent/pobi.env")
+    with pytest.raises(ConfigError, match="POBI_ENV_FILE=/nonexistent/pobi.env is not a file"):
+        load_settings()
+
+
+def test_the_webhook_allow_list_parses_into_networks(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("POBI_WEBHOOK_ALLOW", "127.0.0.1/32, 10.20.0.0/16,::1/128")
+    assert [str(n) for n in load_settings().webhook_networks] == ["127.0.0.1/32", "10.20.0.0/16", "::1/128"]

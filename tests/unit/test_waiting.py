@@ -30,3 +30,20 @@ def test_other_errors_are_not_retried() -> None:
 
     with pytest.raises(redis.ResponseError):
         wait(call)
+
+
+def test_the_time_waited_is_handed_on_for_the_metric() -> None:
+    waited: list[float] = []
+    wait = WaitOut("ClickHouse", (ConnectionError,), sleep=lambda _s: None, on_wait=waited.append)
+    failures = iter([ConnectionError("down")] * 3)
+
+    def call() -> int:
+        error = next(failures, None)
+        if error is not None:
+            raise error
+        return 1
+
+    dropped: list[int] = []
+    wait._before_retry = lambda: dropped.append(1)  # a broken connection is dropped before each retry
+    assert wait(call) == 1
+    assert waited == [0.2, 0.4, 0.8] and len(dropped) == 3
