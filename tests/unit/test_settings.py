@@ -79,7 +79,7 @@ def test_hardening_settings_are_checked_too(monkeypatch: pytest.MonkeyPatch, var
 
 def test_an_env_file_that_is_not_there_is_one_line(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("POBI_ENV_FILE", "/nonexistent/pobi.env")
-    with pytest.raises(ConfigError, match="POBI_ENV_FILE=/nonexistent/pobi.env is not a file"):
+    with pytest.raises(ConfigError, match=r"POBI_ENV_FILE=/nonexistent/pobi\.env is not a file"):
         load_settings()
 
 
