@@ -120,3 +120,49 @@ def test_fanout_delivers_what_the_contract_selects_masked_and_logged(settings: S
     assert feed[0][0] == pseudonym(raw_id, key).encode()  # the Kafka key is masked too
     assert delivery["row"]["address"] is None and delivery["row"]["name"].endswith("*")
     assert audit[0]["subscriber"] == "fuzhou-city" and "id_number" in audit[0]["fields"]
+
+
+def test_a_bug_in_the_case_rules_sends_that_record_to_the_dlq_only(settings: Settings,
+                                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    import streams.normalize.stage as stage_module
+
+    def broken(stage: str, *args: Any, **kwargs: Any) -> Any:
+        if stage == "approved":
+            raise ZeroDivisionError("a rule's bug")
+        return ()
+
+    monkeypatch.setattr(stage_module, "check_case_stage", broken)
+    case = SAMPLE_ROWS["approval_case"]
+    batch = [FakeMessage("ingest.approval_case", 0, n, change("approval_case", f"c-{n}", case | {
+        "case_id": f"FJ{n}", "stage": stage, "stage_time": "2026-11-02T09:00:00+08:00"}))
+        for n, stage in enumerate(["applied", "approved", "applied"])]
+    publisher, seen = normalise(settings, [batch])
+    assert [e["after"]["case_id"] for e in clean_events(publisher, "norm.approval_case")] == ["FJ0", "FJ2"]
+    [(_topic, letter)] = publisher.letters
+    assert (letter.reason, letter.source_offset) == ("normalize.unexpected_error", 1)
+    assert "ZeroDivisionError" in letter.message
+    assert {w.key for w in seen.state} == {settings.redis_key("case", "FJ0"), settings.redis_key("case", "FJ2")}
+
+
+def test_a_bug_in_fanout_dead_letters_the_record_and_counts_toward_the_limit(settings: Settings,
+                                                                              monkeypatch: pytest.MonkeyPatch) -> None:
+    from streams.fanout.deliver import Grant
+    from topics.dead_letters import DeadLetterFlood
+
+    contract = load_contract(CONTRACTS_DIR / "fuzhou-city.yaml", default_registry(), date(2026, 11, 26))
+    publisher = FakePublisher()
+    limited = settings.model_copy(update={"dlq_limit": 0.5, "dlq_limit_window": 4})
+    stage = FanoutStage(limited, datasets=["person"], publisher=publisher,  # type: ignore[arg-type]
+                        book=FakeBook({"fuzhou-city": contract_document(contract, default_registry())}))  # type: ignore[arg-type]
+    stage.setup()
+
+    def broken(self: Grant, event: dict[str, Any], now_ms: int) -> Any:
+        raise KeyError("a bad deploy")
+
+    monkeypatch.setattr(Grant, "delivery", broken)
+    stage.handle([FakeMessage("norm.person", 0, 0, clean(0, "350102")),  # type: ignore[list-item]
+                  FakeMessage("norm.person", 0, 1, clean(1, "350203"))]).result()  # not selected: no bug met
+    assert [letter.reason for _t, letter in publisher.letters] == ["fanout.unexpected_error"]
+    with pytest.raises(DeadLetterFlood, match="fanout"):
+        stage.handle([FakeMessage("norm.person", 0, n, clean(n, "350102"))  # type: ignore[misc]
+                      for n in range(2, 5)])
