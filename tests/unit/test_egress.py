@@ -73,3 +73,18 @@ def test_literal_addresses_of_private_networks(host: str, kind: str) -> None:
 def test_public_addresses_and_names_pass_the_literal_check() -> None:
     assert blocked_reason(literal_address("8.8.8.8")) is None  # type: ignore[arg-type]
     assert literal_address("alerts.example") is None
+
+
+@pytest.mark.parametrize("url", ["ftp://example.org/x", "file:///etc/passwd", "http:///nohost", "gopher://a/b"])
+def test_only_http_urls_with_a_host_are_posted_to(url: str) -> None:
+    with pytest.raises(EgressRefused, match="is not an http"):
+        post(url, b"{}", {}, timeout_s=1)
+
+
+@pytest.mark.parametrize(("host", "expected"), [
+    ("127.0.0.1", "127.0.0.1"), ("0177.0.0.1", "127.0.0.1"), ("0x7f000001", "127.0.0.1"), ("127.0.1", "127.0.0.1"),
+    ("[::ffff:7f00:1]", "::ffff:7f00:1"), ("example.org", None),
+])
+def test_every_spelling_of_an_address_is_recognised(host: str, expected: str | None) -> None:
+    address = literal_address(host)
+    assert (str(address) if address is not None else None) == expected

@@ -118,3 +118,18 @@ def test_a_receiver_that_never_answers_fails_after_its_attempts(settings: Settin
     stage.handle(feed[:3]).result()  # type: ignore[arg-type]
     assert len(posts) == 3 and slept == [0.5, 1.0] and store.states[-1] == "failing"
     assert letters(publisher) == [(0, "webhook.failed"), (1, "webhook.failed"), (2, "webhook.failed")]
+
+
+def test_a_changed_contract_is_followed_without_a_restart(settings: Settings, tmp_path: Path) -> None:
+    stage, _publisher, posts, _slept, _store, feed = stage_with(settings, tmp_path, [])
+    stage.handle(feed[:1]).result()  # type: ignore[arg-type]
+    assert len(posts) == 1
+    book: Any = stage.book
+    withdrawn = dict(book.documents)
+    book.documents.clear()  # the contract was withdrawn on pobi.subscriptions
+    book.refresh = lambda: ["env-hook"]
+    stage.handle(feed[1:2]).result()  # type: ignore[arg-type]
+    assert len(posts) == 1, "a withdrawn contract gets nothing more"
+    book.documents.update(withdrawn)  # and applied again
+    stage.handle(feed[2:3]).result()  # type: ignore[arg-type]
+    assert len(posts) == 2
