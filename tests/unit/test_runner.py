@@ -8,7 +8,7 @@ from concurrent.futures import Future
 from typing import Any
 
 import pytest
-from confluent_kafka import KafkaError
+from confluent_kafka import KafkaError, TopicPartition
 
 from foundation.settings import load_settings
 from streams.runner import StageError, StageRunner, completed
@@ -102,3 +102,33 @@ def test_a_failed_effect_stores_nothing_and_stops_the_stage() -> None:
         StageRunner(SETTINGS, stage, group="g",  # type: ignore[arg-type]
                     consumer_factory=lambda _c: consumer).run(stop)  # type: ignore[arg-type,return-value]
     assert consumer.stored == [] and stage.closed and consumer.closed_at is not None
+
+
+class LaggingConsumer:
+    """Holds partitions 0 and 1 of topic ``a`` at positions 5 and 8, with 12 records on each; then loses 1."""
+
+    def __init__(self) -> None:
+        self.held = [0, 1]
+
+    def assignment(self) -> list[TopicPartition]:
+        return [TopicPartition("a", p) for p in self.held]
+
+    def position(self, partitions: list[TopicPartition]) -> list[TopicPartition]:
+        return [TopicPartition("a", tp.partition, {0: 5, 1: 8}[tp.partition]) for tp in partitions]
+
+    def get_watermark_offsets(self, tp: TopicPartition, cached: bool = False) -> tuple[int, int]:
+        return 0, 12
+
+
+def test_lag_is_reported_per_partition_and_cleared_when_a_partition_moves_away() -> None:
+    from monitoring.metrics import metrics
+
+    runner = StageRunner(SETTINGS, Stage(["a"]), group="lag-probe")  # type: ignore[arg-type]
+    consumer = LaggingConsumer()
+    runner._report_lag(consumer)  # type: ignore[arg-type]
+    gauge = metrics().consumer_lag
+    assert gauge.labels("lag-probe", "a", "0")._value.get() == 7
+    assert gauge.labels("lag-probe", "a", "1")._value.get() == 4
+    consumer.held = [0]  # partition 1 went to another worker: its figure is that worker's now
+    runner._report_lag(consumer)  # type: ignore[arg-type]
+    assert gauge.labels("lag-probe", "a", "1")._value.get() == 0
