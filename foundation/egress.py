@@ -3,7 +3,8 @@ connection, after checking every address the host resolves to.
 
 A contract names a URL; nothing stops its author from naming ClickHouse's HTTP port, the cloud metadata
 service or ``http://2130706433/``. So a delivery resolves the host itself, refuses it if *any* address is
-loopback, link-local, private, multicast, reserved or unspecified (IPv4-mapped IPv6 judged as IPv4) unless
+loopback, link-local, private, multicast, reserved, unspecified or otherwise not public (the shared address
+space where some clouds keep their metadata service; IPv4-mapped IPv6 judged as IPv4) unless
 the administrator allow-listed that network (``POBI_WEBHOOK_ALLOW``), then connects to the very address it
 checked — so a DNS answer that changes between check and connect (rebinding) gains nothing. Redirects are
 never followed: a 3xx is the receiver's refusal.
@@ -48,9 +49,11 @@ def blocked_reason(address: Address, allow: Sequence[Network] = ()) -> str | Non
         address = address.ipv4_mapped
     if any(address in network for network in allow if network.version == address.version):
         return None
-    for kind in ("loopback", "link_local", "private", "multicast", "reserved", "unspecified", "site_local"):
+    for kind in ("loopback", "link_local", "unspecified", "multicast", "site_local", "private", "reserved"):
         if getattr(address, f"is_{kind}", False):
             return f"{address} is a {kind.replace('_', '-')} address"
+    if not address.is_global:  # shared address space 100.64/10 (a cloud's metadata service: 100.100.100.200)…
+        return f"{address} is not a public address"
     return None
 
 

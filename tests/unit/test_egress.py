@@ -64,7 +64,7 @@ def test_https_only_in_the_secure_profile(server: int) -> None:
 
 @pytest.mark.parametrize(("host", "kind"), [
     ("169.254.169.254", "link-local"), ("10.0.0.8", "private"), ("192.168.1.1", "private"), ("[::1]", "loopback"),
-    ("0.0.0.0", "private"), ("[fe80::1]", "link-local"), ("224.0.0.1", "multicast")])
+    ("0.0.0.0", "unspecified"), ("[fe80::1]", "link-local"), ("224.0.0.1", "multicast")])
 def test_literal_addresses_of_private_networks(host: str, kind: str) -> None:
     address = literal_address(host)
     assert address is not None and kind in (blocked_reason(address) or "")
@@ -88,3 +88,14 @@ def test_only_http_urls_with_a_host_are_posted_to(url: str) -> None:
 def test_every_spelling_of_an_address_is_recognised(host: str, expected: str | None) -> None:
     address = literal_address(host)
     assert (str(address) if address is not None else None) == expected
+
+
+@pytest.mark.parametrize(("address", "kind"), [
+    ("fc00::1", "private"), ("fd12:3456::1", "private"), ("ff02::1", "multicast"), ("fec0::1", "site-local"),
+    ("100.100.100.200", "not a public address"), ("198.18.0.1", "private"), ("240.0.0.1", "private"),
+    ("::", "unspecified"),
+])
+def test_the_hub_s_own_networks_in_ipv6_and_the_odd_ranges(address: str, kind: str) -> None:
+    import ipaddress
+
+    assert kind in (blocked_reason(ipaddress.ip_address(address)) or "")

@@ -166,3 +166,19 @@ def test_a_bug_in_fanout_dead_letters_the_record_and_counts_toward_the_limit(set
     with pytest.raises(DeadLetterFlood, match="fanout"):
         stage.handle([FakeMessage("norm.person", 0, n, clean(n, "350102"))  # type: ignore[misc]
                       for n in range(2, 5)])
+
+
+def test_a_replayed_dead_letter_is_judged_again_and_a_replayed_clean_event_is_not(settings: Settings) -> None:
+    from topics.dead_letters import REPLAY_HEADER
+
+    bad = change("person", "p-9", SAMPLE_ROWS["person"] | {"id_number": "350102199003071235"}, "public-security")
+    good = change("person", "p-8", SAMPLE_ROWS["person"], "public-security")
+    replayed = [(REPLAY_HEADER, b"dlq.normalize/0/0")]
+    publisher, seen = normalise(settings, [
+        [FakeMessage("ingest.person", 0, 0, bad), FakeMessage("ingest.person", 0, 1, good)],
+        [FakeMessage("ingest.person", 0, 2, bad, headers_=replayed),  # judged again: the rule still refuses it
+         FakeMessage("ingest.person", 0, 3, good, headers_=replayed)],  # already clean: a duplicate
+    ])
+    assert [letter.reason for _t, letter in publisher.letters] == ["id_number.checksum", "id_number.checksum"]
+    assert len(clean_events(publisher, "norm.person")) == 1
+    assert seen.ledger[("normalize:person", "duplicate")] == 1 and seen.ledger[("normalize:person", "dlq")] == 2
