@@ -6,18 +6,23 @@ from __future__ import annotations
 __all__ = ["OBJECT_QUERIES", "VIEW_QUERIES"]
 
 OBJECT_QUERIES: dict[str, str] = {
-    # the 360° view: each attribute's current value, who said it last and when, and every department that did
+    # the 360° view: each attribute's current value, who said it last and when, and every department that did —
+    # grouped after the WHERE, so only the entity's own key range is read (ClickHouse 18.16 does not push a
+    # predicate into a view: the entity_current view grouped the whole table first)
     "attributes": """
-        SELECT attribute, current_value, last_department, last_ts_ms, sources
-        FROM {db}.entity_current
+        SELECT attribute, argMax(value, source_ts_ms) AS current_value,
+               argMax(department, source_ts_ms) AS last_department, max(source_ts_ms) AS last_ts_ms,
+               groupUniqArray(department) AS sources
+        FROM {db}.attributes FINAL
         WHERE entity_type = %(entity_type)s AND entity_id = %(entity_id)s
+        GROUP BY attribute
         ORDER BY attribute""",
     "links": """
         SELECT 'out' AS direction, role, to_type AS other_type, to_id AS other_id, department, source_ts_ms
         FROM {db}.links FINAL WHERE from_type = %(entity_type)s AND from_id = %(entity_id)s
         UNION ALL
         SELECT 'in' AS direction, role, from_type AS other_type, from_id AS other_id, department, source_ts_ms
-        FROM {db}.links FINAL WHERE to_type = %(entity_type)s AND to_id = %(entity_id)s""",
+        FROM {db}.links_in FINAL WHERE to_type = %(entity_type)s AND to_id = %(entity_id)s""",
     "timeline": """
         SELECT event_ts_ms, dataset, op, department, system, event_id, quality_flags, ingest_ts_ms
         FROM {db}.events FINAL

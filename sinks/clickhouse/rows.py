@@ -23,6 +23,7 @@ COLUMNS: dict[str, tuple[str, ...]] = {
     "attributes": ("entity_type", "entity_id", "attribute", "value", "department", "system", "source_ts_ms",
                    "event_id"),
     "links": ("from_type", "from_id", "role", "to_type", "to_id", "department", "source_ts_ms", "event_id"),
+    "links_in": ("from_type", "from_id", "role", "to_type", "to_id", "department", "source_ts_ms", "event_id"),
     "readings": ("sensor_id", "station_id", "division_code", "metric", "value", "unit", "measured_ms",
                  "measured_at", "event_id", "quality_flags"),
     "case_stages": ("case_id", "item_code", "item_name", "department", "applicant_type", "applicant_id", "stage",
@@ -98,8 +99,10 @@ def clean_event_rows(event: dict[str, Any], rows: Rows) -> None:
         rows.add("attributes", (entity_type, entity_id, attribute, str(value), source["department"],
                                 source["system"], ts, event["event_id"]))
     for link in related:
-        rows.add("links", (entity_type, entity_id, link["role"], link["type"], link["id"], source["department"], ts,
-                           event["event_id"]))
+        row_of_link = (entity_type, entity_id, link["role"], link["type"], link["id"], source["department"], ts,
+                       event["event_id"])
+        rows.add("links", row_of_link)
+        rows.add("links_in", row_of_link)  # the same link, sorted by its target
     if row is not None:
         _dataset_row(event, row, rows, flags)
 

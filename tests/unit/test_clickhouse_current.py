@@ -49,7 +49,7 @@ def run(sess: Any, query: str, params: dict[str, Any] | None = None) -> list[lis
 
 def test_migrations_and_every_query_run_on_current_clickhouse(session: Any) -> None:
     applied = apply_migrations(lambda q: run(session, q), DB)
-    assert [m.version for m in applied] == [1, 2]
+    assert [m.version for m in applied] == [1, 2, 3]
     assert apply_migrations(lambda q: run(session, q), DB) == []  # idempotent
 
     rows = Rows()

@@ -24,7 +24,7 @@ def clean(dataset: str, op: str = "c") -> dict:
 def test_an_enterprise_becomes_an_event_its_attributes_and_a_link() -> None:
     rows = Rows()
     clean_event_rows(clean("enterprise"), rows)
-    assert set(rows.tables) == {"events", "attributes", "links"}
+    assert set(rows.tables) == {"events", "attributes", "links", "links_in"}
     [event] = rows.tables["events"]
     assert dict(zip(COLUMNS["events"], event, strict=True))["entity_id"] == "91350100M000100Y43"
     attributes = {r[2]: r[3] for r in rows.tables["attributes"]}
@@ -32,6 +32,7 @@ def test_an_enterprise_becomes_an_event_its_attributes_and_a_link() -> None:
     assert attributes["division_code.city"] == "福州市" and attributes["registered_capital"] == "500.0"
     assert rows.tables["links"] == [("enterprise", "91350100M000100Y43", "legal_representative", "person",
                                      "350102199003071234", "市场监管局", 1_795_650_000_000, "e-enterprise")]
+    assert rows.tables["links_in"] == rows.tables["links"]  # the same link, for the other direction's key
     assert all(len(r) == len(COLUMNS[t]) for t, rs in rows.tables.items() for r in rs)
 
 
@@ -52,5 +53,5 @@ def test_migrations_are_numbered_and_split_into_statements() -> None:
     migrations = load_migrations()
     assert [m.version for m in migrations] == list(range(1, len(migrations) + 1))
     statements = [s for m in migrations for s in m.statements("x")]
-    assert all(s.startswith("CREATE") for s in statements)
+    assert all(s.startswith(("CREATE", "INSERT INTO x.links_in\nSELECT")) for s in statements)
     assert sum("ENGINE = ReplacingMergeTree" in s for s in statements) == len(COLUMNS)
