@@ -52,10 +52,28 @@ _SECURE_CONFIG = """<yandex>
 </yandex>
 """
 
+# Sized for the 2-core, 24 GiB machines pobi runs on beside Kafka, Redis and the worker: one query may use
+# 2 GB and all of them together 6 GB, so an expensive query fails with ClickHouse's "memory limit exceeded"
+# (one line from pobi) instead of the kernel killing the server.
+_MEMORY_LIMITS = ("<max_memory_usage>2000000000</max_memory_usage>"
+                  "<max_memory_usage_for_all_queries>6000000000</max_memory_usage_for_all_queries>")
+
+_PLAIN_USERS = """<yandex>
+    <profiles><default>{limits}</default></profiles>
+    <users>
+        <default><password></password><networks><ip>::1</ip><ip>127.0.0.1</ip></networks>
+            <profile>default</profile><quota>default</quota></default>
+    </users>
+    <quotas><default><interval><duration>3600</duration><queries>0</queries><errors>0</errors>
+        <result_rows>0</result_rows><read_rows>0</read_rows><execution_time>0</execution_time></interval>
+    </default></quotas>
+</yandex>
+"""
+
 _SECURE_USERS = """<yandex>
     <profiles>
-        <default><max_memory_usage>4000000000</max_memory_usage></default>
-        <read_only><readonly>1</readonly><max_execution_time>30</max_execution_time></read_only>
+        <default>{limits}</default>
+        <read_only><readonly>1</readonly><max_execution_time>30</max_execution_time>{limits}</read_only>
     </profiles>
     <users>
         <{writer}><password_sha256_hex>{writer_hash}</password_sha256_hex><networks>{networks}</networks>
@@ -88,6 +106,7 @@ class ClickHouseService(Service):
 
     def prepare(self) -> None:
         if not self.settings.secure:
+            (self.home / "users.xml").write_text(_PLAIN_USERS.format(limits=_MEMORY_LIMITS), encoding="utf-8")
             return
         tls = ensure_certificates(self.settings)
         hashes = {}
@@ -96,7 +115,8 @@ class ClickHouseService(Service):
             hashes[user] = hashlib.sha256(password.encode()).hexdigest()
         networks = "".join(f"<ip>{escape(ip)}</ip>" for ip in sorted({self.host, "127.0.0.1", "::1"}))
         replace_private(self.home / "secure-users.xml", _SECURE_USERS.format(
-            writer=CLICKHOUSE_WRITER, reader=CLICKHOUSE_READER, writer_hash=hashes[CLICKHOUSE_WRITER],
+            limits=_MEMORY_LIMITS, writer=CLICKHOUSE_WRITER, reader=CLICKHOUSE_READER,
+            writer_hash=hashes[CLICKHOUSE_WRITER],
             reader_hash=hashes[CLICKHOUSE_READER], networks=networks).encode())
         replace_private(self.home / "secure-config.xml", _SECURE_CONFIG.format(
             home=self.home, host=escape(self.host), tcp_port=self.settings.clickhouse_port,
@@ -115,7 +135,7 @@ class ClickHouseService(Service):
             f"--tcp_port={self.settings.clickhouse_port}", f"--http_port={self.settings.clickhouse_http_port}",
             f"--listen_host={self.host}", "--interserver_http_port=0",
             f"--logger.log={self.home / 'server.log'}", f"--logger.errorlog={self.home / 'error.log'}",
-            "--logger.level=warning",
+            "--logger.level=warning", f"--users_config={self.home / 'users.xml'}",
         ]
 
     def is_ready(self) -> bool:

@@ -73,3 +73,17 @@ def test_prometheus_scrapes_pobis_metrics_port(live_stack: Stack, settings: Sett
     finally:
         server.shutdown()
         thread.join(5)
+
+
+def test_an_expensive_query_fails_in_one_line_and_clickhouse_stays_up(live_stack: object, settings: Settings) -> None:
+    """The local stack limits a query's memory, so a query too big for the machine is refused by ClickHouse
+    (one line from pobi) rather than the kernel killing the server."""
+    from foundation.errors import StoreError
+    from sinks.clickhouse.writer import ClickHouseWriter
+
+    writer = ClickHouseWriter(settings, wait=False)
+    with pytest.raises(StoreError) as err:
+        writer.execute("SELECT groupArray(number) FROM system.numbers LIMIT 2000000000")
+    message = str(err.value)
+    assert "Memory limit" in message and "\n" not in message and "Stack trace" not in message
+    assert writer.execute("SELECT 1") == [(1,)]
