@@ -16,7 +16,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import TYPE_CHECKING, Literal
 
-from pydantic import Field, ValidationError, field_validator
+from pydantic import Field, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from foundation.errors import ConfigError
@@ -43,7 +43,8 @@ class Settings(BaseSettings):
     clickhouse_host: str = "127.0.0.1"
     clickhouse_port: Port = Field(9000, ge=1, le=65535, description="ClickHouse native protocol port")
     clickhouse_http_port: Port = Field(8123, ge=1, le=65535)
-    clickhouse_database: str = Field("pobi", pattern=r"^[A-Za-z_][A-Za-z0-9_]*$")
+    clickhouse_database: str = Field("", pattern=r"^([A-Za-z_][A-Za-z0-9_]*)?$",
+                                     description="ClickHouse database (default: pobi, or pobi_<namespace>)")
     redis_host: str = "127.0.0.1"
     redis_port: Port = Field(6379, ge=1, le=65535)
     prometheus_port: Port = Field(9090, ge=1, le=65535)
@@ -93,6 +94,14 @@ class Settings(BaseSettings):
         if value is not None and not value.expanduser().is_absolute():
             raise ValueError("must be an absolute path (state never depends on the folder a command runs in)")
         return value
+
+    @model_validator(mode="after")
+    def _database_of_the_namespace(self) -> Settings:
+        """A namespace isolates ClickHouse too: its tables live in a database of its own unless one is named."""
+        if not self.clickhouse_database:
+            name = f"pobi_{self.namespace.replace('-', '_')}" if self.namespace else "pobi"
+            object.__setattr__(self, "clickhouse_database", name)  # frozen: set once, while validating
+        return self
 
     @field_validator("webhook_allow")
     @classmethod

@@ -86,3 +86,20 @@ def test_an_env_file_that_is_not_there_is_one_line(monkeypatch: pytest.MonkeyPat
 def test_the_webhook_allow_list_parses_into_networks(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("POBI_WEBHOOK_ALLOW", "127.0.0.1/32, 10.20.0.0/16,::1/128")
     assert [str(n) for n in load_settings().webhook_networks] == ["127.0.0.1/32", "10.20.0.0/16", "::1/128"]
+
+
+@pytest.mark.parametrize(("env", "database"), [
+    ({}, "pobi"), ({"POBI_NAMESPACE": "t-1"}, "pobi_t_1"),
+    ({"POBI_NAMESPACE": "t-1", "POBI_CLICKHOUSE_DATABASE": "shared"}, "shared"),
+])
+def test_a_namespace_has_a_clickhouse_database_of_its_own(monkeypatch: pytest.MonkeyPatch, env: dict[str, str],
+                                                          database: str) -> None:
+    for var in ("POBI_NAMESPACE", "POBI_CLICKHOUSE_DATABASE"):
+        monkeypatch.delenv(var, raising=False)
+    for var, value in env.items():
+        monkeypatch.setenv(var, value)
+    settings = load_settings()
+    assert settings.clickhouse_database == database
+    from foundation.settings import Settings
+
+    assert Settings(**settings.model_dump()).clickhouse_database == database  # as a worker's child sees it
