@@ -19,7 +19,7 @@ if TYPE_CHECKING:
     import redis
     from clickhouse_driver import Client
 
-__all__ = ["clickhouse_client", "faust_credentials", "kafka_security", "read_password", "redis_client",
+__all__ = ["clickhouse_client", "faust_credentials", "kafka_security", "read_password", "redis_client", "redis_text",
            "require_owner_only"]
 
 SCRAM_MECHANISM = "SCRAM-SHA-512"
@@ -103,3 +103,8 @@ def clickhouse_client(settings: Settings, /, *, query: bool = False, **options: 
         options |= {"password": read_password(settings, "clickhouse", user), "secure": True, "verify": True,
                     "ca_certs": str(ca_file(settings))}
     return Client(host=settings.clickhouse_host, port=settings.clickhouse_port, user=user, **options)
+
+
+def redis_text(value: bytes | str | None) -> str:
+    """A Redis answer as text: clients answer bytes or str depending on ``decode_responses``."""
+    return value.decode() if isinstance(value, bytes) else str(value)

@@ -30,7 +30,7 @@ from enum import StrEnum
 
 import redis
 
-from foundation.connect import redis_client
+from foundation.connect import redis_client, redis_text
 from foundation.settings import Settings
 from foundation.waiting import WaitOut
 from monitoring.metrics import count_wait
@@ -173,7 +173,7 @@ class SeenEvents:
                 "".join("1" if c.replay else "0" for c in candidates),
                 "".join(c.digest + _SEP for c in candidates)]
         answer = self.wait(lambda: self._reserve(args=args))
-        letters = answer.decode() if isinstance(answer, bytes) else answer
+        letters = redis_text(answer)
         return [_VERDICTS[letter] for letter in letters]
 
     def confirm(self, confirmations: Sequence[Confirmation], counts: dict[tuple[str, str], int],

@@ -24,6 +24,7 @@ import uuid
 
 import redis
 
+from foundation.connect import redis_text
 from foundation.errors import PobiError
 from foundation.settings import Settings
 from topics.admin import group_progress
@@ -54,15 +55,12 @@ def check_persistence(client: redis.Redis, where: str) -> None:
     except redis.ResponseError as exc:
         logger.info("Redis at %s: configuration not readable (%s); persistence not verified", where, exc)
         return
-    values = {_text(k): _text(v) for k, v in config.items()}
+    values = {redis_text(k): redis_text(v) for k, v in config.items()}
     if values.get("appendonly") != "yes" or values.get("appendfsync") not in PERSISTENT_FSYNC:
         raise StateLost(
             f"Redis at {where} does not keep pobi's state on disk (appendonly {values.get('appendonly')}, "
             f"appendfsync {values.get('appendfsync')}); run it with --appendonly yes --appendfsync everysec")
 
-
-def _text(value: bytes | str | None) -> str:
-    return value.decode() if isinstance(value, bytes) else str(value)
 
 
 def mark_generation(client: redis.Redis, settings: Settings, how: str) -> None:

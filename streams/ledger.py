@@ -13,7 +13,7 @@ from typing import Any
 
 import redis
 
-from foundation.connect import redis_client
+from foundation.connect import redis_client, redis_text
 from foundation.errors import PobiError
 from foundation.settings import Settings
 from topics.admin import group_progress
@@ -70,7 +70,7 @@ def read_ledger(settings: Settings, client: redis.Redis | None = None, stage: st
     rows = []
     for dataset in names:
         raw = client.hgetall(f"{settings.redis_key('ledger')}:{stage}:{dataset}")
-        values = {_text(k): int(v) for k, v in raw.items()}
+        values = {redis_text(k): int(v) for k, v in raw.items()}
         on_topic, committed = progress[topics[dataset]]
         rows.append(LedgerRow(
             stage, dataset, on_topic, committed,
@@ -96,7 +96,3 @@ def wait_until_idle(settings: Settings, datasets: list[str] | None = None, timeo
             progress = ", ".join(f"{r.dataset} {r.committed}/{r.on_topic}" for r in rows.values())
             raise PobiError(f"the {stage} stage did not catch up within {timeout_s:.0f}s ({progress})")
         time.sleep(0.5)
-
-
-def _text(value: bytes | str) -> str:
-    return value.decode() if isinstance(value, bytes) else value

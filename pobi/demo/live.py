@@ -16,7 +16,7 @@ from rich.console import Console, Group
 from rich.live import Live
 from rich.table import Table
 
-from foundation.connect import redis_client
+from foundation.connect import redis_client, redis_text
 from foundation.settings import Settings
 from pobi.demo.traffic import DemoTraffic
 from schemas.envelope import SourceRef, build_envelope, event_id_for
@@ -74,7 +74,7 @@ def _snapshot(settings: Settings, client: redis.Redis, writer: ClickHouseWriter)
     reasons: Counter[str] = Counter()
     for key in client.scan_iter(prefix + "*"):
         for field, value in client.hgetall(key).items():
-            name = field.decode() if isinstance(field, bytes) else str(field)
+            name = redis_text(field)
             if name.startswith("dlq:"):
                 reasons[name[4:]] += int(value)
             else:
