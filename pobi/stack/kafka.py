@@ -108,9 +108,8 @@ class KafkaService(Service):
             "sasl.mechanism.inter.broker.protocol=SCRAM-SHA-512",
             "config.providers=dir",
             "config.providers.dir.class=org.apache.kafka.common.config.provider.DirectoryConfigProvider",
-            "listener.name.sasl_ssl.scram-sha-512.sasl.jaas.config=org.apache.kafka.common.security.scram."
-            f'ScramLoginModule required username="{KAFKA_ADMIN}" '
-            f'password="{from_file(s.password_path("kafka", KAFKA_ADMIN))}";',
+            "listener.name.sasl_ssl.scram-sha-512.sasl.jaas.config="
+            + _scram_login(KAFKA_ADMIN, password_ref=from_file(s.password_path("kafka", KAFKA_ADMIN))),
             "listener.name.controller.ssl.client.auth=required",
             "ssl.keystore.type=PEM",
             f"ssl.keystore.certificate.chain={inline(tls.server_cert)}",
@@ -173,3 +172,11 @@ def _new_cluster_id() -> str:
         cluster_id = base64.urlsafe_b64encode(uuid.uuid4().bytes).rstrip(b"=").decode()
         if not cluster_id.startswith("-"):
             return cluster_id
+
+
+def _scram_login(username: str, *, password_ref: str) -> str:
+    """The broker's SCRAM JAAS line. ``password_ref`` is a config-provider reference the broker resolves from
+    the owner-only password file at start, never the password itself."""
+    options = {"username": username, "password": password_ref}
+    quoted = " ".join(f'{name}="{value}"' for name, value in options.items())
+    return f"org.apache.kafka.common.security.scram.ScramLoginModule required {quoted};"
