@@ -63,7 +63,7 @@ def clean_people(events: int) -> list[tuple[bytes, bytes]]:
 def setup(run: str, contracts: int, records: list[tuple[bytes, bytes]], secrets: Path) -> Settings:
     settings = load_settings(namespace=f"{run}c{contracts}", secrets_dir=secrets)
     subscribers = [f"city-{n:02d}" for n in range(contracts)]
-    names = [settings.topic(t) for t in ("norm.person", "audit.delivery", "dlq.delivery", "baseline.out",
+    names = [settings.topics.named(t) for t in ("norm.person", "audit.delivery", "dlq.delivery", "baseline.out",
                                          *(f"out.{s}" for s in subscribers))]
     admin = admin_client(settings)
     futures = admin.create_topics([NewTopic(t, 6, 1) for t in names] + [NewTopic(settings.topics.subscriptions,
@@ -102,7 +102,7 @@ def main() -> None:
             one = setup(run, 1, records, Path(secrets))
             created.append(one)
             results["baseline: plain consume→produce"] = {"seconds": consume_produce_baseline(
-                one, one.topics.norm("person"), one.topic("baseline.out"), args.events)}
+                one, one.topics.norm("person"), one.topics.named("baseline.out"), args.events)}
             results["fan-out, 1 contract"] = {"seconds": fanout(one, args.events), "deliveries_per_event": 0.6}
             ten = setup(run, 10, records, Path(secrets))
             created.append(ten)

@@ -62,7 +62,7 @@ def encode_people(events: int) -> Encoded:
 
 def namespace(run: str, tag: str, created: list[Settings]) -> Settings:
     settings = load_settings(namespace=f"{run}{tag}")
-    names = [settings.topic(t) for t in ("ingest.person", "norm.person", "baseline.out",
+    names = [settings.topics.named(t) for t in ("ingest.person", "norm.person", "baseline.out",
                                          *(f"dlq.{s}" for s in DLQ_STAGES))]
     admin = admin_client(settings)  # must outlive its futures
     for fut in admin.create_topics([NewTopic(t, PARTITIONS, 1) for t in names]).values():
@@ -150,7 +150,7 @@ def main() -> None:
         plain = namespace(run, "a", created)
         send_encoded(plain, plain.topics.ingest("person"), encoded)
         timings["baseline: plain confluent-kafka consume→produce"] = (args.events, consume_produce_baseline(
-            plain, plain.topics.ingest("person"), plain.topic("baseline.out"), args.events))
+            plain, plain.topics.ingest("person"), plain.topics.named("baseline.out"), args.events))
         timings["faust: empty agent, noack_take + ack"] = (args.events, faust_ceiling(
             plain, plain.topics.ingest("person"), args.events))
         timings["pobi normalisation stage, one process"] = pobi_stage(namespace(run, "b", created), encoded, 1)

@@ -56,8 +56,8 @@ SOURCE = SourceRef("public-security", "hukou")
 
 def prepare(tag: str) -> Settings:
     settings = load_settings(namespace=tag, clickhouse_database=tag)
-    names = [settings.topic(f"{f}.{d}") for f in ("ingest", "norm") for d in DATASETS]
-    names += [settings.topics.dlq(s) for s in DLQ_STAGES] + [settings.topic(t) for t in ("audit.delivery",
+    names = [settings.topics.named(f"{f}.{d}") for f in ("ingest", "norm") for d in DATASETS]
+    names += [settings.topics.dlq(s) for s in DLQ_STAGES] + [settings.topics.named(t) for t in ("audit.delivery",
                                                                                              "out.everyone")]
     admin = admin_client(settings)
     new = [NewTopic(n, 6, 1) for n in names] + [NewTopic(settings.topics.subscriptions, 1, 1)]
@@ -100,7 +100,7 @@ def clean_backlog(settings: Settings, events: int) -> None:
 
 def sink_throughput(settings: Settings, events: int) -> dict:
     topic = settings.topics.norm("person")
-    total = group_progress(settings, settings.topic("probe"), [topic])[topic][0]
+    total = group_progress(settings, settings.topics.named("probe"), [topic])[topic][0]
     stage = SinkStage(settings, datasets=["person"])
     seconds = time_stage(settings, stage, total)
     return {"events": total, "rows": stage.inserted, "seconds": round(seconds, 3),
@@ -112,7 +112,7 @@ def baseline(settings: Settings) -> dict:
     db = settings.clickhouse_database
     writer.execute(f"CREATE TABLE IF NOT EXISTS {db}.raw (value String) ENGINE = MergeTree ORDER BY tuple()")
     consumer = Consumer(client_config(settings, **{
-        "group.id": settings.topic("raw"), "auto.offset.reset": "earliest", "enable.partition.eof": False}))
+        "group.id": settings.topics.named("raw"), "auto.offset.reset": "earliest", "enable.partition.eof": False}))
     consumer.subscribe([settings.topics.norm("person")])
     seen, started, idle = 0, 0.0, 0
     while idle < 3:
@@ -145,7 +145,7 @@ def latency(settings: Settings, rate: int, seconds: int) -> dict:
 
     def follow_feed() -> None:
         decoder = DeliveryDecoder(list(read_documents(settings)["everyone"]["schemas"].values()))
-        consumer = Consumer(client_config(settings, **{"group.id": settings.topic("feed-probe"),
+        consumer = Consumer(client_config(settings, **{"group.id": settings.topics.named("feed-probe"),
                                                                         "enable.auto.commit": False}))
         topic = settings.topics.out("everyone")
         consumer.assign([TopicPartition(topic, p, OFFSET_BEGINNING) for p in range(6)])

@@ -153,10 +153,6 @@ class Settings(BaseSettings):
         """Every topic and group name of this deployment, in its namespace."""
         return Topics(self.namespace)
 
-    def topic(self, name: str) -> str:
-        """A catalogue topic name (``ingest.person``) as it is called in this namespace."""
-        return self.topics.named(name)
-
     def redis_key(self, *parts: str) -> str:
         return ":".join(("pobi", self.namespace or "-", *parts))
 

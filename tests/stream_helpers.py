@@ -24,7 +24,7 @@ def namespaced(unique: str, base: Settings | None = None, **overrides: object) -
 
 
 def create_stream_topics(settings: Settings, datasets: list[str], partitions: int = 3) -> None:
-    names = [settings.topic(f"{family}.{d}") for family in ("ingest", "norm") for d in datasets]
+    names = [settings.topics.named(f"{family}.{d}") for family in ("ingest", "norm") for d in datasets]
     create_topics(settings, *names, *(settings.topics.dlq(s) for s in DLQ_STAGES), partitions=partitions)
 
 
@@ -57,7 +57,7 @@ def wait_for_group(settings: Settings, group: str, topics: list[str], timeout_s:
     """Until ``group`` (in the settings' namespace) has committed every record on ``topics``."""
     from topics.admin import wait_for_group as wait
 
-    wait(settings, settings.topic(group), topics, timeout_s)
+    wait(settings, settings.topics.named(group), topics, timeout_s)
 
 
 def whole_hub(unique: str, secrets: object, datasets: list[str],

@@ -122,7 +122,7 @@ def apply_access(admin: AdminClient, settings: Settings, catalogue: Catalogue, s
             report.users_without_file.append(user)
 
     prefix = settings.topics.named("")
-    wanted = desired_acls(catalogue, subscribers, settings.topic)
+    wanted = desired_acls(catalogue, subscribers, settings.topics.named)
     present = {acl for acl in cluster_acls(admin) if is_managed(acl, prefix)}
     report.acls_added, report.acls_removed = diff(wanted, present)
     if dry_run:

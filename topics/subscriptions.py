@@ -48,7 +48,7 @@ def subscribers_in(folder: Path) -> list[str]:
 def deployment_catalogue(settings: Settings, contracts: Path = CONTRACTS_DIR,
                          path: Path = CATALOGUE_PATH) -> Catalogue:
     """The topic catalogue with one feed per contract in ``contracts``, named as the deployment names topics."""
-    return load_catalogue(path, subscribers_in(contracts)).in_namespace(settings.topic)
+    return load_catalogue(path, subscribers_in(contracts)).in_namespace(settings.topics.named)
 
 
 def load_contracts(folder: Path, registry: SchemaRegistry, today: date,

@@ -94,7 +94,7 @@ def publish(settings: Settings, events: list[dict]) -> None:
     with Publisher(settings) as publisher:
         for event in events:
             schema = codec.registry.latest(f"{event['dataset']}.clean")
-            publisher.produce(settings.topic(f"norm.{event['dataset']}"), event["entity"]["id"].encode(),
+            publisher.produce(settings.topics.named(f"norm.{event['dataset']}"), event["entity"]["id"].encode(),
                               codec.encode_with(schema, event))
 
 

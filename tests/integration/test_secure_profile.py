@@ -94,8 +94,8 @@ def refusal(settings: Settings, topic: str, group: str) -> KafkaError | None:
 def test_access_apply_creates_users_and_acls_once(hub: Settings) -> None:
     first = run_cli(hub, "access", "apply")
     assert first.returncode == 0, first.stderr
-    assert f"+ allow User:sub-fuzhou-city READ topic {hub.topic('out.fuzhou-city')}" in first.stdout
-    assert f"+ allow User:dept-public-security WRITE topic {hub.topic('ingest.person')}" in first.stdout
+    assert f"+ allow User:sub-fuzhou-city READ topic {hub.topics.named('out.fuzhou-city')}" in first.stdout
+    assert f"+ allow User:dept-public-security WRITE topic {hub.topics.named('ingest.person')}" in first.stdout
     files = {user: hub.password_path("kafka", user) for user in ("sub-fuzhou-city", "dept-public-security",
                                                                  "pobi-worker")}
     before = {user: path.read_text() for user, path in files.items()}
@@ -147,11 +147,11 @@ def test_a_subscriber_reads_its_own_feed_and_is_refused_anothers(hub: Settings, 
                       user="sub-fuzhou-city")
     assert refused.returncode == 1 and "may not read" in refused.stderr
     # the broker itself refuses, whatever the client: another's feed, and a group outside its own prefix
-    other = refusal(fuzhou, hub.topics.out("credit-system"), hub.topic("fuzhou-city.reader"))
+    other = refusal(fuzhou, hub.topics.out("credit-system"), hub.topics.named("fuzhou-city.reader"))
     assert other is not None and other.code() == KafkaError.TOPIC_AUTHORIZATION_FAILED
-    group = refusal(fuzhou, hub.topics.out("fuzhou-city"), hub.topic("credit-system.reader"))
+    group = refusal(fuzhou, hub.topics.out("fuzhou-city"), hub.topics.named("credit-system.reader"))
     assert group is not None and group.code() == KafkaError.GROUP_AUTHORIZATION_FAILED
-    assert refusal(fuzhou, hub.topics.out("fuzhou-city"), hub.topic("fuzhou-city.reader")) is None
+    assert refusal(fuzhou, hub.topics.out("fuzhou-city"), hub.topics.named("fuzhou-city.reader")) is None
 
 
 def test_the_object_api_answers_only_https_with_the_token(hub: Settings, worker: subprocess.Popen) -> None:
@@ -174,13 +174,13 @@ def test_the_object_api_answers_only_https_with_the_token(hub: Settings, worker:
 
 def test_revoking_a_contract_and_applying_access_removes_the_read_right(hub: Settings) -> None:
     fuzhou = as_party(hub, "sub-fuzhou-city")
-    assert refusal(fuzhou, hub.topics.out("fuzhou-city"), hub.topic("fuzhou-city.reader")) is None
+    assert refusal(fuzhou, hub.topics.out("fuzhou-city"), hub.topics.named("fuzhou-city.reader")) is None
     apply_contracts(hub, contracts("credit-system"), default_registry())  # fuzhou-city withdrawn
     applied = run_cli(hub, "access", "apply")
     assert applied.returncode == 0, applied.stderr
-    assert f"- allow User:sub-fuzhou-city READ topic {hub.topic('out.fuzhou-city')}" in applied.stdout
+    assert f"- allow User:sub-fuzhou-city READ topic {hub.topics.named('out.fuzhou-city')}" in applied.stdout
     assert "sub-credit-system" not in applied.stdout  # the other subscriber keeps its rights
-    after = refusal(fuzhou, hub.topics.out("fuzhou-city"), hub.topic("fuzhou-city.reader2"))
+    after = refusal(fuzhou, hub.topics.out("fuzhou-city"), hub.topics.named("fuzhou-city.reader2"))
     # its group rights went with its read right; whichever the broker checks first refuses
     assert after is not None and after.code() in (KafkaError.TOPIC_AUTHORIZATION_FAILED,
                                                   KafkaError.GROUP_AUTHORIZATION_FAILED)
