@@ -131,16 +131,13 @@ class NormalizeStage:
                 arrival.problem = RuleViolation("event.id_conflict", "another event with this id, dataset and "
                                                 "department came first with different content; not dropped")
                 arrival.clean = None
-                self._dead_letter(arrival)
-                counts[(row, "dlq")] += 1
-                counts[(row, "dlq:event.id_conflict")] += 1
-                confirmations.append(Confirmation(arrival.seen_key, "conflict", arrival.position))
-                continue
             outcome = self._send(arrival)
             counts[(row, outcome)] += 1
             if arrival.problem is not None:
                 counts[(row, f"dlq:{arrival.problem.code}")] += 1
-            confirmations.append(Confirmation(arrival.seen_key, outcome, arrival.position, arrival.digest))
+            # a conflict is marked like a duplicate, so it never replaces the first event's confirmation
+            confirmed_as = "conflict" if verdict is Verdict.CONFLICT else outcome
+            confirmations.append(Confirmation(arrival.seen_key, confirmed_as, arrival.position, arrival.digest))
         self._limit.observe(len(messages), {outcome[4:]: n for (_row, outcome), n in counts.items()
                                             if outcome.startswith("dlq:")})
         self.publisher.flush()  # raises PublishError unless Kafka acknowledged every record
