@@ -16,6 +16,7 @@ from typing import Any
 
 from foundation.errors import PobiError, StoreError
 from sinks.clickhouse.queries import OBJECT_QUERIES
+from sinks.clickhouse.search import fold, lookup_token
 from streams.rules.credit_code import normalize_uscc
 from streams.rules.identity import normalize_id_number
 from streams.rules.licence import LICENCE_ROOT, normalize_licence_id
@@ -89,14 +90,23 @@ class ObjectService:
             for ts, ds, op, dep, sys_, eid, flags, ingest in rows]}
 
     def search(self, text: str, limit: int = 20) -> list[dict[str, Any]]:
+        """Id-prefix matches first (for an ASCII fragment), then names holding the fragment, newest first;
+        ``matched`` says which: "id", or the attribute that holds the name ("name", "legal_rep_name", …)."""
         needle = text.strip()
         if not needle or (needle.isascii() and len(needle) < 2):
             raise PobiError("search needs a name fragment (one Chinese character is enough) or two characters")
-        if needle.isascii():
-            needle = (compact_identifier(needle) or needle).upper()
-        rows = self._query("search", text=needle, limit=limit)
-        return [{"entity_type": t, "entity_id": i, "label": label, "matched": "id" if by_id else "name"}
-                for t, i, label, by_id, _newest in rows]
+        found: dict[tuple[str, str], dict[str, Any]] = {}
+        prefix = "".join(c for c in (compact_identifier(needle) or "").upper() if c.isalnum() or c == ".")
+        if needle.isascii() and len(prefix) >= 2:
+            for kind, entity_id, label in self._query("search_ids", prefix=prefix + "%", limit=limit):
+                found[kind, entity_id] = {"entity_type": kind, "entity_id": entity_id, "label": label,
+                                          "matched": "id"}
+        if len(found) < limit:
+            for kind, entity_id, label, attribute, _newest in self._query(
+                    "search_names", token=lookup_token(needle), text=fold(needle), limit=limit):
+                found.setdefault((kind, entity_id), {"entity_type": kind, "entity_id": entity_id, "label": label,
+                                                     "matched": attribute})
+        return list(found.values())[:limit]
 
     def tracker(self, text: str, limit: int = 500) -> dict[str, Any]:
         kind, entity_id = resolve_id(text, self._today())

@@ -29,17 +29,29 @@ OBJECT_QUERIES: dict[str, str] = {
         WHERE entity_type = %(entity_type)s AND entity_id = %(entity_id)s
         ORDER BY event_ts_ms, event_id
         LIMIT %(limit)s""",
-    # an id prefix ranks first, then name matches, newest first
-    "search": """
+    # a name fragment: one key range of the search index (its first one or two characters), newest first
+    "search_names": """
         SELECT entity_type, entity_id, argMax(value, source_ts_ms) AS label,
-               max(startsWith(entity_id, %(text)s)) AS by_id, max(source_ts_ms) AS newest
-        FROM {db}.attributes FINAL
-        WHERE (attribute IN ('name', 'legal_rep_name', 'holder_name', 'licence_name', 'item_name')
-               AND positionUTF8(value, %(text)s) > 0)
-           OR (startsWith(entity_id, %(text)s) AND attribute IN ('name', 'licence_name', 'item_name', '__deleted'))
+               argMax(attribute, source_ts_ms) AS matched, max(source_ts_ms) AS newest
+        FROM {db}.search_tokens
+        WHERE token = %(token)s AND positionUTF8(lower(value), %(text)s) > 0
         GROUP BY entity_type, entity_id
-        ORDER BY by_id DESC, newest DESC
+        ORDER BY newest DESC, entity_type, entity_id
         LIMIT %(limit)s""",
+    # an id prefix: the first ids found in each type's key range of attributes (LIKE, not startsWith: 18.16
+    # uses the primary key only for LIKE), then their names; every entity has a __deleted row
+    "search_ids": """
+        SELECT entity_type, entity_id, argMaxIf(value, source_ts_ms, attribute != '__deleted') AS label
+        FROM {db}.attributes
+        WHERE entity_type IN ('person', 'enterprise', 'licence', 'case', 'sensor') AND entity_id LIKE %(prefix)s
+          AND attribute IN ('name', 'licence_name', 'item_name', '__deleted')
+          AND (entity_type, entity_id) IN (
+              SELECT DISTINCT entity_type, entity_id FROM {db}.attributes
+              WHERE entity_type IN ('person', 'enterprise', 'licence', 'case', 'sensor')
+                AND entity_id LIKE %(prefix)s AND attribute = '__deleted'
+              LIMIT %(limit)s)
+        GROUP BY entity_type, entity_id
+        ORDER BY entity_type, entity_id""",
     "tracker": """
         SELECT subscriber, contract_version, dataset, event_id, fields, mode, ts_ms
         FROM {db}.deliveries FINAL

@@ -2,7 +2,8 @@
 
 A clean event gives one ``events`` row (also the entity's timeline), one ``attributes`` row per known value
 (the material of the one-record-per-entity view, each with its department and source time), one ``links``
-row per related entity, and a row in its dataset's own table (``readings``, ``case_stages``, ``licences``).
+row per related entity (twice: ``links_in`` holds it under its target), the search index's tokens of each
+name (``search_tokens``), and a row in its dataset's own table (``readings``, ``case_stages``, ``licences``).
 Delivery-log entries, dead letters and arrivals each give one row.
 """
 
@@ -12,6 +13,7 @@ from collections import defaultdict
 from datetime import UTC, date, datetime
 from typing import Any
 
+from sinks.clickhouse.search import NAME_ATTRIBUTES, name_tokens
 from streams.rules.ranges import in_view_dates
 
 __all__ = ["COLUMNS", "Rows", "arrival_rows", "clean_event_rows", "dead_letter_rows", "delivery_rows"]
@@ -24,6 +26,7 @@ COLUMNS: dict[str, tuple[str, ...]] = {
                    "event_id"),
     "links": ("from_type", "from_id", "role", "to_type", "to_id", "department", "source_ts_ms", "event_id"),
     "links_in": ("from_type", "from_id", "role", "to_type", "to_id", "department", "source_ts_ms", "event_id"),
+    "search_tokens": ("token", "entity_type", "entity_id", "attribute", "value", "source_ts_ms"),
     "readings": ("sensor_id", "station_id", "division_code", "metric", "value", "unit", "measured_ms",
                  "measured_at", "event_id", "quality_flags"),
     "case_stages": ("case_id", "item_code", "item_name", "department", "applicant_type", "applicant_id", "stage",
@@ -98,6 +101,9 @@ def clean_event_rows(event: dict[str, Any], rows: Rows) -> None:
     for attribute, value in values.items():
         rows.add("attributes", (entity_type, entity_id, attribute, str(value), source["department"],
                                 source["system"], ts, event["event_id"]))
+        if attribute in NAME_ATTRIBUTES:
+            for token in name_tokens(str(value)):
+                rows.add("search_tokens", (token, entity_type, entity_id, attribute, str(value), ts))
     for link in related:
         row_of_link = (entity_type, entity_id, link["role"], link["type"], link["id"], source["department"], ts,
                        event["event_id"])

@@ -21,6 +21,7 @@ from pobi.objects import object_service
 from schemas.envelope import SourceRef, build_envelope
 from schemas.registry import default_registry
 from sinks.clickhouse.queries import VIEW_QUERIES
+from sinks.clickhouse.search import name_tokens
 from sinks.clickhouse.stage import SinkStage
 from sinks.clickhouse.writer import ClickHouseWriter
 from streams.fanout.stage import FanoutStage
@@ -28,6 +29,7 @@ from streams.runner import StageRunner
 from tests.samples import SAMPLE_ROWS
 from tests.secure_helpers import as_department, as_worker, settings_env
 from tests.stream_helpers import running_stage, wait_for_group, whole_hub
+from tests.unit.test_clickhouse_current import NAMES, backfilled_tokens
 from topics.producer import Publisher
 
 pytestmark = pytest.mark.stack
@@ -104,6 +106,9 @@ def test_views_object_services_and_idempotent_replays(profile_settings: Settings
     assert {d["subscriber"] for d in tracked} == {"fuzhou-city"} and len(tracked) == 2
     assert tracked[0]["purpose"].startswith("一网通办")
     assert service.search("陈志")[0]["entity_id"] == PERSON
+    assert {(f["entity_id"], f["matched"]) for f in service.search("志明")} == {
+        (PERSON, "name"), (SAMPLE_ROWS["enterprise"]["uscc"], "legal_rep_name")}
+    assert service.search("陈志明强") == []
     assert service.search("9135010")[0]["entity_id"] == SAMPLE_ROWS["enterprise"]["uscc"]
 
     per_stage: dict[str, int] = {}
@@ -138,3 +143,15 @@ def test_views_object_services_and_idempotent_replays(profile_settings: Settings
     wrong = subprocess.run([*cli, "object", "350102199003071235"], env=env, capture_output=True, text=True,
                            timeout=60, check=False)
     assert wrong.returncode == 1 and "check character should be 4" in wrong.stderr
+
+
+def test_the_search_index_migration_makes_the_sink_s_tokens_on_the_test_server(live_stack: object,
+                                                                               settings: Settings,
+                                                                               unique: str) -> None:
+    writer = ClickHouseWriter(settings, wait=False)
+    database = f"pobi_backfill_{unique}"
+    try:
+        found = backfilled_tokens(lambda q: writer.execute(q), database)
+    finally:
+        writer.execute(f"DROP DATABASE IF EXISTS {database}")
+    assert found == {f"P{n}": set(name_tokens(v)) for n, v in enumerate(NAMES)}

@@ -9,9 +9,10 @@ from typing import Any
 import pytest
 from chdb import session as chdb_session
 
-from sinks.clickhouse.migrate import apply_migrations
+from sinks.clickhouse.migrate import apply_migrations, load_migrations
 from sinks.clickhouse.queries import OBJECT_QUERIES, VIEW_QUERIES
 from sinks.clickhouse.rows import COLUMNS, Rows, clean_event_rows, dead_letter_rows, delivery_rows
+from sinks.clickhouse.search import name_tokens
 from tests.unit.test_clickhouse_rows import clean
 
 DB = "pobi_current"
@@ -49,7 +50,7 @@ def run(sess: Any, query: str, params: dict[str, Any] | None = None) -> list[lis
 
 def test_migrations_and_every_query_run_on_current_clickhouse(session: Any) -> None:
     applied = apply_migrations(lambda q: run(session, q), DB)
-    assert [m.version for m in applied] == [1, 2, 3]
+    assert [m.version for m in applied] == [1, 2, 3, 4]
     assert apply_migrations(lambda q: run(session, q), DB) == []  # idempotent
 
     rows = Rows()
@@ -68,15 +69,41 @@ def test_migrations_and_every_query_run_on_current_clickhouse(session: Any) -> N
             run(session, f"INSERT INTO {DB}.{table} ({', '.join(COLUMNS[table])}) VALUES {values}")
 
     person = {"entity_type": "person", "entity_id": "350102199003071234", "limit": 50}
-    results = {name: run(session, query, {**person, "text": "陈"}) for name, query in OBJECT_QUERIES.items()}
+    params = {**person, "text": "陈", "token": "陈", "prefix": "350102%"}
+    results = {name: run(session, query, params) for name, query in OBJECT_QUERIES.items()}
     results |= {name: run(session, query) for name, query in VIEW_QUERIES.items()}
     assert {r[0]: r[1] for r in results["attributes"]}["name"] == "陈志明"
     assert len(results["timeline"]) == 1
     assert results["tracker"][0][0] == "fuzhou-city"
-    assert any(r[1] == "350102199003071234" for r in results["search"])
+    assert sorted(r[:4] for r in results["search_names"]) == [
+        ["enterprise", "91350100M000100Y43", "陈志明", "legal_rep_name"],
+        ["person", "350102199003071234", "陈志明", "name"]]
+    assert [r[:3] for r in results["search_ids"]] == [["person", "350102199003071234", "陈志明"]]
     assert dict((r[0], int(r[1])) for r in results["event_counts"]) == {
         "approval_case": 1, "enterprise": 1, "licence": 1, "person": 1, "sensor_reading": 1}
     assert any(r[2] == "legal_representative" or r[1] == "legal_representative" for r in
                run(session, OBJECT_QUERIES["links"], {"entity_type": "enterprise", "entity_id": "91350100M000100Y43"}))
     assert results["dead_letters_by_reason"] == [["normalize", "id_number.checksum", "1"]]
     assert results["licence_status"][0][3] == "1"
+
+
+NAMES = ["陈志明", "ABC科技(福建)有限公司", "王", "", "a b", "𠀀字😀", "名" * 40 + "尾", "Ünïcode Ltd"]
+
+
+def backfilled_tokens(execute: Any, database: str) -> dict[str, set[str]]:
+    """Names written before the search index, then the index's migration: the tokens it made per name."""
+    migrations = load_migrations()
+    apply_migrations(execute, database, migrations[:3])
+    rows = " UNION ALL ".join(f"SELECT 'person', 'P{n}', 'name', {literal(v)}, 'd', 's', toUInt64(1), 'e'"
+                              for n, v in enumerate(NAMES))
+    execute(f"INSERT INTO {database}.attributes {rows}")  # INSERT … SELECT: the driver sends no data block
+    apply_migrations(execute, database, migrations)
+    found: dict[str, set[str]] = {f"P{n}": set() for n in range(len(NAMES))}
+    for entity_id, token in execute(f"SELECT entity_id, token FROM {database}.search_tokens"):
+        found[entity_id].add(token)
+    return found
+
+
+def test_the_index_migration_makes_the_sink_s_tokens_on_current_clickhouse(session: Any) -> None:
+    found = backfilled_tokens(lambda q: run(session, q), "pobi_backfill")
+    assert found == {f"P{n}": set(name_tokens(v)) for n, v in enumerate(NAMES)}

@@ -5,6 +5,7 @@ from datetime import date
 from schemas.registry import default_registry
 from sinks.clickhouse.migrate import load_migrations
 from sinks.clickhouse.rows import COLUMNS, Rows, clean_event_rows
+from sinks.clickhouse.search import name_tokens
 from streams.normalize.event import normalize_event
 from streams.normalize.fields import RuleClock
 from tests.samples import SAMPLE_ROWS
@@ -24,7 +25,7 @@ def clean(dataset: str, op: str = "c") -> dict:
 def test_an_enterprise_becomes_an_event_its_attributes_and_a_link() -> None:
     rows = Rows()
     clean_event_rows(clean("enterprise"), rows)
-    assert set(rows.tables) == {"events", "attributes", "links", "links_in"}
+    assert set(rows.tables) == {"events", "attributes", "links", "links_in", "search_tokens"}
     [event] = rows.tables["events"]
     assert dict(zip(COLUMNS["events"], event, strict=True))["entity_id"] == "91350100M000100Y43"
     attributes = {r[2]: r[3] for r in rows.tables["attributes"]}
@@ -53,5 +54,16 @@ def test_migrations_are_numbered_and_split_into_statements() -> None:
     migrations = load_migrations()
     assert [m.version for m in migrations] == list(range(1, len(migrations) + 1))
     statements = [s for m in migrations for s in m.statements("x")]
-    assert all(s.startswith(("CREATE", "INSERT INTO x.links_in\nSELECT")) for s in statements)
+    assert all(s.startswith(("CREATE", "INSERT INTO x.links_in\nSELECT", "INSERT INTO x.search_tokens\nSELECT"))
+               for s in statements)
     assert sum("ENGINE = ReplacingMergeTree" in s for s in statements) == len(COLUMNS)
+
+
+def test_names_are_indexed_by_each_character_and_each_neighbouring_pair() -> None:
+    rows = Rows()
+    clean_event_rows(clean("person"), rows)
+    tokens = {r[0] for r in rows.tables["search_tokens"]}
+    assert tokens == {"陈", "志", "明", "陈志", "志明"}
+    assert {r[3] for r in rows.tables["search_tokens"]} == {"name"}
+    assert name_tokens("ABc陈陈") == ["a", "b", "c", "陈", "ab", "bc", "c陈", "陈陈"]
+    assert len(name_tokens("名" * 500)) == 2 and len(name_tokens("".join(map(chr, range(0x4E00, 0x4E64))))) == 63

@@ -57,12 +57,25 @@ def test_an_entity_never_seen_is_said_so_and_a_deleted_one_shows_it() -> None:
 
 
 def test_search_needs_a_fragment_and_compacts_an_id_prefix() -> None:
-    objects, store = service({"search": [("person", PERSON, "陈志明", 1, 5)]})
+    objects, store = service({"search_ids": [("person", PERSON, "陈志明")],
+                              "search_names": [("person", PERSON, "陈志明", "name", 5),
+                                               ("enterprise", "E1", "陈志明", "legal_rep_name", 4)]})
     with pytest.raises(PobiError, match="search needs a name fragment"):
         objects.search("3")
-    assert objects.search(" 3501 02 ") == [{"entity_type": "person", "entity_id": PERSON, "label": "陈志明",
-                                            "matched": "id"}]
-    assert store.asked[-1][1]["text"] == "350102"
+    assert objects.search(" 3501 02 ") == [
+        {"entity_type": "person", "entity_id": PERSON, "label": "陈志明", "matched": "id"},
+        {"entity_type": "enterprise", "entity_id": "E1", "label": "陈志明", "matched": "legal_rep_name"}]
+    assert store.asked[0] == ("search_ids", {"prefix": "350102%", "limit": 20})
+    assert objects.search(" 3501 02 ", limit=1) == [
+        {"entity_type": "person", "entity_id": PERSON, "label": "陈志明", "matched": "id"}]
+
+
+def test_a_name_fragment_reads_the_index_under_its_first_pair_and_never_the_id_path() -> None:
+    objects, store = service({"search_names": [("person", PERSON, "陈志明", "name", 5)]})
+    assert objects.search("陈志明")[0]["matched"] == "name"
+    assert store.asked == [("search_names", {"token": "陈志", "text": "陈志明", "limit": 20})]
+    objects.search("ABC科技%_")
+    assert store.asked[-1][1] == {"token": "ab", "text": "abc科技%_", "limit": 20}
 
 
 def test_the_tracker_names_each_delivery_s_purpose() -> None:
