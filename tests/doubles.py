@@ -244,9 +244,20 @@ class FakeWriter:
         self.inserted: dict[str, list[list[Any]]] = {}
         self.inserted_at: list[int] = []
 
+    database = "fake"
+
     def insert(self, table: str, columns: Sequence[str], data: Sequence[Sequence[Any]]) -> None:
         if self.refuse is not None and any(self.refuse in column for column in data):
             raise ValueError(f"Code: 53. DB::Exception: Type mismatch in {table}")
         self.inserted.setdefault(table, []).append([list(c) for c in data])
         self.inserted_at.append(tick())
+
+    def execute(self, query: str, params: dict[str, Any] | None = None) -> list[Any]:
+        """The only query the sink asks: the highest offset its tallies counted per partition."""
+        assert "tally_cover" in query, query
+        cover: dict[tuple[str, int], int] = {}
+        for *_, topics, partitions, offsets in self.inserted.get("stage_tallies", []):
+            for topic, partition, offset in zip(topics, partitions, offsets, strict=True):
+                cover[topic, partition] = max(offset, cover.get((topic, partition), -1))
+        return [(t, p, o) for (t, p), o in cover.items()]
 

@@ -3,7 +3,7 @@ chdb as well as on the test server). Parameters use clickhouse-driver's ``%(name
 
 from __future__ import annotations
 
-__all__ = ["OBJECT_QUERIES", "VIEW_QUERIES"]
+__all__ = ["OBJECT_QUERIES", "TALLY_COVER", "VIEW_QUERIES"]
 
 OBJECT_QUERIES: dict[str, str] = {
     # the 360° view: each attribute's current value, who said it last and when, and every department that did —
@@ -61,10 +61,14 @@ OBJECT_QUERIES: dict[str, str] = {
 }
 
 VIEW_QUERIES: dict[str, str] = {
-    "event_counts": "SELECT dataset, count() AS events FROM {db}.events FINAL GROUP BY dataset ORDER BY dataset",
+    # counts read the per-minute tallies (sinks/clickhouse/tallies.py), never the events
+    "event_counts": """
+        SELECT dataset, sum(events) AS events FROM {db}.stage_tallies WHERE kind = 'clean'
+        GROUP BY dataset ORDER BY dataset""",
     "throughput": """
-        SELECT minute, dataset, stage, sum(events) AS events FROM {db}.throughput_per_minute
-        WHERE minute >= now() - 3600 GROUP BY minute, dataset, stage ORDER BY minute, dataset, stage""",
+        SELECT minute, dataset, kind AS stage, sum(events) AS events FROM {db}.stage_tallies
+        WHERE minute >= toStartOfMinute(now() - 3600) AND (kind != 'dlq' OR dlq_stage = 'normalize')
+        GROUP BY minute, dataset, stage ORDER BY minute, dataset, stage""",
     "sensor_minutes": """
         SELECT minute, sensor_id, metric, readings, min_value, max_value, avg_value
         FROM {db}.sensor_minutes ORDER BY minute DESC, sensor_id, metric LIMIT 100""",
@@ -76,9 +80,14 @@ VIEW_QUERIES: dict[str, str] = {
         SELECT licence_type, licence_name, issuer, issued, valid, expiring_30_days
         FROM {db}.licence_status ORDER BY licence_type, issuer""",
     "deliveries_per_subscriber": """
-        SELECT subscriber, count() AS deliveries, max(ts_ms) AS last_ms
-        FROM {db}.deliveries FINAL GROUP BY subscriber ORDER BY subscriber""",
+        SELECT party AS subscriber, sum(events) AS deliveries, toUInt64(max(minute)) * 1000 AS last_minute_ms
+        FROM {db}.stage_tallies WHERE kind = 'delivered' GROUP BY subscriber ORDER BY subscriber""",
     "dead_letters_by_reason": """
-        SELECT stage, reason, count() AS letters FROM {db}.dead_letters FINAL
-        GROUP BY stage, reason ORDER BY letters DESC""",
+        SELECT dlq_stage AS stage, reason, sum(events) AS letters FROM {db}.stage_tallies WHERE kind = 'dlq'
+        GROUP BY stage, reason ORDER BY letters DESC, stage, reason""",
 }
+
+# the sink, before counting a batch: the highest offset already counted per partition (tallies.py)
+TALLY_COVER = """
+    SELECT topic, partition, max(last_offset) FROM {db}.tally_cover
+    WHERE topic IN %(topics)s GROUP BY topic, partition"""

@@ -4,8 +4,8 @@
 The runner hands it batches of up to 10,000 records or whatever arrived within a second, whichever comes
 first; each batch is inserted column by column, one insert per table, before the batch's offsets are stored.
 While ClickHouse is down the insert is retried and the stage waits holding that one batch (memory stays
-bounded by the batch). The tables collapse a replayed batch (see the migrations), so at-least-once delivery
-does not double any count.
+bounded by the batch). The tables collapse a replayed batch (see the migrations), and the dashboards' tallies
+skip the offsets they already counted (see ``tallies``), so at-least-once delivery does not double any count.
 
 No record stops the sink: one that cannot be decoded or turned into rows, or whose rows ClickHouse refuses
 (found by splitting the refused insert until the refusing records are alone), goes to ``dlq.sink`` with the
@@ -27,6 +27,7 @@ from foundation.kafka import origin
 from foundation.settings import Settings
 from monitoring.metrics import metrics
 from schemas.codec import Codec
+from sinks.clickhouse.queries import TALLY_COVER
 from sinks.clickhouse.rows import (
     COLUMNS,
     Rows,
@@ -35,6 +36,7 @@ from sinks.clickhouse.rows import (
     dead_letter_rows,
     delivery_rows,
 )
+from sinks.clickhouse.tallies import TALLY_COLUMNS, Tally, tally_key
 from sinks.clickhouse.writer import ClickHouseWriter
 from streams.runner import completed
 from topics.dead_letters import DLQ_STAGES, DeadLetter
@@ -88,11 +90,11 @@ class SinkStage:
         return list(_topic_kinds(settings, datasets or Codec().registry.datasets))
 
     def handle(self, messages: list[Message]) -> Future[None]:
-        rows = Rows()
+        rows, tally = Rows(), Tally()
         refused: dict[int, tuple[str, str]] = {}  # record index → (reason, message)
         for index, message in enumerate(messages):
             rows.origin = index
-            problem = self._rows_of(message, rows)
+            problem = self._rows_of(message, rows, tally)
             if problem is not None:
                 rows.discard(index)
                 refused[index] = problem
@@ -102,14 +104,24 @@ class SinkStage:
             refused |= self._insert(table, rows, set(rows.origins[table]))
             m.sink_insert_seconds.labels(table).observe(time.perf_counter() - started)
             m.sink_batch_rows.labels(table).observe(len(rows.tables[table]))
+        self._count(tally, set(refused))
         if refused:
             self._dead_letters(messages, refused)
         m.events.labels("*", self.name, "written").inc(len(messages) - len(refused))
         self.inserted += len(rows)
         return completed()
 
-    def _rows_of(self, message: Message, rows: Rows) -> tuple[str, str] | None:
-        """Add the record's rows; (reason, message) when it cannot have any."""
+    def _count(self, tally: Tally, refused: set[int]) -> None:
+        """The batch's tallies, without the records an earlier run already counted (a replay)."""
+        if not tally.topics():
+            return
+        covered = {(topic, partition): offset for topic, partition, offset in self.writer.execute(
+            TALLY_COVER.replace("{db}", self.writer.database), {"topics": tuple(tally.topics())})}
+        counted = tally.rows(covered, refused)
+        self.writer.insert("stage_tallies", TALLY_COLUMNS, [list(c) for c in zip(*counted, strict=True)])
+
+    def _rows_of(self, message: Message, rows: Rows, tally: Tally) -> tuple[str, str] | None:
+        """Add the record's rows and its tally; (reason, message) when it cannot have any."""
         topic, partition, offset = origin(message)
         kind = self._kinds[topic]
         try:
@@ -128,6 +140,7 @@ class SinkStage:
                 dead_letter_rows(record, position, rows)
             elif "event_id" in record:
                 arrival_rows(record, position, message.timestamp()[1], rows)
+            tally.add(rows.origin, position, tally_key(kind, record, message.timestamp()[1]))
         except Exception as exc:  # a value the columns cannot hold: this record waits in the DLQ
             return "sink.row_invalid", f"{type(exc).__name__}: {str(exc)[:500]}"
         return None

@@ -10,9 +10,10 @@ import pytest
 from chdb import session as chdb_session
 
 from sinks.clickhouse.migrate import apply_migrations, load_migrations
-from sinks.clickhouse.queries import OBJECT_QUERIES, VIEW_QUERIES
+from sinks.clickhouse.queries import OBJECT_QUERIES, TALLY_COVER, VIEW_QUERIES
 from sinks.clickhouse.rows import COLUMNS, Rows, clean_event_rows, dead_letter_rows, delivery_rows
 from sinks.clickhouse.search import name_tokens
+from sinks.clickhouse.tallies import TALLY_COLUMNS, Tally, tally_key
 from tests.unit.test_clickhouse_rows import clean
 
 DB = "pobi_current"
@@ -48,25 +49,38 @@ def run(sess: Any, query: str, params: dict[str, Any] | None = None) -> list[lis
     return [line.split("\t") for line in str(out).splitlines() if line]
 
 
+def insert(sess: Any, table: str, rows: list[tuple[Any, ...]]) -> None:
+    if rows:
+        values = ", ".join("(" + ", ".join(literal(v) for v in row) + ")" for row in rows)
+        columns = TALLY_COLUMNS if table == "stage_tallies" else COLUMNS[table]
+        run(sess, f"INSERT INTO {DB}.{table} ({', '.join(columns)}) VALUES {values}")
+
+
 def test_migrations_and_every_query_run_on_current_clickhouse(session: Any) -> None:
     applied = apply_migrations(lambda q: run(session, q), DB)
-    assert [m.version for m in applied] == [1, 2, 3, 4]
+    assert [m.version for m in applied] == [1, 2, 3, 4, 5]
     assert apply_migrations(lambda q: run(session, q), DB) == []  # idempotent
 
-    rows = Rows()
-    for dataset in ("person", "enterprise", "licence", "approval_case", "sensor_reading"):
-        clean_event_rows(clean(dataset), rows)
-    delivery_rows({"subscriber": "fuzhou-city", "contract_version": 1, "dataset": "person", "event_id": "e-person",
-                   "entity_type": "person", "entity_id": "350102199003071234", "fields": ["name"],
-                   "mode": "kafka", "ts_ms": 1_795_650_002_000}, rows)
-    dead_letter_rows({"stage": "normalize", "reason": "id_number.checksum", "message": "m", "dataset": "person",
-                      "source_topic": "ingest.person", "source_partition": 0, "source_offset": 3,
-                      "context": {"department": "d", "event_id": "x"}, "ts_ms": 1_795_650_003_000},
-                     ("dlq.normalize", 0, 0), rows)
+    rows, tally = Rows(), Tally()
+    for offset, dataset in enumerate(("person", "enterprise", "licence", "approval_case", "sensor_reading")):
+        event = clean(dataset)
+        clean_event_rows(event, rows)
+        tally.add(offset, (f"norm.{dataset}", 0, 7), tally_key("clean", event, 0))
+    delivery = {"subscriber": "fuzhou-city", "contract_version": 1, "dataset": "person", "event_id": "e-person",
+                "entity_type": "person", "entity_id": "350102199003071234", "fields": ["name"], "mode": "kafka",
+                "ts_ms": 1_795_650_002_000}
+    delivery_rows(delivery, rows)
+    tally.add(5, ("audit.delivery", 0, 3), tally_key("delivery", delivery, 0))
+    letter = {"stage": "normalize", "reason": "id_number.checksum", "message": "m", "dataset": "person",
+              "source_topic": "ingest.person", "source_partition": 0, "source_offset": 3,
+              "context": {"department": "d", "event_id": "x"}, "ts_ms": 1_795_650_003_000}
+    dead_letter_rows(letter, ("dlq.normalize", 0, 0), rows)
+    tally.add(6, ("dlq.normalize", 0, 0), tally_key("dead_letter", letter, 0))
     for _ in range(2):  # the same batch twice: a replay must not double anything
         for table, table_rows in rows.tables.items():
-            values = ", ".join("(" + ", ".join(literal(v) for v in row) + ")" for row in table_rows)
-            run(session, f"INSERT INTO {DB}.{table} ({', '.join(COLUMNS[table])}) VALUES {values}")
+            insert(session, table, table_rows)
+        covered = {(t, int(p)): int(o) for t, p, o in run(session, TALLY_COVER, {"topics": tally.topics()})}
+        insert(session, "stage_tallies", tally.rows(covered, set()))
 
     person = {"entity_type": "person", "entity_id": "350102199003071234", "limit": 50}
     params = {**person, "text": "陈", "token": "陈", "prefix": "350102%"}
