@@ -1,13 +1,16 @@
-"""The object services' read paths at a province's size: synthetic persons loaded into a database of its own
-through the sink's column layout, then each query timed beside the query it replaced, in the same run.
+"""The object services and the dashboards at a province's size (`pobi bench views` runs this).
 
     .venv/bin/python bench/views_bench.py [--persons 1000000] [--json bench/results/views.json]
 
-360° view: one entity's key range of ``attributes`` (grouped after the WHERE) against the ``entity_current``
-view (which ClickHouse 18.16 groups whole before it applies the WHERE). Links: the incoming direction from
-``links_in`` against scanning ``links``. Median of 5 runs (3 for the old, slow paths), random persons.
-Needs the local stack (`pobi stack up`). This is the first step of the views issue; search and the
-dashboards are not measured here yet.
+Loads synthetic but realistic clean events (bench/views_data.py) into a database of its own through the
+sink's own row building (``clean_event_rows``, ``delivery_rows``, the tallies and their offset cover) and its
+writer, replaying 1 % of the batches as a crash would, and checks afterwards that every count is exact. Then
+times every object-service query through ``ObjectService`` (the 360° view, timeline, tracker on random
+persons; search by a surname, a two-character fragment and id prefixes) and every dashboard query: median,
+p99, and the rows ClickHouse read, each query limited to 1 GiB of memory (one that needs more fails the run).
+Baselines in the same run: the 360° view through the ``entity_current`` view and search by scanning every
+attribute row, as pobi did before the search index (timed at up to 1 M persons; they only grow).
+Needs the local stack (`pobi stack up`).
 """
 
 from __future__ import annotations
@@ -15,75 +18,186 @@ from __future__ import annotations
 import argparse
 import random
 import statistics
+import sys
 import time
+from collections import Counter
+from collections.abc import Callable
+from datetime import date
 from pathlib import Path
+from typing import Any
 
-from common import write_report
+from clickhouse_driver.errors import ServerException
+from common import machine, write_report
+from views_data import Sizes, deliveries, events, person_id
 
 from foundation.settings import load_settings
+from pobi.objects import ObjectService
 from sinks.clickhouse.migrate import apply_migrations
-from sinks.clickhouse.queries import OBJECT_QUERIES
-from sinks.clickhouse.rows import COLUMNS
+from sinks.clickhouse.queries import TALLY_COVER, VIEW_QUERIES
+from sinks.clickhouse.rows import COLUMNS, Rows, clean_event_rows, delivery_rows
+from sinks.clickhouse.tallies import TALLY_COLUMNS, Tally, tally_key
 from sinks.clickhouse.writer import ClickHouseWriter
 
 DB = "bench_views"
-ATTRIBUTES = ("name", "gender", "birth_date", "division_code", "address", "phone", "__deleted",
-              "id_number.birth_date")
-OLD_ATTRIBUTES = """
-    SELECT attribute, current_value, last_department, last_ts_ms, sources FROM {db}.entity_current
-    WHERE entity_type = %(entity_type)s AND entity_id = %(entity_id)s ORDER BY attribute"""
-OLD_LINKS = OBJECT_QUERIES["links"].replace("{db}.links_in", "{db}.links")
+BATCH = 20_000
+GIB = 1 << 30
+SURNAMES, PAIRS = "陈林黄张李王吴刘", ("陈志", "林秀", "黄建", "王丽")
+BEFORE = {
+    "360° view through entity_current (before)": """
+        SELECT attribute, current_value, last_department, last_ts_ms, sources FROM {db}.entity_current
+        WHERE entity_type = 'person' AND entity_id = %(entity_id)s ORDER BY attribute""",
+    "search 陈 scanning attributes (before)": """
+        SELECT entity_type, entity_id, argMax(value, source_ts_ms) AS label, max(source_ts_ms) AS newest
+        FROM {db}.attributes FINAL
+        WHERE attribute IN ('name', 'legal_rep_name', 'holder_name', 'licence_name', 'item_name')
+          AND positionUTF8(value, '陈') > 0
+        GROUP BY entity_type, entity_id ORDER BY newest DESC LIMIT 20""",
+}
 
 
-def load(writer: ClickHouseWriter, ids: list[str]) -> float:
-    started = time.perf_counter()
-    per_insert = 200_000 // len(ATTRIBUTES)
-    for start in range(0, len(ids), per_insert):
-        rows = [("person", i, a, f"v-{a}", "public-security", "hukou", 1_700_000_000_000, f"e-{i}")
-                for i in ids[start:start + per_insert] for a in ATTRIBUTES]
-        writer.insert("attributes", COLUMNS["attributes"], [list(c) for c in zip(*rows, strict=True)])
-    links = [("enterprise", f"E{n}", "legal_representative", "person", ids[n], "market-regulation", 1, "x")
-             for n in range(0, len(ids), 2)]  # every other person is some enterprise's legal representative
-    for table in ("links", "links_in"):
-        writer.insert(table, COLUMNS[table], [list(c) for c in zip(*links, strict=True)])
-    return time.perf_counter() - started
+class Timed:
+    """ClickHouse as the object services call it, recording each query's time and rows read."""
 
+    def __init__(self, writer: ClickHouseWriter, memory: int = GIB) -> None:
+        self.client = writer.client
+        self.memory = memory
+        self.calls: list[tuple[float, int]] = []
 
-def median_ms(writer: ClickHouseWriter, query: str, ids: list[str], runs: int) -> float:
-    times = []
-    for _ in range(runs):
-        entity_id = random.choice(ids[::2])
+    def __call__(self, query: str, params: dict[str, Any]) -> list[tuple[Any, ...]]:
         started = time.perf_counter()
-        rows = writer.execute(query.replace("{db}", DB), {"entity_type": "person", "entity_id": entity_id})
-        times.append((time.perf_counter() - started) * 1000)
-        assert rows, f"no answer for {entity_id}"
-    return round(statistics.median(times), 1)
+        rows: list[tuple[Any, ...]] = self.client.execute(query, params, settings={"max_memory_usage": self.memory})
+        self.calls.append(((time.perf_counter() - started) * 1000, self.client.last_query.progress.rows))
+        return rows
+
+
+def load(writer: ClickHouseWriter, sizes: Sizes, now_ms: int) -> dict[str, Any]:
+    """Write every event as the sink would, batch by batch, replaying 1 % of the batches; the true counts."""
+    rng, offsets, truth = random.Random(3), Counter[str](), Counter[str]()
+    batch: list[dict[str, Any]] = []
+    replayed = 0
+
+    def write(batch: list[dict[str, Any]]) -> None:
+        rows, tally = Rows(), Tally()
+        for index, event in enumerate(batch):
+            topic = "audit.delivery" if "subscriber" in event else f"norm.{event['dataset']}"
+            rows.origin = index
+            if topic == "audit.delivery":
+                delivery_rows(event, rows)
+                key = tally_key("delivery", event, 0)
+            else:
+                clean_event_rows(event, rows)
+                key = tally_key("clean", event, 0)
+            tally.add(index, (topic, 0, event["_offset"]), key)
+        for table in rows.tables:
+            writer.insert(table, COLUMNS[table], rows.columns(table))
+        covered = {(t, p): o for t, p, o in writer.execute(TALLY_COVER.replace("{db}", DB),
+                                                           {"topics": tuple(tally.topics())})}
+        counted = tally.rows(covered, set())
+        writer.insert("stage_tallies", TALLY_COLUMNS, [list(c) for c in zip(*counted, strict=True)])
+
+    started = time.perf_counter()
+    for event in events(sizes, now_ms):
+        for record in [event, *deliveries(event)]:
+            topic = "audit.delivery" if "subscriber" in record else f"norm.{record['dataset']}"
+            record["_offset"] = offsets[topic]
+            offsets[topic] += 1
+            truth[record["dataset"] if topic != "audit.delivery" else "delivered"] += 1
+            batch.append(record)
+        if len(batch) >= BATCH:
+            write(batch)
+            if rng.random() < 0.01:  # a crash after the inserts, before the offsets were committed
+                write(batch)
+                replayed += 1
+            batch = []
+    write(batch)
+    return {"seconds": round(time.perf_counter() - started, 1), "records": sum(truth.values()),
+            "replayed_batches": replayed, "truth": dict(truth)}
+
+
+def timed(measure: Callable[[int], Any], timer: Timed, runs: int) -> dict[str, Any]:
+    """Median and p99 of ``runs`` calls (each its own random input), and the largest number of rows read."""
+    totals, rows_read = [], []
+    for run in range(runs):
+        timer.calls.clear()
+        measure(run)
+        totals.append(sum(ms for ms, _ in timer.calls))
+        rows_read.append(sum(n for _, n in timer.calls))
+    ordered = sorted(totals)
+    return {"median_ms": round(statistics.median(ordered), 1),
+            "p99_ms": round(ordered[min(len(ordered) - 1, int(len(ordered) * 0.99))], 1),
+            "max_rows_read": max(rows_read), "runs": runs}
+
+
+def measure(writer: ClickHouseWriter, sizes: Sizes, runs: int) -> dict[str, dict[str, Any]]:
+    timer = Timed(writer)
+    service = ObjectService(timer, DB, date.today)
+    rng = random.Random(5)
+
+    def someone(_run: int) -> str:
+        return person_id(rng.randrange(sizes.persons))
+
+    results = {
+        "object (360° view and links)": timed(lambda r: service.object(someone(r)), timer, runs),
+        "timeline": timed(lambda r: service.timeline(someone(r)), timer, runs),
+        "tracker": timed(lambda r: service.tracker(someone(r)), timer, runs),
+        "search: a surname (陈, 林, 黄 …)": timed(lambda r: service.search(SURNAMES[r % 8]), timer, 16),
+        "search: two characters (陈志, 林秀 …)": timed(lambda r: service.search(PAIRS[r % 4]), timer, 16),
+        "search: id prefix, 6 digits": timed(lambda r: service.search(someone(r)[:6]), timer, 16),
+        "search: id prefix, 10 digits": timed(lambda r: service.search(someone(r)[:10]), timer, 16),
+    }
+    for name, query in VIEW_QUERIES.items():
+        results[f"dashboard: {name}"] = timed(lambda _r, q=query: timer(q.replace("{db}", DB), {}), timer, 10)
+    if sizes.persons <= 1_000_000:  # the old paths, with the server's own memory limit
+        before = Timed(writer, memory=0)
+        for name, query in BEFORE.items():
+            try:
+                results[name] = timed(lambda r, q=query: before(q.replace("{db}", DB), {"entity_id": someone(r)}),
+                                      before, 3)
+            except ServerException as exc:
+                writer.client.disconnect()
+                results[name] = {"failed": str(exc).split("\n")[1][:120]}
+    return results
+
+
+def exact(writer: ClickHouseWriter, truth: dict[str, int]) -> bool:
+    counted = dict(writer.execute(VIEW_QUERIES["event_counts"].replace("{db}", DB)))
+    delivered = sum(n for _s, n, _m in writer.execute(VIEW_QUERIES["deliveries_per_subscriber"].replace("{db}", DB)))
+    return counted == {k: v for k, v in truth.items() if k != "delivered"} and delivered == truth["delivered"]
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--persons", type=int, default=1_000_000)
+    parser.add_argument("--runs", type=int, default=100, help="calls per object-service query")
     parser.add_argument("--json", type=Path, default=Path("bench/results/views.json"))
+    parser.add_argument("--keep", action="store_true", help="leave the database for a look afterwards")
     args = parser.parse_args()
     writer = ClickHouseWriter(load_settings(clickhouse_database=DB), wait=False)
     writer.execute(f"DROP DATABASE IF EXISTS {DB}")
     apply_migrations(lambda q: writer.execute(q), DB)
-    ids = [f"35010219{n:010d}" for n in range(args.persons)]
+    sizes = Sizes(args.persons)
     try:
-        seconds = load(writer, ids)
-        results = {
-            "360° view, entity_current view (before)": median_ms(writer, OLD_ATTRIBUTES, ids, 3),
-            "360° view, one key range (now)": median_ms(writer, OBJECT_QUERIES["attributes"], ids, 5),
-            "links both ways, scanning links (before)": median_ms(writer, OLD_LINKS, ids, 3),
-            "links both ways, links_in by key (now)": median_ms(writer, OBJECT_QUERIES["links"], ids, 5),
-        }
+        loaded = load(writer, sizes, int(time.time() * 1000))
+        writer.execute(f"OPTIMIZE TABLE {DB}.stage_tallies")  # as the server's background merges would
+        rows = dict(writer.execute(f"SELECT table, sum(rows) FROM system.parts WHERE database = '{DB}' AND active "
+                                   "GROUP BY table"))
+        results = measure(writer, sizes, args.runs)
+        counts_exact = exact(writer, loaded["truth"])
     finally:
-        writer.execute(f"DROP DATABASE IF EXISTS {DB}")
-    print(f"{args.persons:,} persons ({args.persons * len(ATTRIBUTES):,} attribute rows) loaded in {seconds:.1f} s")
-    print("| query | median ms |\n|---|---:|")
-    for name, ms in results.items():
-        print(f"| {name} | {ms:,} |")
-    write_report(args.json, {"persons": args.persons, "median_ms": results})
+        if not args.keep:
+            writer.execute(f"DROP DATABASE IF EXISTS {DB}")
+    report = {"persons": args.persons, "machine": machine(), "sizes": vars(sizes), "load": loaded,
+              "table_rows": rows, "counts_exact_after_replays": counts_exact, "results": results}
+    write_report(args.json, report)
+    print(f"{args.persons:,} persons: {loaded['records']:,} records ({rows.get('attributes', 0):,} attribute rows) "
+          f"written in {loaded['seconds']} s, {loaded['replayed_batches']} batches replayed; "
+          f"counts exact: {counts_exact}")
+    print("| query | median ms | p99 ms | rows read (max) |\n|---|---:|---:|---:|")
+    for name, r in results.items():
+        print(f"| {name} | failed: {r['failed']} | | |" if "failed" in r else
+              f"| {name} | {r['median_ms']:,} | {r['p99_ms']:,} | {r['max_rows_read']:,} |")
+    if not counts_exact:
+        sys.exit(1)
 
 
 if __name__ == "__main__":

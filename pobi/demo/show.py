@@ -36,9 +36,11 @@ def show_views(settings: Settings) -> None:
     def query(name: str) -> list[Any]:
         return writer.execute(VIEW_QUERIES[name].replace("{db}", settings.clickhouse_database))
 
-    print_table("ClickHouse: clean events per dataset (`events`)", ["dataset", "events"], query("event_counts"))
-    print_table("deliveries per subscriber (`deliveries`, from audit.delivery)", ["subscriber", "deliveries", "last"],
-                [(s, n, _when(ms)) for s, n, ms in query("deliveries_per_subscriber")])
+    print_table("ClickHouse: clean events per dataset (`stage_tallies_daily`)", ["dataset", "events"],
+                query("event_counts"))
+    print_table("deliveries per subscriber (`stage_tallies_daily`, from audit.delivery)",
+                ["subscriber", "deliveries", "last day"],
+                [(s, n, day.isoformat()) for s, n, day in query("deliveries_per_subscriber")])
     print_table("approval cases: days to decision against the limits (`case_timeliness_by_item`)",
                 ["item", "department", "decided", "avg days", "≤ promised", "≤ statutory", "≤ ½ statutory", "trips"],
                 [(f"{code} {name}", dept, n, f"{days:.1f}", f"{a:.0%}", f"{b:.0%}", f"{c:.0%}", f"{trips:.2f}")

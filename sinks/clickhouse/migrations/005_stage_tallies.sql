@@ -1,6 +1,7 @@
 -- The dashboards' counts per minute, written by the sink (sinks/clickhouse/tallies.py says how a replayed
 -- batch is not counted twice): a dashboard reads minutes, never the events themselves. tally_cover holds the
--- highest Kafka offset counted per partition, filled by a materialized view in the same INSERT.
+-- highest Kafka offset counted per partition, filled by a materialized view in the same INSERT; another keeps
+-- the same counts per day.
 -- The backfill below counts what the tables hold now; stop the worker while migrating (a batch written but not
 -- yet committed at that moment would otherwise be counted again when it is replayed).
 
@@ -17,6 +18,15 @@ ORDER BY (topic, partition);
 
 CREATE MATERIALIZED VIEW IF NOT EXISTS {db}.tally_cover_writer TO {db}.tally_cover AS
 SELECT topic, partition, last_offset FROM {db}.stage_tallies;
+
+-- the same counts per day, for all-time totals (a year is 365 rows per group, not 525,600)
+CREATE TABLE IF NOT EXISTS {db}.stage_tallies_daily (
+    day Date, kind String, dataset String, party String, dlq_stage String, reason String, events UInt64
+) ENGINE = SummingMergeTree((events))
+ORDER BY (kind, dataset, party, dlq_stage, reason, day);
+
+CREATE MATERIALIZED VIEW IF NOT EXISTS {db}.stage_tallies_daily_writer TO {db}.stage_tallies_daily AS
+SELECT toDate(minute) AS day, kind, dataset, party, dlq_stage, reason, events FROM {db}.stage_tallies;
 
 INSERT INTO {db}.stage_tallies
 SELECT toStartOfMinute(ingest_time), 'in', dataset, department, '', '', count(), '', 0, 0
