@@ -11,10 +11,13 @@ from typing import Any
 
 from sinks.clickhouse.queries import VIEW_QUERIES
 
-__all__ = ["BUSINESS_PANELS", "DASHBOARD_DIR", "OPERATIONS_PANELS", "dashboards", "write_dashboards"]
+__all__ = ["BUSINESS_PANELS", "DASHBOARD_DIR", "DATABASE_VARIABLE", "OPERATIONS_PANELS", "dashboards",
+           "write_dashboards"]
 
 DASHBOARD_DIR = Path(__file__).parent / "grafana" / "dashboards"
-CLICKHOUSE_DATABASE = "pobi"  # what docker-compose's ClickHouse holds
+# The business panels read the database of the dashboard's `database` variable: `pobi` (what docker-compose's
+# ClickHouse holds) unless the operator picks another, such as a namespace's `pobi_<namespace>`.
+DATABASE_VARIABLE = "${database}"
 
 # (title, PromQL, unit)
 OPERATIONS_PANELS: list[tuple[str, str, str]] = [
@@ -60,15 +63,19 @@ def dashboards() -> dict[str, dict[str, Any]]:
     operations = [_panel(i, title, {"datasource": prometheus, "expr": expr, "refId": "A"}, "timeseries", unit)
                   for i, (title, expr, unit) in enumerate(OPERATIONS_PANELS)]
     business = [_panel(i, title, {"datasource": clickhouse, "format": 1, "queryType": "sql", "refId": "A",
-                                  "rawSql": " ".join(VIEW_QUERIES[name].replace("{db}", CLICKHOUSE_DATABASE)
+                                  "rawSql": " ".join(VIEW_QUERIES[name].replace("{db}", DATABASE_VARIABLE)
                                                      .split())}, "table")
                 for i, (title, name) in enumerate(BUSINESS_PANELS)]
+    database = {"name": "database", "label": "ClickHouse database", "type": "query", "datasource": clickhouse,
+                "query": "SELECT name FROM system.databases WHERE name = 'pobi' OR startsWith(name, 'pobi_')",
+                "definition": "pobi's databases", "refresh": 1, "current": {"text": "pobi", "value": "pobi"},
+                "options": [], "includeAll": False, "multi": False}
     common = {"schemaVersion": 39, "version": 1, "editable": True, "refresh": "10s",
               "time": {"from": "now-1h", "to": "now"}, "tags": ["pobi"]}
     return {"pobi-operations.json": {**common, "uid": "pobi-operations", "title": "pobi · operations",
                                      "panels": operations},
             "pobi-business.json": {**common, "uid": "pobi-business", "title": "pobi · business",
-                                   "panels": business}}
+                                   "templating": {"list": [database]}, "panels": business}}
 
 
 def write_dashboards(folder: Path = DASHBOARD_DIR) -> list[Path]:

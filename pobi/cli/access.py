@@ -5,13 +5,16 @@ from __future__ import annotations
 
 from datetime import date
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import typer
 
 from foundation.errors import PobiError
-from foundation.settings import Settings, get_settings
-from pobi.cli.output import console, print_json, print_table
-from pobi.cli.topics import CatalogueOption, JsonOption
+from pobi.cli.output import console, get_settings, print_json, print_table
+from pobi.cli.topics import CatalogueOption, JsonOption, catalogue_paths
+
+if TYPE_CHECKING:
+    from foundation.settings import Settings
 
 app = typer.Typer(help="Kafka users and ACLs of the secure profile, derived from the catalogue and the contracts.",
                   no_args_is_help=True)
@@ -34,7 +37,7 @@ def subscribers_in_force(settings: Settings, today: date) -> list[str]:
 
 
 @app.command()
-def apply(catalogue: Path = CatalogueOption,
+def apply(catalogue: Path | None = CatalogueOption,
           rotate: list[str] = typer.Option([], "--rotate", help="give USER a new password (repeatable)"),
           dry_run: bool = typer.Option(False, "--dry-run", help="show the changes without making them"),
           as_json: bool = JsonOption) -> None:
@@ -47,7 +50,8 @@ def apply(catalogue: Path = CatalogueOption,
 
     settings = _secure_settings()
     subscribers = subscribers_in_force(settings, _today().date())
-    report = apply_access(admin_client(settings), settings, load_catalogue(catalogue), subscribers,
+    wanted = load_catalogue(catalogue_paths(None, catalogue)[1])
+    report = apply_access(admin_client(settings), settings, wanted, subscribers,
                           rotate=tuple(rotate), dry_run=dry_run)
     if as_json:
         print_json(report.as_dict())

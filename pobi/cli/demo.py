@@ -4,8 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from foundation.settings import get_settings
-from pobi.cli.output import console, print_json
+from pobi.cli.output import console, get_settings, print_json
 
 
 def demo(scale: int = typer.Option(1, "--scale", min=1, max=100, help="multiply the demo traffic"),

@@ -8,8 +8,7 @@ from datetime import datetime
 
 import typer
 
-from foundation.settings import get_settings
-from pobi.cli.output import console, print_json, print_table
+from pobi.cli.output import console, get_settings, print_json, print_table
 
 app = typer.Typer(help="Dead letters: what could not pass a stage, and replaying it after a fix.",
                   no_args_is_help=True)

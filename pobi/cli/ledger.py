@@ -6,8 +6,7 @@ from __future__ import annotations
 import typer
 
 from foundation.errors import PobiError
-from foundation.settings import get_settings
-from pobi.cli.output import console, print_json, print_table
+from pobi.cli.output import console, get_settings, print_json, print_table
 
 EXIT_ATTENTION = 3
 

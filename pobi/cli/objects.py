@@ -7,8 +7,7 @@ from typing import TYPE_CHECKING
 
 import typer
 
-from foundation.settings import get_settings
-from pobi.cli.output import console, print_json, print_table
+from pobi.cli.output import console, get_settings, print_json, print_table
 
 if TYPE_CHECKING:
     from pobi.objects import ObjectService

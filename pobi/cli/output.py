@@ -4,14 +4,26 @@ from __future__ import annotations
 
 import sys
 from collections.abc import Iterable, Sequence
+from typing import TYPE_CHECKING
 
 import orjson
 from rich.console import Console
 from rich.table import Table
 
-__all__ = ["console", "print_json", "print_table"]
+if TYPE_CHECKING:
+    from foundation.settings import Settings
+
+__all__ = ["console", "get_settings", "print_changes", "print_json", "print_table"]
 
 console = Console(highlight=False)
+
+
+def get_settings() -> Settings:
+    """The deployment's settings, imported when a command runs: pydantic-settings alone takes longer to import
+    than `pobi --help` may take, so no command module imports it at load time."""
+    from foundation.settings import get_settings as current
+
+    return current()
 
 
 def print_json(value: object) -> None:

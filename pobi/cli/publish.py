@@ -7,13 +7,9 @@ from pathlib import Path
 import typer
 
 from foundation.errors import ConfigError
-from foundation.settings import get_settings
-from pobi.cli.output import console, print_json
+from pobi.cli.output import console, get_settings, print_json
 from pobi.publish.adapters import FORMATS
-from pobi.publish.files import PublishOptions, publish_input
-from schemas.envelope import SourceRef
 from schemas.registry import OPS, default_registry
-from topics.producer import Publisher
 
 
 def publish(
@@ -42,6 +38,10 @@ def publish(
         "".encode(encoding)
     except LookupError:
         raise ConfigError(f"unknown --encoding {encoding!r}") from None
+    from pobi.publish.files import PublishOptions, publish_input
+    from schemas.envelope import SourceRef
+    from topics.producer import Publisher  # the Kafka client: imported by the commands that use it
+
     settings = get_settings()
     opts = PublishOptions(dataset=dataset, fmt=fmt, source=SourceRef(source_dept, system), op=op,
                           encoding=encoding, delimiter=delimiter, mapping=mapping,

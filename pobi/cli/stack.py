@@ -2,33 +2,43 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import typer
 
-from foundation.settings import get_settings
-from pobi.cli.output import console, print_json, print_table
-from pobi.stack.manager import Stack
+from pobi.cli.output import console, get_settings, print_json, print_table
+
+if TYPE_CHECKING:
+    from pobi.stack.manager import Stack
 
 app = typer.Typer(help="Start, stop and inspect the local stack (Kafka, ClickHouse, Redis, Prometheus).",
                   no_args_is_help=True)
+
+
+
+def _stack(secure: bool = False) -> Stack:
+    from pobi.stack.manager import Stack
+
+    return Stack(get_settings(), secure=secure)
 
 
 @app.command()
 def up(secure: bool = typer.Option(False, "--secure", help="TLS and passwords everywhere, Kafka with SASL/SCRAM "
                                    "and deny-by-default ACLs (also POBI_SECURITY=secure)")) -> None:
     """Install what is missing, start every service and wait until each one answers."""
-    Stack(get_settings(), secure=secure).up(report=console.print)
+    _stack(secure).up(report=console.print)
 
 
 @app.command()
 def down() -> None:
     """Stop the services that `pobi stack up` started (and nothing else)."""
-    Stack(get_settings()).down(report=console.print)
+    _stack().down(report=console.print)
 
 
 @app.command()
 def status(as_json: bool = typer.Option(False, "--json", help="machine-readable output")) -> int:
     """Each service's state, address and pid. Exit 3 when any service is not running."""
-    statuses = Stack(get_settings()).status()
+    statuses = _stack().status()
     if as_json:
         print_json([s.as_dict() for s in statuses])
     else:

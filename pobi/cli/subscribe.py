@@ -7,14 +7,9 @@ import time
 
 import orjson
 import typer
-from confluent_kafka import OFFSET_BEGINNING, OFFSET_END, Consumer, KafkaError, TopicPartition
 
 from foundation.errors import PobiError
-from foundation.kafka import client_config, require_kafka
-from foundation.settings import get_settings
-from pobi.cli.output import console
-
-_REFUSED = (KafkaError.TOPIC_AUTHORIZATION_FAILED, KafkaError.GROUP_AUTHORIZATION_FAILED)
+from pobi.cli.output import console, get_settings
 
 
 def subscribe(name: str = typer.Argument(..., help="the subscriber"),
@@ -23,6 +18,9 @@ def subscribe(name: str = typer.Argument(..., help="the subscriber"),
               idle_s: float = typer.Option(0, "--idle", min=0, help="stop after S seconds without a delivery"),
               as_json: bool = typer.Option(False, "--json", help="one JSON object per line")) -> None:
     """Tail a subscriber's feed (out.NAME), decoded with the schemas published with its contract."""
+    from confluent_kafka import OFFSET_BEGINNING, OFFSET_END, Consumer, KafkaError, TopicPartition
+
+    from foundation.kafka import client_config, require_kafka
     from schemas.projection import DeliveryDecoder
     from topics.subscriptions import read_documents
 
@@ -48,7 +46,8 @@ def subscribe(name: str = typer.Argument(..., help="the subscriber"),
         while not max_records or shown < max_records:
             message = consumer.poll(0.5)
             error = message.error() if message is not None else None
-            if error is not None and error.code() in _REFUSED:
+            if error is not None and error.code() in (KafkaError.TOPIC_AUTHORIZATION_FAILED,
+                                                      KafkaError.GROUP_AUTHORIZATION_FAILED):
                 raise PobiError(f"Kafka refused: user {settings.kafka_user!r} may not read {topic} ({error.str()})")
             if message is None or message.error():
                 if idle_s and time.monotonic() - last > idle_s:

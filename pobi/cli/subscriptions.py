@@ -10,9 +10,8 @@ from typing import Any
 import typer
 
 from foundation.errors import PobiError
-from foundation.settings import get_settings
-from pobi.cli.output import console, print_changes, print_json, print_table
-from pobi.cli.topics import ContractsOption
+from pobi.cli.output import console, get_settings, print_changes, print_json, print_table
+from pobi.cli.topics import ContractsOption, catalogue_paths
 
 app = typer.Typer(help="Subscription contracts: validate, apply (no restart needed), list, show.",
                   no_args_is_help=True)
@@ -25,15 +24,16 @@ def _today() -> datetime:
     return datetime.now(CST)
 
 
-def _load(folder: Path) -> tuple[list[Any], list[str]]:
+def _load(folder: Path | None) -> tuple[list[Any], list[str]]:
     from schemas.registry import default_registry
     from topics.subscriptions import load_contracts
 
-    return load_contracts(folder, default_registry(), _today().date(), get_settings().webhook_networks)
+    return load_contracts(catalogue_paths(folder, None)[0], default_registry(), _today().date(),
+                          get_settings().webhook_networks)
 
 
 @app.command()
-def validate(contracts: Path = ContractsOption) -> None:
+def validate(contracts: Path | None = ContractsOption) -> None:
     """Check every contract in the folder; each problem is one line `file:line: problem`. Exit 3 if any."""
     found, problems = _load(contracts)
     for contract in found:
@@ -46,7 +46,7 @@ def validate(contracts: Path = ContractsOption) -> None:
 
 
 @app.command()
-def apply(contracts: Path = ContractsOption,
+def apply(contracts: Path | None = ContractsOption,
           keep_missing: bool = typer.Option(False, "--keep-missing",
                                             help="do not withdraw contracts that are not in the folder")) -> None:
     """Publish the folder's contracts to pobi.subscriptions (workers pick them up at once) and create their
@@ -61,7 +61,7 @@ def apply(contracts: Path = ContractsOption,
             console.print(f"[red]refused[/] {problem}", soft_wrap=True)
         raise PobiError(f"{len(problems)} contract(s) refused; nothing was applied")
     settings = get_settings()
-    apply_catalogue(admin_client(settings), deployment_catalogue(settings, contracts))
+    apply_catalogue(admin_client(settings), deployment_catalogue(settings, catalogue_paths(contracts, None)[0]))
     result = apply_contracts(settings, found, default_registry(), withdraw_missing=not keep_missing)
     print_changes([*(f"published {s}" for s in result.published),
                    *(f"withdrawn {s}: its deliveries stop" for s in result.withdrawn)],

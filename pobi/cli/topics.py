@@ -3,22 +3,31 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import typer
 
-from foundation.settings import get_settings
-from pobi.cli.output import print_changes, print_json, print_table
-from topics.admin import TopicState, admin_client, apply_catalogue, compare_catalogue
-from topics.catalogue import CATALOGUE_PATH
-from topics.subscriptions import CONTRACTS_DIR, deployment_catalogue
+from pobi.cli.output import get_settings, print_changes, print_json, print_table
+
+if TYPE_CHECKING:
+    from topics.admin import TopicState
 
 app = typer.Typer(help="Create and compare the topics of pobi's catalogue.", no_args_is_help=True)
 
 JsonOption = typer.Option(False, "--json", help="machine-readable output")
-CatalogueOption = typer.Option(CATALOGUE_PATH, "--catalogue", exists=True, dir_okay=False,
+# the defaults (pobi's own files) are filled in by the commands: importing them here would slow every command
+CatalogueOption = typer.Option(None, "--catalogue", exists=True, dir_okay=False,
                                help="the catalogue file to apply (default: pobi's own)")
-ContractsOption = typer.Option(CONTRACTS_DIR, "--contracts", file_okay=False,
-                               help="subscription contracts: one out.<subscriber> feed each")
+ContractsOption = typer.Option(None, "--contracts", file_okay=False,
+                               help="subscription contracts: one out.<subscriber> feed each (default: pobi's own)")
+
+
+def catalogue_paths(contracts: Path | None, catalogue: Path | None) -> tuple[Path, Path]:
+    """(contracts folder, catalogue file): the ones given, or pobi's own."""
+    from topics.catalogue import CATALOGUE_PATH
+    from topics.subscriptions import CONTRACTS_DIR
+
+    return contracts or CONTRACTS_DIR, catalogue or CATALOGUE_PATH
 
 
 def _rows(states: list[TopicState]) -> list[tuple[object, ...]]:
@@ -31,10 +40,14 @@ def _as_json(states: list[TopicState]) -> list[dict[str, object]]:
 
 
 @app.command()
-def apply(as_json: bool = JsonOption, catalogue: Path = CatalogueOption, contracts: Path = ContractsOption) -> int:
+def apply(as_json: bool = JsonOption, catalogue: Path | None = CatalogueOption,
+          contracts: Path | None = ContractsOption) -> int:
     """Create missing topics; report drift without changing existing topics. Exit 3 on drift."""
+    from topics.admin import admin_client, apply_catalogue
+    from topics.subscriptions import deployment_catalogue
+
     settings = get_settings()
-    wanted = deployment_catalogue(settings, contracts, catalogue)
+    wanted = deployment_catalogue(settings, *catalogue_paths(contracts, catalogue))
     report = apply_catalogue(admin_client(settings), wanted)
     managed = [s for s in report.states if s.in_catalogue]
     if as_json:
@@ -48,11 +61,14 @@ def apply(as_json: bool = JsonOption, catalogue: Path = CatalogueOption, contrac
 
 
 @app.command("list")
-def list_topics(as_json: bool = JsonOption, catalogue: Path = CatalogueOption,
-                contracts: Path = ContractsOption) -> None:
+def list_topics(as_json: bool = JsonOption, catalogue: Path | None = CatalogueOption,
+                contracts: Path | None = ContractsOption) -> None:
     """Every catalogue topic and every cluster topic, side by side."""
+    from topics.admin import admin_client, compare_catalogue
+    from topics.subscriptions import deployment_catalogue
+
     settings = get_settings()
-    wanted = deployment_catalogue(settings, contracts, catalogue)
+    wanted = deployment_catalogue(settings, *catalogue_paths(contracts, catalogue))
     states = compare_catalogue(admin_client(settings), wanted)
     if as_json:
         print_json(_as_json(states))

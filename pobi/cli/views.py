@@ -4,8 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from foundation.settings import get_settings
-from pobi.cli.output import console, print_table
+from pobi.cli.output import console, get_settings, print_table
 
 app = typer.Typer(help="ClickHouse views: migrations and what they hold.", no_args_is_help=True)
 

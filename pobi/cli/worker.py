@@ -7,7 +7,7 @@ import os
 import typer
 
 from foundation.errors import PobiError
-from foundation.settings import get_settings
+from pobi.cli.output import get_settings
 from pobi.worker import SINGLE_COPY, STAGES
 from schemas.registry import default_registry
 

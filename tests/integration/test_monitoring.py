@@ -17,12 +17,11 @@ from pathlib import Path
 import pytest
 
 from foundation.settings import Settings
-from monitoring.dashboards import BUSINESS_PANELS, DASHBOARD_DIR, OPERATIONS_PANELS, dashboards
+from monitoring.dashboards import DASHBOARD_DIR, DATABASE_VARIABLE, OPERATIONS_PANELS, dashboards
 from monitoring.prometheus_config import ALERT_RULES
 from pobi.demo.traffic import DemoTraffic
 from schemas.envelope import SourceRef, build_envelope
 from schemas.registry import default_registry
-from sinks.clickhouse.queries import VIEW_QUERIES
 from sinks.clickhouse.stage import SinkStage
 from tests.stream_helpers import wait_for_group, wait_until_idle, whole_hub
 from topics.producer import Publisher
@@ -94,6 +93,13 @@ def test_every_panel_query_returns_data_from_a_real_worker(live_stack: object, u
         worker.wait(60)
 
     db = settings.clickhouse_database
-    for title, name in BUSINESS_PANELS:
-        rows = writer.execute(VIEW_QUERIES[name].replace("{db}", db))
-        assert rows, f"the business panel {title!r} has no rows"
+    # each panel's SQL as Grafana sends it, with the dashboard's database variable set to this namespace's
+    board = dashboards()["pobi-business.json"]
+    assert board["templating"]["list"][0]["current"]["value"] == "pobi"
+    for panel in board["panels"]:
+        sql = panel["targets"][0]["rawSql"]
+        assert "pobi." not in sql and DATABASE_VARIABLE in sql
+        rows = writer.execute(sql.replace(DATABASE_VARIABLE, settings.clickhouse_database))
+        assert rows, f"the business panel {panel['title']!r} has no rows"
+    offered = writer.execute(board["templating"]["list"][0]["query"].replace("= 'pobi'", f"= '{db}'"))
+    assert (db,) in offered and all(name == db or name.startswith("pobi_") for name, in offered)
