@@ -55,8 +55,10 @@ _SECURE_CONFIG = """<yandex>
 # Sized for the 2-core, 24 GiB machines pobi runs on beside Kafka, Redis and the worker: one query may use
 # 2 GB and all of them together 6 GB, so an expensive query fails with ClickHouse's "memory limit exceeded"
 # (one line from pobi) instead of the kernel killing the server.
-_MEMORY_LIMITS = ("<max_memory_usage>2000000000</max_memory_usage>"
-                  "<max_memory_usage_for_all_queries>6000000000</max_memory_usage_for_all_queries>")
+# docker-compose's ClickHouse has the same figures (sinks/clickhouse/server/*-memory.xml).
+MAX_QUERY_MEMORY, MAX_SERVER_MEMORY = 2_000_000_000, 6_000_000_000
+_MEMORY_LIMITS = (f"<max_memory_usage>{MAX_QUERY_MEMORY}</max_memory_usage>"
+                  f"<max_memory_usage_for_all_queries>{MAX_SERVER_MEMORY}</max_memory_usage_for_all_queries>")
 
 _PLAIN_USERS = """<yandex>
     <profiles><default>{limits}</default></profiles>

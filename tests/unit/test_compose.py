@@ -69,3 +69,16 @@ def test_prometheus_config_is_the_rendered_one() -> None:
 def test_no_secret_in_compose() -> None:
     password = SERVICES["grafana"]["environment"]["GF_SECURITY_ADMIN_PASSWORD"]
     assert password.startswith("${") and ":?" in password
+
+
+def test_compose_s_clickhouse_has_the_local_stack_s_memory_limits() -> None:
+    from xml.etree import ElementTree
+
+    from pobi.stack.clickhouse import MAX_QUERY_MEMORY, MAX_SERVER_MEMORY
+
+    mounted = {v.split(":")[1]: v.split(":")[0] for v in SERVICES["clickhouse"]["volumes"] if v.startswith("./")}
+    config = ElementTree.parse(mounted["/etc/clickhouse-server/config.d/pobi-server-memory.xml"]).getroot()
+    users = ElementTree.parse(mounted["/etc/clickhouse-server/users.d/pobi-query-memory.xml"]).getroot()
+    assert int(config.findtext("max_server_memory_usage") or 0) == MAX_SERVER_MEMORY
+    assert int(users.findtext("profiles/default/max_memory_usage") or 0) == MAX_QUERY_MEMORY
+    assert int(SERVICES["clickhouse"]["mem_limit"].removesuffix("g")) * 10**9 > MAX_SERVER_MEMORY
