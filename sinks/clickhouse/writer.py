@@ -17,9 +17,15 @@ from foundation.settings import Settings
 from foundation.waiting import WaitOut
 from monitoring.metrics import count_wait
 
-__all__ = ["ClickHouseWriter", "connect"]
+__all__ = ["ClickHouseWriter", "TableMissingError", "connect"]
 
 _UNREACHABLE = (NetworkError, SocketTimeoutError, EOFError, ConnectionError, socket.timeout, OSError)
+_UNKNOWN_TABLE, _UNKNOWN_DATABASE = 60, 81
+
+
+class TableMissingError(ConnectionError):
+    """The table an insert names is not there: swapped by `pobi views rebuild` this instant, or not yet made by
+    `pobi views migrate`. Not the records' fault: the sink waits for it as for an unreachable server."""
 
 
 def connect(settings: Settings, *, query: bool = False) -> Client:
@@ -45,7 +51,16 @@ class ClickHouseWriter:
         if not data or not data[0]:
             return
         query = f"INSERT INTO {self.database}.{table} ({', '.join(columns)}) VALUES"
-        self._until_done(lambda: self.client.execute(query, list(data), columnar=True))
+
+        def insert() -> None:
+            try:
+                self.client.execute(query, list(data), columnar=True)
+            except ServerException as exc:
+                if self._wait and exc.code in (_UNKNOWN_TABLE, _UNKNOWN_DATABASE):
+                    raise TableMissingError(_first_line(exc)) from None
+                raise
+
+        self._until_done(insert)
 
     @property
     def waited_s(self) -> float:
@@ -61,10 +76,15 @@ class ClickHouseWriter:
         try:
             return call()
         except ServerException as exc:
-            refusal = str(exc).split("\n")[1 if str(exc).startswith("Code:") else 0].split(" Stack trace")[0]
-            raise StoreError(f"ClickHouse at {self.address} refused: {refusal.strip()}") from None
+            raise StoreError(f"ClickHouse at {self.address} refused: {_first_line(exc)}") from None
         except _UNREACHABLE as exc:
             self.client.disconnect()
             hint = ("its certificate is not signed by the CA in POBI_TLS_CA_FILE" if "CERTIFICATE_VERIFY" in str(exc)
                     else "is it running? (`pobi stack up`)")
             raise StoreError(f"cannot reach ClickHouse at {self.address} ({exc}); {hint}") from None
+
+
+def _first_line(exc: ServerException) -> str:
+    """The server's message without its code line and stack trace."""
+    text = str(exc)
+    return text.split("\n")[1 if text.startswith("Code:") else 0].split(" Stack trace")[0].strip()
