@@ -155,11 +155,12 @@ def object_service(settings: Any, *, connections: int = 1) -> ObjectService:
 
     from foundation.clock import CST
     from sinks.clickhouse.writer import ClickHouseWriter
-    from topics.subscriptions import read_documents
 
     pool = ConnectionPool(lambda: ClickHouseWriter(settings, wait=False, query=True), size=connections)
 
     def purposes() -> dict[str, str]:
+        from topics.subscriptions import read_documents  # the tracker's alone: Kafka, and slow to import
+
         try:
             return {s: d["contract"]["purpose"] for s, d in read_documents(settings).items()}
         except PobiError:
