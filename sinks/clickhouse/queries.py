@@ -77,9 +77,17 @@ VIEW_QUERIES: dict[str, str] = {
         SELECT minute, dataset, kind AS stage, sum(events) AS events FROM {db}.stage_tallies
         WHERE minute >= toStartOfMinute(now() - 3600) AND (kind != 'dlq' OR dlq_stage = 'normalize')
         GROUP BY minute, dataset, stage ORDER BY minute, dataset, stage""",
+    # the last hour's key range of the readings sorted by time; a replay's copies counted once
     "sensor_minutes": """
-        SELECT minute, sensor_id, metric, readings, min_value, max_value, avg_value
-        FROM {db}.sensor_minutes ORDER BY minute DESC, sensor_id, metric LIMIT 100""",
+        SELECT toStartOfMinute(measured_at) AS minute, sensor_id, metric, count() AS readings,
+               min(value) AS min_value, max(value) AS max_value, avg(value) AS avg_value
+        FROM (
+            SELECT measured_at, sensor_id, metric, value FROM {db}.readings_by_minute
+            WHERE measured_at >= now() - 3600
+            LIMIT 1 BY sensor_id, metric, measured_ms, event_id
+        )
+        GROUP BY minute, sensor_id, metric
+        ORDER BY minute DESC, sensor_id, metric LIMIT 100""",
     "case_timeliness": """
         SELECT item_code, item_name, department, decided_cases, avg_days, share_within_promised,
                share_within_statutory, share_within_half_statutory, avg_trips

@@ -1,7 +1,8 @@
 """Rebuilding a derived table from its base table while the sink keeps writing (`pobi views rebuild`).
 
 A derived table holds rows that are a pure function of one base table's rows: ``links_in`` (every link under its
-target) of ``links``, ``search_tokens`` (the search index) of the names in ``attributes``. When that function
+target) of ``links``, ``readings_by_minute`` (every reading under its time) of ``readings``, ``search_tokens``
+(the search index) of the names in ``attributes``. When that function
 changes — a new tokeniser, a new survivorship rule — the table is rebuilt:
 
 1. note the newest block of the base table (``system.parts``: every row inserted later is in a part whose
@@ -38,6 +39,10 @@ class Derived:
 DERIVED: dict[str, Derived] = {d.table: d for d in (
     Derived("links_in", "links", """
         SELECT from_type, from_id, role, to_type, to_id, department, source_ts_ms, event_id FROM {source}"""),
+    Derived("readings_by_minute", "readings", """
+        SELECT sensor_id, station_id, division_code, metric, value, unit, measured_ms, measured_at, event_id,
+               quality_flags
+        FROM {source}"""),
     # the tokens of sinks/clickhouse/search.py: each character and each neighbouring pair of the first 32
     Derived("search_tokens", "attributes", """
         SELECT token, entity_type, entity_id, attribute, value, source_ts_ms

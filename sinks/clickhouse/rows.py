@@ -29,6 +29,8 @@ COLUMNS: dict[str, tuple[str, ...]] = {
     "search_tokens": ("token", "entity_type", "entity_id", "attribute", "value", "source_ts_ms"),
     "readings": ("sensor_id", "station_id", "division_code", "metric", "value", "unit", "measured_ms",
                  "measured_at", "event_id", "quality_flags"),
+    "readings_by_minute": ("sensor_id", "station_id", "division_code", "metric", "value", "unit", "measured_ms",
+                           "measured_at", "event_id", "quality_flags"),
     "case_stages": ("case_id", "item_code", "item_name", "department", "applicant_type", "applicant_id", "stage",
                     "stage_ms", "statutory_limit_days", "promised_limit_days", "channel", "trips", "event_id"),
     "licences": ("licence_id", "licence_type", "licence_name", "holder_type", "holder_id", "holder_name", "issuer",
@@ -117,9 +119,10 @@ def _dataset_row(event: dict[str, Any], row: dict[str, Any], rows: Rows, flags: 
     dataset, enrichment = event["dataset"], event["enrichment"]
     if dataset == "sensor_reading":
         measured = int(enrichment.get("measured_at.epoch_ms", event["ts_ms"]))
-        rows.add("readings", (row["sensor_id"], row.get("station_id") or "", row.get("division_code") or "",
-                              row["metric"], float(row["value"]), row["unit"], measured, _time(measured),
-                              event["event_id"], flags))
+        reading = (row["sensor_id"], row.get("station_id") or "", row.get("division_code") or "", row["metric"],
+                   float(row["value"]), row["unit"], measured, _time(measured), event["event_id"], flags)
+        rows.add("readings", reading)
+        rows.add("readings_by_minute", reading)  # the same reading, sorted by when it was measured
     elif dataset == "approval_case":
         stage_ms = int(enrichment.get("stage_time.epoch_ms", event["ts_ms"]))
         rows.add("case_stages", (row["case_id"], row.get("item_code") or "", row.get("item_name") or "",

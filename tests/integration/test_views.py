@@ -79,6 +79,10 @@ def stage_totals(writer: ClickHouseWriter, db: str) -> dict[str, int]:
     return per_stage
 
 
+def sensor_panel_readings(writer: ClickHouseWriter, db: str) -> int:
+    return sum(row[3] for row in writer.execute(VIEW_QUERIES["sensor_minutes"].replace("{db}", db)))
+
+
 def test_views_object_services_and_idempotent_replays(profile_settings: Settings, unique: str,
                                                       tmp_path: Path) -> None:
     """The whole pipeline (publish → normalise → fan-out → ClickHouse → object services), on the plaintext
@@ -126,7 +130,7 @@ def test_views_object_services_and_idempotent_replays(profile_settings: Settings
     assert item[3] == 1 and abs(item[4] - 3.0) < 1e-6 and item[5] == 1.0  # 3 days: within the 5 promised
     assert writer.execute(VIEW_QUERIES["licence_status"].replace("{db}", db))[0][3:] == (1, 1, 0)
     [(readings,)] = writer.execute(f"SELECT sum(readings) FROM {db}.sensor_minutes")
-    assert readings == 4
+    assert readings == 4 == sensor_panel_readings(writer, db)
 
     # the sink's batch replayed (as after a crash before its offsets were committed): nothing doubles
     replay = StageRunner(worker, SinkStage(worker), group=settings.topics.group("sink-replay"))
@@ -141,6 +145,7 @@ def test_views_object_services_and_idempotent_replays(profile_settings: Settings
     thread.join(30)
     assert counts(writer, db) == expected
     assert stage_totals(writer, db) == per_stage
+    assert sensor_panel_readings(writer, db) == 4
     assert len(service.tracker(PERSON)["deliveries"]) == 2
 
     env = {**os.environ, **settings_env(settings)}
