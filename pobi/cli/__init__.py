@@ -30,6 +30,11 @@ from pobi.cli import (
 
 __all__ = ["app", "main"]
 
+# clickhouse-driver builds a table of every date from 1900 to 2299 when it is imported (130 ms, a third of
+# `pobi object`); its lazy table computes the dates a command actually reads instead (the variable is the
+# driver's own, misspelt there)
+os.environ.setdefault("CLICKHOUSE_DRIVER_LASY_DATE_LUT", "1")
+
 app = typer.Typer(
     name="pobi", help="破壁 — a real-time data hub for government change events.",
     no_args_is_help=True, pretty_exceptions_enable=False, rich_markup_mode=None, add_completion=False,
