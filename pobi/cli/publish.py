@@ -8,7 +8,7 @@ import typer
 
 from foundation.errors import ConfigError
 from pobi.cli.output import console, get_settings, print_json
-from pobi.publish.adapters import FORMATS
+from pobi.publish import FORMATS
 from schemas.registry import OPS, default_registry
 
 

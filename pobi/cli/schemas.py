@@ -7,7 +7,6 @@ from pathlib import Path
 import typer
 
 from pobi.cli.output import console, print_json, print_table
-from schemas.compatibility import check_registry
 from schemas.registry import SCHEMA_ROOT, SchemaRegistry
 
 app = typer.Typer(help="Check and list pobi's Avro schemas.", no_args_is_help=True)
@@ -19,6 +18,8 @@ RootOption = typer.Option(SCHEMA_ROOT, "--root", exists=True, file_okay=False,
 @app.command()
 def check(root: Path = RootOption) -> int:
     """Every version reads every other version's data (FULL_TRANSITIVE). Exit 3 naming what breaks."""
+    from schemas.compatibility import check_registry
+
     registry = SchemaRegistry(root)
     problems = check_registry(registry)
     for problem in problems:

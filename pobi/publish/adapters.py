@@ -17,6 +17,7 @@ import orjson
 import yaml
 
 from foundation.errors import ConfigError
+from pobi.publish import FORMATS
 from pobi.publish.rows import RowError, coerce_text_row
 from schemas.registry import OPS, WireSchema
 
@@ -25,7 +26,6 @@ __all__ = [
     "read_debezium", "read_jsonl",
 ]
 
-FORMATS = ("jsonl", "csv", "debezium")
 CSV_FIELD_LIMIT = 8 * 1024 * 1024  # a cell beyond this is refused (csv.malformed); below it, the record's size
 MAX_ORIGINAL_BYTES = 256 * 1024
 MAPPINGS_DIR = Path(__file__).resolve().parents[2] / "schemas" / "mappings"

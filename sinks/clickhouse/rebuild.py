@@ -2,19 +2,21 @@
 
 A derived table holds rows that are a pure function of one base table's rows: ``links_in`` (every link under its
 target) of ``links``, ``readings_by_minute`` (every reading under its time) of ``readings``, ``search_tokens``
-(the search index) of the names in ``attributes``. When that function
+(the search index) of the names in ``attributes``. A materialized view derives them from every insert into the
+base table, in the same INSERT; the sink writes base tables only. When that function
 changes — a new tokeniser, a new survivorship rule — the table is rebuilt:
 
 1. note the newest block of the base table (``system.parts``: every row inserted later is in a part whose
    ``max_block_number`` is above that mark);
 2. fill a shadow table (``<table>__shadow``, the live table's structure) from the whole base table;
 3. compare its row count with the live table's;
-4. swap them in one ``RENAME`` (the old table is kept as ``<table>__old`` until the swap is done); while the name
-   is briefly absent the sink waits, it does not dead-letter anything;
+4. swap them in one ``RENAME`` (the old table is kept as ``<table>__old`` until the swap is done); the
+   materialized view writes to the table of that name from then on; while the name is briefly absent the
+   sink waits, it does not dead-letter anything;
 5. catch up: derive again the base rows of every part above the mark. A row the sink wrote during the rebuild is
-   thus either derived by the sink into the new table (it wrote after the swap) or by this step (its base row was
-   written before the swap, so its part is above the mark); deriving a row twice is harmless, the derived tables
-   are ReplacingMergeTrees keyed by the whole derived row.
+   thus either derived by the view into the new table (written after the swap) or by this step (written before
+   the swap, so its part is above the mark); deriving a row twice is harmless, the derived tables are
+   ReplacingMergeTrees keyed by the whole derived row.
 """
 
 from __future__ import annotations
@@ -36,24 +38,24 @@ class Derived:
     select: str  # the derived rows of ``{source}``, in the table's column order
 
 
+# the same SELECTs as the materialized views that derive these tables on every insert (migrations 004, 006,
+# 007; a test holds them equal)
 DERIVED: dict[str, Derived] = {d.table: d for d in (
     Derived("links_in", "links", """
-        SELECT from_type, from_id, role, to_type, to_id, department, source_ts_ms, event_id FROM {source}"""),
+        SELECT from_type, from_id, role, to_type, to_id, department, source_ts_ms, event_id
+        FROM {source}"""),
     Derived("readings_by_minute", "readings", """
         SELECT sensor_id, station_id, division_code, metric, value, unit, measured_ms, measured_at, event_id,
                quality_flags
         FROM {source}"""),
-    # the tokens of sinks/clickhouse/search.py: each character and each neighbouring pair of the first 32
     Derived("search_tokens", "attributes", """
         SELECT token, entity_type, entity_id, attribute, value, source_ts_ms
-        FROM (
-            SELECT entity_type, entity_id, attribute, value, source_ts_ms,
-                   arraySlice(extractAll(lower(value), '.'), 1, 32) AS characters
-            FROM {source}
-            WHERE attribute IN ('name', 'legal_rep_name', 'holder_name', 'licence_name', 'item_name')
-        )
-        ARRAY JOIN arrayConcat(characters, arrayMap((a, b) -> concat(a, b), arrayPopBack(characters),
-                                                    arrayPopFront(characters))) AS token"""),
+        FROM {source}
+        ARRAY JOIN arrayConcat(arraySlice(extractAll(lower(value), '.'), 1, 32),
+                               arrayMap((a, b) -> concat(a, b),
+                                        arrayPopBack(arraySlice(extractAll(lower(value), '.'), 1, 32)),
+                                        arrayPopFront(arraySlice(extractAll(lower(value), '.'), 1, 32)))) AS token
+        WHERE attribute IN ('name', 'legal_rep_name', 'holder_name', 'licence_name', 'item_name')"""),
 )}
 
 

@@ -2,9 +2,9 @@
 
 A clean event gives one ``events`` row (also the entity's timeline), one ``attributes`` row per known value
 (the material of the one-record-per-entity view, each with its department and source time), one ``links``
-row per related entity (twice: ``links_in`` holds it under its target), the search index's tokens of each
-name (``search_tokens``), and a row in its dataset's own table (``readings``, ``case_stages``, ``licences``).
-Delivery-log entries, dead letters and arrivals each give one row.
+row per related entity, and a row in its dataset's own table (``readings``, ``case_stages``, ``licences``).
+Delivery-log entries, dead letters and arrivals each give one row. The derived tables (``links_in``,
+``search_tokens``, ``readings_by_minute``) are ClickHouse's to fill, by materialized views (see ``rebuild``).
 """
 
 from __future__ import annotations
@@ -13,7 +13,6 @@ from collections import defaultdict
 from datetime import UTC, date, datetime
 from typing import Any
 
-from sinks.clickhouse.search import NAME_ATTRIBUTES, name_tokens
 from streams.rules.ranges import in_view_dates
 
 __all__ = ["COLUMNS", "Rows", "arrival_rows", "clean_event_rows", "dead_letter_rows", "delivery_rows"]
@@ -25,12 +24,8 @@ COLUMNS: dict[str, tuple[str, ...]] = {
     "attributes": ("entity_type", "entity_id", "attribute", "value", "department", "system", "source_ts_ms",
                    "event_id"),
     "links": ("from_type", "from_id", "role", "to_type", "to_id", "department", "source_ts_ms", "event_id"),
-    "links_in": ("from_type", "from_id", "role", "to_type", "to_id", "department", "source_ts_ms", "event_id"),
-    "search_tokens": ("token", "entity_type", "entity_id", "attribute", "value", "source_ts_ms"),
     "readings": ("sensor_id", "station_id", "division_code", "metric", "value", "unit", "measured_ms",
                  "measured_at", "event_id", "quality_flags"),
-    "readings_by_minute": ("sensor_id", "station_id", "division_code", "metric", "value", "unit", "measured_ms",
-                           "measured_at", "event_id", "quality_flags"),
     "case_stages": ("case_id", "item_code", "item_name", "department", "applicant_type", "applicant_id", "stage",
                     "stage_ms", "statutory_limit_days", "promised_limit_days", "channel", "trips", "event_id"),
     "licences": ("licence_id", "licence_type", "licence_name", "holder_type", "holder_id", "holder_name", "issuer",
@@ -103,14 +98,9 @@ def clean_event_rows(event: dict[str, Any], rows: Rows) -> None:
     for attribute, value in values.items():
         rows.add("attributes", (entity_type, entity_id, attribute, str(value), source["department"],
                                 source["system"], ts, event["event_id"]))
-        if attribute in NAME_ATTRIBUTES:
-            for token in name_tokens(str(value)):
-                rows.add("search_tokens", (token, entity_type, entity_id, attribute, str(value), ts))
     for link in related:
-        row_of_link = (entity_type, entity_id, link["role"], link["type"], link["id"], source["department"], ts,
-                       event["event_id"])
-        rows.add("links", row_of_link)
-        rows.add("links_in", row_of_link)  # the same link, sorted by its target
+        rows.add("links", (entity_type, entity_id, link["role"], link["type"], link["id"], source["department"], ts,
+                           event["event_id"]))
     if row is not None:
         _dataset_row(event, row, rows, flags)
 
@@ -119,10 +109,9 @@ def _dataset_row(event: dict[str, Any], row: dict[str, Any], rows: Rows, flags: 
     dataset, enrichment = event["dataset"], event["enrichment"]
     if dataset == "sensor_reading":
         measured = int(enrichment.get("measured_at.epoch_ms", event["ts_ms"]))
-        reading = (row["sensor_id"], row.get("station_id") or "", row.get("division_code") or "", row["metric"],
-                   float(row["value"]), row["unit"], measured, _time(measured), event["event_id"], flags)
-        rows.add("readings", reading)
-        rows.add("readings_by_minute", reading)  # the same reading, sorted by when it was measured
+        rows.add("readings", (row["sensor_id"], row.get("station_id") or "", row.get("division_code") or "",
+                              row["metric"], float(row["value"]), row["unit"], measured, _time(measured),
+                              event["event_id"], flags))
     elif dataset == "approval_case":
         stage_ms = int(enrichment.get("stage_time.epoch_ms", event["ts_ms"]))
         rows.add("case_stages", (row["case_id"], row.get("item_code") or "", row.get("item_name") or "",

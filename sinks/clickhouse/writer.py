@@ -15,7 +15,6 @@ from foundation.connect import clickhouse_client
 from foundation.errors import StoreError
 from foundation.settings import Settings
 from foundation.waiting import WaitOut
-from monitoring.metrics import count_wait
 
 __all__ = ["ClickHouseWriter", "TableMissingError", "connect"]
 
@@ -44,7 +43,7 @@ class ClickHouseWriter:
         self.client = client or connect(settings, query=query)
         self._wait = wait
         self.waiting = WaitOut("ClickHouse", _UNREACHABLE, before_retry=self.client.disconnect, sleep=sleep,
-                               on_wait=count_wait("clickhouse"))
+                               on_wait=_counted_wait() if wait else lambda _seconds: None)
 
     def insert(self, table: str, columns: Sequence[str], data: Sequence[Sequence[Any]]) -> None:
         """Insert one batch, given column by column; waits out an unreachable server."""
@@ -88,3 +87,10 @@ def _first_line(exc: ServerException) -> str:
     """The server's message without its code line and stack trace."""
     text = str(exc)
     return text.split("\n")[1 if text.startswith("Code:") else 0].split(" Stack trace")[0].strip()
+
+
+def _counted_wait() -> Callable[[float], None]:
+    """The sink's waits, counted in its metrics (the CLI never waits, and does not import prometheus-client)."""
+    from monitoring.metrics import count_wait
+
+    return count_wait("clickhouse")
