@@ -1,11 +1,11 @@
-"""The search index's tokens — pure functions, shared by the sink (which writes them) and the object services
-(which look one up).
+"""The search index's tokens — the specification of what ``search_tokens`` holds (ClickHouse derives the rows
+in SQL, by a materialized view and by `pobi views rebuild`; tests hold that SQL equal to ``name_tokens`` on
+18.16 and on current ClickHouse), and the token a fragment is looked up under.
 
 A name is indexed by every character and every pair of neighbouring characters of its first 32 characters,
 so a Chinese name (two to four characters) is found by any one character or any two-character fragment in
 one key range of ``search_tokens``; a longer fragment looks up its first pair and keeps the names holding the
-whole fragment. Only ASCII letters are folded to lower case — the migration that fills the index from rows
-written before it does the same in SQL (``lower`` is ASCII-only in ClickHouse), and a test holds the two equal.
+whole fragment. Only ASCII letters are folded to lower case, as ClickHouse's ``lower`` does.
 """
 
 from __future__ import annotations

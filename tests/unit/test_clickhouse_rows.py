@@ -6,7 +6,7 @@ from schemas.registry import default_registry
 from sinks.clickhouse.migrate import load_migrations
 from sinks.clickhouse.rebuild import DERIVED
 from sinks.clickhouse.rows import COLUMNS, Rows, clean_event_rows
-from sinks.clickhouse.search import name_tokens
+from sinks.clickhouse.search import NAME_ATTRIBUTES, name_tokens
 from streams.normalize.event import normalize_event
 from streams.normalize.fields import RuleClock
 from tests.samples import SAMPLE_ROWS
@@ -76,3 +76,4 @@ def test_each_derived_table_is_written_by_a_view_with_the_rebuild_s_select() -> 
     for table, derived in DERIVED.items():
         assert views[table] == " ".join(derived.select.format(source=f"x.{derived.base}").split()), table
     assert set(DERIVED) <= set(views)  # the tallies have views too, not rebuilt (their cover is offsets)
+    assert f"WHERE attribute IN ({', '.join(map(repr, NAME_ATTRIBUTES))})" in views["search_tokens"]
