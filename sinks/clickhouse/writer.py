@@ -50,16 +50,7 @@ class ClickHouseWriter:
         if not data or not data[0]:
             return
         query = f"INSERT INTO {self.database}.{table} ({', '.join(columns)}) VALUES"
-
-        def insert() -> None:
-            try:
-                self.client.execute(query, list(data), columnar=True)
-            except ServerException as exc:
-                if self._wait and exc.code in (_UNKNOWN_TABLE, _UNKNOWN_DATABASE):
-                    raise TableMissingError(_first_line(exc)) from None
-                raise
-
-        self._until_done(insert)
+        self._until_done(lambda: self.client.execute(query, list(data), columnar=True))
 
     @property
     def waited_s(self) -> float:
@@ -71,7 +62,7 @@ class ClickHouseWriter:
 
     def _until_done(self, call: Callable[[], Any]) -> Any:
         if self._wait:
-            return self.waiting(call)
+            return self.waiting(lambda: _table_there(call))
         try:
             return call()
         except ServerException as exc:
@@ -81,6 +72,16 @@ class ClickHouseWriter:
             hint = ("its certificate is not signed by the CA in POBI_TLS_CA_FILE" if "CERTIFICATE_VERIFY" in str(exc)
                     else "is it running? (`pobi stack up`)")
             raise StoreError(f"cannot reach ClickHouse at {self.address} ({exc}); {hint}") from None
+
+
+def _table_there(call: Callable[[], Any]) -> Any:
+    """``call``, with a missing table or database raised as TableMissingError (waited out, like an outage)."""
+    try:
+        return call()
+    except ServerException as exc:
+        if exc.code in (_UNKNOWN_TABLE, _UNKNOWN_DATABASE):
+            raise TableMissingError(_first_line(exc)) from None
+        raise
 
 
 def _first_line(exc: ServerException) -> str:
