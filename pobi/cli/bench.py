@@ -18,11 +18,13 @@ from pathlib import Path
 from typing import Any
 
 import typer
+from rich.console import Console
 
 from foundation.errors import PobiError
 from pobi.cli.output import console, get_settings, print_json, print_table
 
 BENCH = Path(__file__).resolve().parents[2] / "bench"
+progress = Console(stderr=True, highlight=False)  # progress lines: standard output holds only the results
 SIZES = {True: {"normalize": 50_000, "fanout": 20_000, "sink": 20_000, "seconds": 10},
          False: {"normalize": 200_000, "fanout": 50_000, "sink": 50_000, "seconds": 30}}
 
@@ -57,7 +59,7 @@ def views(persons: int = typer.Option(1_000_000, "--persons", min=1_000, max=50_
     """The object services and dashboards at a province's size: median, p99 and rows read of every query,
     in bench/results/views-<persons>.json."""
     _stack_up()
-    console.print(f"loading {persons:,} persons through the sink's row building … (about 5 s per 100,000)")
+    progress.print(f"loading {persons:,} persons through the sink's row building … (about 5 s per 100,000)")
     report = _run("views_bench.py", "--persons", str(persons), "--runs", str(runs), name=f"views-{persons}")
     if as_json:
         print_json(report)
@@ -82,17 +84,17 @@ def bench(ctx: typer.Context,
     _stack_up()
     size = SIZES[quick]
     started = time.perf_counter()
-    console.print("normalisation …")
+    progress.print("normalisation …")
     normalize = _run("normalize_bench.py", "--events", str(size["normalize"]))
-    console.print("fan-out …")
+    progress.print("fan-out …")
     fanout = _run("fanout_bench.py", "--events", str(size["fanout"]))
-    console.print("sink …")
+    progress.print("sink …")
     sink = _run("sink_bench.py", "--events", str(size["sink"]), "--rate", "100", "--seconds", "1")
     capacity = normalize["results"]["pobi normalisation stage, one process"]["events_per_second"]
     end_to_end = {}
     for share in (0.3, 0.7):
         rate = max(1, int(capacity * share))
-        console.print(f"end to end at {share:.0%} of {capacity:,} events/s …")
+        progress.print(f"end to end at {share:.0%} of {capacity:,} events/s …")
         run = _run("sink_bench.py", "--latency-only", "--rate", str(rate), "--seconds", str(size["seconds"]))
         end_to_end[f"{share:.0%}"] = run["results"]["publish-to-visible latency"]
     minutes = round((time.perf_counter() - started) / 60, 1)
