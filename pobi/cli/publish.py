@@ -6,7 +6,6 @@ from pathlib import Path
 
 import typer
 
-from foundation.errors import ConfigError
 from pobi.cli.output import console, get_settings, print_json
 from pobi.publish import FORMATS
 from schemas.registry import OPS, default_registry
@@ -26,18 +25,20 @@ def publish(
     as_json: bool = typer.Option(False, "--json", help="print the summary as JSON"),
 ) -> int:
     """Publish rows or change events. Exit 0 when all were sent, 3 when some went to dlq.ingest."""
+    # a bad value on the command line is a usage error: exit 2, like every other one
     if fmt not in FORMATS:
-        raise ConfigError(f"--format must be one of {', '.join(FORMATS)}, not {fmt!r}")
+        raise typer.BadParameter(f"one of {', '.join(FORMATS)}, not {fmt!r}", param_hint="--format")
     if op not in OPS:
-        raise ConfigError(f"--op must be one of {', '.join(OPS)}, not {op!r}")
+        raise typer.BadParameter(f"one of {', '.join(OPS)}, not {op!r}", param_hint="--op")
     if len(delimiter) != 1:
-        raise ConfigError(f"--delimiter must be one character, not {delimiter!r}")
+        raise typer.BadParameter(f"one character, not {delimiter!r}", param_hint="--delimiter")
     if dataset not in default_registry().datasets:
-        raise ConfigError(f"unknown dataset {dataset!r}; pobi has {', '.join(default_registry().datasets)}")
+        raise typer.BadParameter(f"no dataset {dataset!r}; pobi has {', '.join(default_registry().datasets)}",
+                                 param_hint="--dataset")
     try:
         "".encode(encoding)
     except LookupError:
-        raise ConfigError(f"unknown --encoding {encoding!r}") from None
+        raise typer.BadParameter(f"no encoding {encoding!r}", param_hint="--encoding") from None
     from pobi.publish.files import PublishOptions, publish_input
     from schemas.envelope import SourceRef
     from topics.producer import Publisher  # the Kafka client: imported by the commands that use it

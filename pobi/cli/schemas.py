@@ -21,6 +21,8 @@ def check(root: Path = RootOption) -> int:
     from schemas.compatibility import check_registry
 
     registry = SchemaRegistry(root)
+    if not registry.subjects:
+        raise typer.BadParameter(f"no schemas under {root}", param_hint="--root")
     problems = check_registry(registry)
     for problem in problems:
         console.print(f"[red]incompatible[/] {problem}", soft_wrap=True)

@@ -18,7 +18,7 @@ JsonOption = typer.Option(False, "--json", help="machine-readable output")
 # the defaults (pobi's own files) are filled in by the commands: importing them here would slow every command
 CatalogueOption = typer.Option(None, "--catalogue", exists=True, dir_okay=False,
                                help="the catalogue file to apply (default: pobi's own)")
-ContractsOption = typer.Option(None, "--contracts", file_okay=False,
+ContractsOption = typer.Option(None, "--contracts", exists=True, file_okay=False,
                                help="subscription contracts: one out.<subscriber> feed each (default: pobi's own)")
 
 

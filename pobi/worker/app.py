@@ -18,6 +18,7 @@ import faust
 from mode import Service
 
 from foundation.connect import faust_credentials
+from foundation.errors import PobiError
 from foundation.settings import Settings
 from pobi.api import MAX_IN_FLIGHT, ObjectApi
 from pobi.worker.spec import StageSpec, run_copies
@@ -143,7 +144,11 @@ def serve_metrics(host: str, port: int) -> None:
     from monitoring.metrics import multiprocess_registry
 
     registry = multiprocess_registry() if os.environ.get("PROMETHEUS_MULTIPROC_DIR") else REGISTRY
-    start_http_server(port, addr=host, registry=registry)
+    try:
+        start_http_server(port, addr=host, registry=registry)
+    except OSError as exc:
+        raise PobiError(f"cannot serve metrics on {host}:{port}: {exc.strerror or exc}; is another pobi worker "
+                        "running? (or set POBI_METRICS_PORT to a free port)") from None
     logger.info("metrics on http://%s:%d/metrics", host, port)
 
 

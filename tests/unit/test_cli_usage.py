@@ -2,6 +2,7 @@
 
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
@@ -18,14 +19,23 @@ def _pobi(*args: str, env: dict[str, str] | None = None) -> subprocess.Completed
     ("dlq", "replay", "--stage", "everything"), ("worker", "--stage", "fanout-later"),
     ("worker", "--dataset", "pets"), ("worker", "--processes", "-1"), ("ledger", "--verbose"),
     ("demo", "--rate", "0"), ("demo", "--duration", "soon"), ("object",), ("search", "--limit", "0", "陈"),
-    ("ledger", "rebuild", "--force"), ("ledger", "forget"), ("publish", "x.csv", "--dataset", "person", "--format",
-                                                               "xml", "--source-dept", "d", "--system", "s"),
+    ("ledger", "rebuild", "--force"), ("ledger", "forget"),
+    *[("publish", "/dev/null", "--source-dept", "d", "--system", "s", *wrong) for wrong in (
+        ("--dataset", "person", "--format", "xml"), ("--dataset", "persons"),
+        ("--dataset", "person", "--encoding", "latin-9x"), ("--dataset", "person", "--op", "x"))],
+    ("subscriptions", "validate", "--contracts", "/nonexistent"), ("schemas", "check", "--root", "/nonexistent"),
 ])
 def test_bad_arguments_give_one_line_and_exit_2(args: tuple[str, ...]) -> None:
     result = _pobi(*args)
     assert result.returncode == 2
     lines = result.stderr.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith("pobi")
+
+
+def test_a_schema_folder_without_schemas_is_a_bad_command_line(tmp_path: Path) -> None:
+    result = _pobi("schemas", "check", "--root", str(tmp_path))
+    assert result.returncode == 2 and f"no schemas under {tmp_path}" in result.stderr
+    assert "compatible" not in result.stdout
 
 
 def test_bad_setting_gives_one_line_and_exit_1() -> None:
