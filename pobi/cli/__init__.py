@@ -64,8 +64,9 @@ EXIT_ERROR, EXIT_USAGE = 1, 2
 def main(argv: list[str] | None = None) -> None:
     level = os.environ.get("POBI_LOG_LEVEL", "WARNING").upper()
     logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    if level != "DEBUG":
+    if level != "DEBUG":  # the clients' own connection chatter: pobi says it in one sentence instead
         logging.getLogger("pobi.librdkafka").setLevel(logging.CRITICAL)
+        logging.getLogger("clickhouse_driver").setLevel(logging.CRITICAL)
     try:
         code = app(args=argv, prog_name="pobi", standalone_mode=False)
     except UsageError as exc:

@@ -22,9 +22,11 @@ def ledger(ctx: typer.Context,
         return
     import redis
 
+    from foundation.kafka import require_kafka
     from streams.ledger import read_ledger
 
     settings = get_settings()
+    require_kafka(settings)  # the ledger reads the topics' offsets: one line at once if no broker answers
     try:
         rows = read_ledger(settings)
     except redis.ConnectionError as exc:

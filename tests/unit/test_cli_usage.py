@@ -38,6 +38,16 @@ def test_a_schema_folder_without_schemas_is_a_bad_command_line(tmp_path: Path) -
     assert "compatible" not in result.stdout
 
 
+@pytest.mark.parametrize(("args", "env", "said"), [
+    (("object", "350102199003071234"), {"POBI_CLICKHOUSE_PORT": "1"}, "cannot reach ClickHouse at 127.0.0.1:1"),
+    (("ledger",), {"POBI_KAFKA_BOOTSTRAP": "127.0.0.1:1"}, "cannot reach Kafka at 127.0.0.1:1"),
+])
+def test_a_service_that_does_not_answer_is_one_line(args: tuple[str, ...], env: dict[str, str], said: str) -> None:
+    result = _pobi(*args, env=env)
+    assert result.returncode == 1
+    assert result.stderr.strip().splitlines() == [result.stderr.strip()] and said in result.stderr
+
+
 def test_bad_setting_gives_one_line_and_exit_1() -> None:
     result = _pobi("stack", "status", env={"POBI_REDIS_PORT": "seven"})
     assert result.returncode == 1
