@@ -26,8 +26,9 @@ def client_config(settings: Settings, **extra: Any) -> dict[str, Any]:
             **kafka_security(settings), **extra}
 
 
-def require_kafka(settings: Settings, timeout_s: float = 5.0) -> None:
-    """Fail fast, in one line, when no broker answers, instead of retrying quietly for minutes."""
+def require_kafka(settings: Settings, timeout_s: float = 5.0, *, topics: tuple[str, ...] = ()) -> None:
+    """Fail fast, in one line, when no broker answers (or one of ``topics`` is not there), instead of retrying
+    quietly for minutes."""
     bootstrap = settings.kafka_bootstrap
     try:
         metadata = AdminClient(client_config(settings)).list_topics(timeout=timeout_s)
@@ -37,6 +38,10 @@ def require_kafka(settings: Settings, timeout_s: float = 5.0) -> None:
         raise PobiError(f"cannot reach Kafka at {bootstrap} ({exc.args[0].str()}); {hint}") from None
     if not metadata.brokers:
         raise PobiError(f"Kafka at {bootstrap} answered without brokers; is it still starting?")
+    missing = [name for name in topics if name not in metadata.topics]
+    if missing:
+        raise PobiError(f"no topic {', '.join(missing)} on Kafka at {bootstrap}; `pobi topics apply` creates "
+                        "pobi's topics")
 
 
 def origin(message: Message) -> tuple[str, int, int]:

@@ -39,6 +39,7 @@ def publish(
         "".encode(encoding)
     except LookupError:
         raise typer.BadParameter(f"no encoding {encoding!r}", param_hint="--encoding") from None
+    from foundation.kafka import require_kafka
     from pobi.publish.files import PublishOptions, publish_input
     from schemas.envelope import SourceRef
     from topics.producer import Publisher  # the Kafka client: imported by the commands that use it
@@ -47,6 +48,7 @@ def publish(
     opts = PublishOptions(dataset=dataset, fmt=fmt, source=SourceRef(source_dept, system), op=op,
                           encoding=encoding, delimiter=delimiter, mapping=mapping,
                           topic=settings.topics.ingest(dataset), dlq_topic=settings.topics.dlq("ingest"))
+    require_kafka(settings, topics=(opts.topic, opts.dlq_topic))
     summary = publish_input(Publisher(settings), path, opts, show_progress=not as_json)
     if as_json:
         print_json(summary.as_dict())

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import io
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -139,6 +140,11 @@ def test_cli_exit_code_says_something_was_rejected(live_stack: Stack, settings: 
                         capture_output=True, text=True, check=False)
     assert ok.returncode == 0, ok.stderr
     assert orjson.loads(ok.stdout)["sent"] == 3
+    elsewhere = subprocess.run(cmd, capture_output=True, text=True, check=False,
+                               env={**os.environ, "POBI_NAMESPACE": "nowhere"})
+    assert elsewhere.returncode == 1 and elsewhere.stderr.strip() == (
+        "pobi: error: no topic nowhere.ingest.person, nowhere.dlq.ingest on Kafka at 127.0.0.1:9092; "
+        "`pobi topics apply` creates pobi's topics")
 
 
 def test_hostile_records_go_to_the_dlq_and_the_records_after_them_are_published(
