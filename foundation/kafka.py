@@ -6,7 +6,7 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from confluent_kafka import KafkaException, Message
+from confluent_kafka import KafkaError, KafkaException, Message
 from confluent_kafka.admin import AdminClient
 
 from foundation.connect import kafka_security
@@ -30,18 +30,26 @@ def require_kafka(settings: Settings, timeout_s: float = 5.0, *, topics: tuple[s
     """Fail fast, in one line, when no broker answers (or one of ``topics`` is not there), instead of retrying
     quietly for minutes."""
     bootstrap = settings.kafka_bootstrap
+    admin = AdminClient(client_config(settings))
     try:
-        metadata = AdminClient(client_config(settings)).list_topics(timeout=timeout_s)
+        metadata = admin.list_topics(timeout=timeout_s)
     except KafkaException as exc:
         hint = ("check POBI_KAFKA_USER, its password file and the CA" if settings.secure
                 else "is it running? (`pobi stack up`)")
         raise PobiError(f"cannot reach Kafka at {bootstrap} ({exc.args[0].str()}); {hint}") from None
     if not metadata.brokers:
         raise PobiError(f"Kafka at {bootstrap} answered without brokers; is it still starting?")
-    missing = [name for name in topics if name not in metadata.topics]
+    # a topic the user may not describe is left out of the list as well: ask for it by name, and report only
+    # those the broker does not know (a refusal is the producer's to report, in the broker's words)
+    missing = [name for name in topics if name not in metadata.topics and _unknown(admin, name, timeout_s)]
     if missing:
         raise PobiError(f"no topic {', '.join(missing)} on Kafka at {bootstrap}; `pobi topics apply` creates "
                         "pobi's topics")
+
+
+def _unknown(admin: AdminClient, topic: str, timeout_s: float) -> bool:
+    found = admin.list_topics(topic=topic, timeout=timeout_s).topics.get(topic)
+    return found is None or (found.error is not None and found.error.code() == KafkaError.UNKNOWN_TOPIC_OR_PART)
 
 
 def origin(message: Message) -> tuple[str, int, int]:
