@@ -18,7 +18,6 @@ from __future__ import annotations
 import logging
 import time
 from concurrent.futures import Future
-from typing import Any
 
 from confluent_kafka import Message
 
@@ -37,7 +36,7 @@ from sinks.clickhouse.rows import (
     delivery_rows,
 )
 from sinks.clickhouse.tallies import TALLY_COLUMNS, Tally, tally_key
-from sinks.clickhouse.writer import ClickHouseWriter
+from sinks.clickhouse.writer import ClickHouseWriter, server_message
 from streams.runner import completed
 from topics.dead_letters import DLQ_STAGES, DeadLetter
 from topics.producer import Publisher
@@ -156,7 +155,7 @@ class SinkStage:
             if len(origins) == 1:
                 logger.warning("ClickHouse refused the %s rows of one record: %s", table, str(exc)[:300])
                 return {next(iter(origins)): ("sink.insert_refused", f"{table}: {type(exc).__name__}: "
-                                              f"{_first_line(exc)}")}
+                                              f"{server_message(exc)}")}
         ordered = sorted(origins)
         half = len(ordered) // 2
         return self._insert(table, rows, set(ordered[:half])) | self._insert(table, rows, set(ordered[half:]))
@@ -182,9 +181,3 @@ class SinkStage:
         if writer is not None:
             writer.client.disconnect()
 
-
-def _first_line(exc: Any) -> str:
-    text = str(exc).strip()
-    if text.startswith("Code:"):
-        text = text.split("\n")[0]
-    return text.split(" Stack trace")[0][:500]

@@ -3,6 +3,7 @@ server is unreachable (the caller's stream waits; nothing is dropped), every oth
 
 from __future__ import annotations
 
+import re
 import socket
 import time
 from collections.abc import Callable, Sequence
@@ -16,7 +17,7 @@ from foundation.errors import StoreError
 from foundation.settings import Settings
 from foundation.waiting import WaitOut
 
-__all__ = ["ClickHouseWriter", "TableMissingError", "connect"]
+__all__ = ["ClickHouseWriter", "TableMissingError", "connect", "server_message"]
 
 _UNREACHABLE = (NetworkError, SocketTimeoutError, EOFError, ConnectionError, socket.timeout, OSError)
 _UNKNOWN_TABLE, _UNKNOWN_DATABASE = 60, 81
@@ -66,7 +67,7 @@ class ClickHouseWriter:
         try:
             return call()
         except ServerException as exc:
-            raise StoreError(f"ClickHouse at {self.address} refused: {_first_line(exc)}") from None
+            raise StoreError(f"ClickHouse at {self.address} refused: {server_message(exc)}") from None
         except _UNREACHABLE as exc:
             self.client.disconnect()
             hint = ("its certificate is not signed by the CA in POBI_TLS_CA_FILE" if "CERTIFICATE_VERIFY" in str(exc)
@@ -80,14 +81,16 @@ def _table_there(call: Callable[[], Any]) -> Any:
         return call()
     except ServerException as exc:
         if exc.code in (_UNKNOWN_TABLE, _UNKNOWN_DATABASE):
-            raise TableMissingError(_first_line(exc)) from None
+            raise TableMissingError(server_message(exc)) from None
         raise
 
 
-def _first_line(exc: ServerException) -> str:
-    """The server's message without its code line and stack trace."""
-    text = str(exc)
-    return text.split("\n")[1 if text.startswith("Code:") else 0].split(" Stack trace")[0].strip()
+def server_message(exc: BaseException) -> str:
+    """ClickHouse's message in one line, at most 500 characters: without clickhouse-driver's ``Code: N.`` line
+    when it stands alone, and without the stack trace."""
+    lines = [line.strip() for line in str(exc).strip().splitlines() if line.strip()] or [""]
+    text = lines[1] if len(lines) > 1 and re.fullmatch(r"Code: \d+\.", lines[0]) else lines[0]
+    return text.split(" Stack trace")[0][:500]
 
 
 def _counted_wait() -> Callable[[float], None]:

@@ -54,3 +54,13 @@ def test_the_cli_says_a_table_is_missing_at_once() -> None:
     writer = ClickHouseWriter(Settings(), client=client, wait=False)  # type: ignore[arg-type]
     with pytest.raises(StoreError, match=re.escape("refused: DB::Exception: Table pobi.links_in doesn't exist")):
         writer.execute("SELECT 1")
+
+
+def test_a_refusal_is_one_line_of_the_server_s_words_whatever_its_shape() -> None:
+    from sinks.clickhouse.writer import server_message
+
+    assert server_message(ServerException("DB::Exception: Type mismatch. Stack trace: 0. x", code=53)) == \
+        "DB::Exception: Type mismatch."
+    assert server_message(ValueError("Code: 53. DB::Exception: Type mismatch in links")) == \
+        "Code: 53. DB::Exception: Type mismatch in links"
+    assert len(server_message(ValueError("x" * 10_000))) == 500 and server_message(ValueError()) == ""
