@@ -48,6 +48,14 @@ class Settings(BaseSettings):
     redis_host: str = "127.0.0.1"
     redis_port: Port = Field(6379, ge=1, le=65535)
     prometheus_port: Port = Field(9090, ge=1, le=65535)
+    postgres_host: str = Field("127.0.0.1", description="the example department database (local stack)")
+    postgres_port: Port = Field(5432, ge=1, le=65535)
+    connect_url: str = Field("http://127.0.0.1:8083", pattern=r"^https?://[^/\s]+$",
+                             description="Kafka Connect's REST API (where `pobi sources` creates connectors)")
+    connect_version: str = Field("4.3.0", pattern=r"^4\.\d+\.\d+$",
+                                 description="Apache Kafka Connect version the local stack runs")
+    debezium_version: str = Field("3.6.1.Final", pattern=r"^3\.\d+\.\d+\.Final$",
+                                  description="Debezium version the local stack's Connect runs")
     metrics_port: Port = Field(9464, ge=1, le=65535, description="port of pobi's own /metrics")
     bind_host: str = Field("127.0.0.1", description="where the worker's /metrics and API listen (0.0.0.0 in a "
                            "container; never published beyond loopback by docker-compose)")
@@ -124,6 +132,14 @@ class Settings(BaseSettings):
     @property
     def kafka_port(self) -> int:
         return int(self.kafka_bootstrap.split(",")[0].rpartition(":")[2])
+
+    @property
+    def connect_port(self) -> int:
+        return int(self.connect_url.rpartition(":")[2])
+
+    @property
+    def connect_host(self) -> str:
+        return self.connect_url.split("://", 1)[1].rpartition(":")[0]
 
     @property
     def stack_path(self) -> Path:

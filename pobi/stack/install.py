@@ -10,7 +10,7 @@ from pathlib import Path
 
 from foundation.errors import StackError
 
-__all__ = ["apt_install", "fetch_kafka_jars", "require_java"]
+__all__ = ["apt_install", "fetch_jars", "fetch_kafka_jars", "require_java"]
 
 logger = logging.getLogger(__name__)
 
@@ -80,33 +80,37 @@ def require_java() -> str:
 
 
 def fetch_kafka_jars(version: str, kafka_home: Path) -> Path:
-    """Copy Apache Kafka's jars from Maven Central into ``kafka_home/libs-<version>`` once.
+    """Apache Kafka's broker jars (and a logging backend) in ``kafka_home/libs-<version>``, fetched once."""
+    return fetch_jars(f"Apache Kafka {version}", _KAFKA_POM.format(version=version),
+                      kafka_home, kafka_home / f"libs-{version}", f"kafka_2.13-{version}.jar")
+
+
+def fetch_jars(what: str, pom_text: str, home: Path, libs: Path, expected_jar: str) -> Path:
+    """Copy the runtime dependencies of ``pom_text`` from Maven Central into ``libs`` once.
 
     The folder is complete only when the marker file exists, so an interrupted download is redone and a
     finished one is never downloaded again.
     """
-    libs = kafka_home / f"libs-{version}"
     marker = libs / ".complete"
     if marker.exists():
         return libs
     if shutil.which("mvn") is None:
-        apt_install(["maven"], kafka_home / "install.log")
-    kafka_home.mkdir(parents=True, exist_ok=True)
-    pom = kafka_home / "pom.xml"
-    pom.write_text(_KAFKA_POM.format(version=version))
-    log_path = kafka_home / "maven.log"
+        apt_install(["maven"], home / "install.log")
+    home.mkdir(parents=True, exist_ok=True)
+    pom = home / "pom.xml"
+    pom.write_text(pom_text)
+    log_path = home / "maven.log"
     shutil.rmtree(libs, ignore_errors=True)
-    logger.info("downloading Apache Kafka %s jars with Maven", version)
+    logger.info("downloading %s jars with Maven", what)
     result = subprocess.run(
         ["mvn", "-B", "-q", "-f", str(pom), "dependency:copy-dependencies",
          f"-DoutputDirectory={libs}", "-DincludeScope=runtime"],
         capture_output=True, text=True, check=False,
     )
     log_path.write_text(result.stdout + result.stderr)
-    if result.returncode != 0 or not any(libs.glob(f"kafka_2.13-{version}.jar")):
+    if result.returncode != 0 or not (libs / expected_jar).exists():
         raise StackError(
-            f"Maven could not fetch Apache Kafka {version}: "
-            f"{_last_error_line(result.stdout + result.stderr)}; see {log_path}"
+            f"Maven could not fetch {what}: {_last_error_line(result.stdout + result.stderr)}; see {log_path}"
         )
-    marker.write_text(version)
+    marker.write_text(expected_jar)
     return libs

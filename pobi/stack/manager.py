@@ -8,8 +8,10 @@ from collections.abc import Callable
 from foundation.errors import StackError
 from foundation.settings import Settings
 from pobi.stack.clickhouse import ClickHouseService
+from pobi.stack.connect import ConnectService
 from pobi.stack.install import apt_install
 from pobi.stack.kafka import KafkaService
+from pobi.stack.postgres import PostgresService
 from pobi.stack.profile import as_stack_admin, write_env_file
 from pobi.stack.prometheus import PrometheusService
 from pobi.stack.redis import RedisService
@@ -18,11 +20,13 @@ from pobi.stack.service import Service, ServiceStatus
 __all__ = ["Stack"]
 
 logger = logging.getLogger(__name__)
-SERVICES: tuple[type[Service], ...] = (KafkaService, ClickHouseService, RedisService, PrometheusService)
+SERVICES: tuple[type[Service], ...] = (KafkaService, ClickHouseService, RedisService, PrometheusService,
+                                       PostgresService, ConnectService)
 
 
 class Stack:
-    """Kafka, ClickHouse, Redis and Prometheus as local processes under ``settings.stack_dir``.
+    """Kafka, ClickHouse, Redis, Prometheus, PostgreSQL (a department's database) and Kafka Connect with
+    Debezium as local processes under ``settings.stack_dir``.
 
     ``secure`` (or POBI_SECURITY=secure) asks for the secure profile. Without either, a stack that is running
     is inspected in the profile it was started in (``<stack_dir>/profile``)."""
@@ -34,7 +38,8 @@ class Stack:
         if inspect_secure:
             settings = as_stack_admin(settings)
         self.settings = settings
-        self.services: list[Service] = [kind(settings) for kind in SERVICES]
+        self.services: list[Service] = [kind(settings) for kind in SERVICES
+                                        if kind.in_secure_profile or not inspect_secure]
 
     @staticmethod
     def _recorded_profile(settings: Settings) -> str | None:

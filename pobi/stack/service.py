@@ -63,6 +63,7 @@ class Service(ABC):
     """A server process that the stack starts from a Debian package or downloaded jars."""
 
     name: str
+    in_secure_profile = True  # whether `stack up --secure` runs it
 
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
