@@ -3,6 +3,8 @@ place names are built, so no call site can forget the namespace."""
 
 from __future__ import annotations
 
+import re
+
 __all__ = ["Topics"]
 
 
@@ -33,6 +35,24 @@ class Topics:
     @property
     def subscriptions(self) -> str:
         return self.named("pobi.subscriptions")
+
+    @property
+    def sources(self) -> str:
+        return self.named("pobi.sources")
+
+    def cdc_prefix(self, source: str) -> str:
+        """Debezium's ``topic.prefix`` for a source: its tables' topics are ``<prefix>.<schema>.<table>``."""
+        return self.named(f"cdc.{source}")
+
+    @property
+    def cdc_heartbeats(self) -> str:
+        """Debezium's ``topic.heartbeat.prefix``: heartbeats go to ``<this>.<topic prefix>``."""
+        return self.named("cdc.heartbeat")
+
+    @property
+    def cdc_pattern(self) -> str:
+        """Every topic Debezium writes for pobi's sources (a regular expression, as consumers subscribe)."""
+        return "^" + re.escape(self.named("cdc.")) + ".*"
 
     def group(self, name: str) -> str:
         """The consumer group of a pobi stage or tool (``pobi-normalize``)."""

@@ -15,13 +15,12 @@ from pathlib import Path
 from typing import Any, Literal
 from urllib.parse import urlsplit
 
-import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from foundation.egress import Network, blocked_reason, literal_address
 from foundation.errors import PobiError
 from schemas.registry import SchemaRegistry
-from topics.contract_yaml import LocatedYaml, UnsafeYaml, read_located_yaml
+from topics.contract_yaml import located_or_refused, where
 
 __all__ = ["EVENT_FIELDS", "ContractError", "DatasetGrant", "Match", "SubscriptionContract", "Webhook",
            "check_contract", "load_contract", "revealing_pairs"]
@@ -173,18 +172,9 @@ def revealing_pairs(grant: DatasetGrant, specs: dict[str, Any]) -> list[tuple[st
 def load_contract(path: Path, registry: SchemaRegistry, today: date,
                   allow: Sequence[Network] = ()) -> SubscriptionContract:
     """Read and check one contract file; ContractError ``file:line: problem`` for the first problem."""
-    try:
-        located = read_located_yaml(path)
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        line = f":{mark.line + 1}" if mark else ""
-        raise ContractError(f"{path}{line}: not valid YAML: {getattr(exc, 'problem', exc)}") from None
-    except UnsafeYaml as exc:
-        raise ContractError(f"{path}{f':{exc.line}' if exc.line else ''}: {exc.message}") from None
-    except UnicodeDecodeError:
-        raise ContractError(f"{path}: not UTF-8 text") from None
-    except OSError as exc:
-        raise ContractError(f"{path}: cannot be read: {exc.strerror}") from None
+    located = located_or_refused(path)
+    if isinstance(located, str):
+        raise ContractError(located)
     if not isinstance(located.data, dict):
         raise ContractError(f"{path}:1: a contract is a mapping of subscriber, version, datasets, …")
     try:
@@ -193,17 +183,13 @@ def load_contract(path: Path, registry: SchemaRegistry, today: date,
         first = exc.errors()[0]
         loc = tuple("in" if part == "in_" else part for part in first["loc"])
         message = f"{'.'.join(map(str, loc)) or 'contract'}: {first['msg']}"
-        raise ContractError(_where(path, located, loc, message)) from None
+        raise ContractError(where(path, located, loc, message)) from None
     if path.stem != contract.subscriber:
         raise ContractError(f"{path}:{located.line(('subscriber',))}: the file must be named after its subscriber "
                             f"({contract.subscriber}.yaml)")
     problems = check_contract(contract, registry, today, allow)
     if problems:
         loc, message = problems[0]
-        raise ContractError(_where(path, located, loc, message))
+        raise ContractError(where(path, located, loc, message))
     return contract
 
-
-def _where(path: Path, located: LocatedYaml, loc: tuple[str | int, ...], message: str) -> str:
-    line = located.line(loc)
-    return f"{path}:{line}: {message}" if line else f"{path}: {message}"

@@ -7,7 +7,7 @@ from typing import Any
 
 import yaml
 
-__all__ = ["LocatedYaml", "UnsafeYaml", "read_located_yaml"]
+__all__ = ["LocatedYaml", "UnsafeYaml", "located_or_refused", "read_located_yaml", "where"]
 
 Path_ = tuple[str | int, ...]
 
@@ -53,7 +53,7 @@ def _refuse_aliases(text: str) -> None:
     for event in yaml.parse(text, Loader=yaml.SafeLoader):
         if isinstance(event, yaml.AliasEvent) or getattr(event, "anchor", None):
             line = event.start_mark.line + 1 if event.start_mark else None
-            raise UnsafeYaml(line, "anchors and aliases (&, *) are not allowed in a contract")
+            raise UnsafeYaml(line, "anchors and aliases (&, *) are not allowed here")
 
 
 def _refuse_repeated_keys(node: yaml.Node) -> None:
@@ -78,7 +78,7 @@ def read_located_yaml(path: Path, max_bytes: int = 64 * 1024) -> LocatedYaml:
     with path.open("rb") as f:
         data = f.read(max_bytes + 1)
     if len(data) > max_bytes:
-        raise UnsafeYaml(None, f"the file is larger than {max_bytes // 1024} KiB; a contract is a page of YAML")
+        raise UnsafeYaml(None, f"the file is larger than {max_bytes // 1024} KiB; a definition is a page of YAML")
     text = data.decode("utf-8")
     _refuse_aliases(text)
     node = yaml.compose(text, Loader=yaml.SafeLoader)
@@ -87,3 +87,24 @@ def read_located_yaml(path: Path, max_bytes: int = 64 * 1024) -> LocatedYaml:
         _refuse_repeated_keys(node)
         _walk(node, (), lines)
     return LocatedYaml(yaml.safe_load(text), lines)
+
+
+def located_or_refused(path: Path) -> LocatedYaml | str:
+    """The located document, or the one-line ``file[:line]: problem`` that refuses it."""
+    try:
+        return read_located_yaml(path)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        line = f":{mark.line + 1}" if mark else ""
+        return f"{path}{line}: not valid YAML: {getattr(exc, 'problem', exc)}"
+    except UnsafeYaml as exc:
+        return f"{path}{f':{exc.line}' if exc.line else ''}: {exc.message}"
+    except UnicodeDecodeError:
+        return f"{path}: not UTF-8 text"
+    except OSError as exc:
+        return f"{path}: cannot be read: {exc.strerror}"
+
+
+def where(path: Path, located: LocatedYaml, loc: tuple[str | int, ...], message: str) -> str:
+    line = located.line(loc)
+    return f"{path}:{line}: {message}" if line else f"{path}: {message}"

@@ -15,18 +15,17 @@ from datetime import date
 from pathlib import Path
 from typing import Any
 
-from confluent_kafka import OFFSET_BEGINNING, Consumer, KafkaError, KafkaException, TopicPartition
 from pydantic import ValidationError
 
 from foundation.egress import Network
-from foundation.errors import ConfigError, PobiError
-from foundation.kafka import client_config
+from foundation.errors import ConfigError
 from foundation.secrets import hub_key, hub_key_id
 from foundation.settings import Settings
 from schemas.projection import delivery_schema
 from schemas.registry import SchemaRegistry, WireSchema, default_registry
 from topics.catalogue import CATALOGUE_PATH, Catalogue, load_catalogue
 from topics.contract import ContractError, SubscriptionContract, check_contract, load_contract
+from topics.documents import DocumentBook
 from topics.producer import Publisher
 
 __all__ = ["CONTRACTS_DIR", "ApplyResult", "ContractBook", "apply_contracts", "contract_document",
@@ -34,9 +33,6 @@ __all__ = ["CONTRACTS_DIR", "ApplyResult", "ContractBook", "apply_contracts", "c
 
 logger = logging.getLogger(__name__)
 CONTRACTS_DIR = Path(__file__).with_name("contracts")
-# what a topic created a moment ago answers until its metadata and leader have settled
-_NOT_READY_YET = (KafkaError._UNKNOWN_PARTITION, KafkaError.UNKNOWN_TOPIC_OR_PART, KafkaError._UNKNOWN_TOPIC,
-                  KafkaError.NOT_LEADER_FOR_PARTITION, KafkaError.LEADER_NOT_AVAILABLE)
 TOPIC = "pobi.subscriptions"
 
 
@@ -131,69 +127,19 @@ def refuse_other_key(documents: dict[str, dict[str, Any]], key_id: str, settings
             "signatures would not match. Point it at the same folder, or restore the key")
 
 
-class ContractBook:
-    """The contracts in force as ``pobi.subscriptions`` says, kept current by ``refresh`` (cheap: a poll that
-    returns at once when nothing changed). Each copy of a stage holds its own."""
+class ContractBook(DocumentBook):
+    """The contracts in force as ``pobi.subscriptions`` says. Each copy of a stage holds its own."""
 
     def __init__(self, settings: Settings) -> None:
-        self.documents: dict[str, dict[str, Any]] = {}
+        super().__init__(settings, settings.topics.subscriptions, "contract-book")
         self._refused: dict[str, str] = {}  # subscriber → why, logged once per reason
         self._allow = settings.webhook_networks
-        self._live = False  # history read by load() is not news; changes seen by refresh() are logged
-        self._topic = settings.topics.subscriptions
-        self._consumer = Consumer(client_config(settings, **{
-            "group.id": settings.topics.group("contract-book"), "enable.auto.commit": False,
-            "enable.partition.eof": True}))
-        self._consumer.assign([TopicPartition(self._topic, 0, OFFSET_BEGINNING)])
 
-    def load(self, timeout_s: float = 10.0) -> list[str]:
-        """Read up to the current end of the topic; the subscribers whose contract changed."""
-        deadline = time.monotonic() + timeout_s
-        high = self._end_offset(deadline)
-        changed = []
-        position = self._consumer.position([TopicPartition(self._topic, 0)])[0].offset
-        while (position < 0 or position < high) and high > 0 and time.monotonic() < deadline:
-            messages = self._consumer.consume(500, 0.5)
-            changed += self._apply(messages)
-            position = self._consumer.position([TopicPartition(self._topic, 0)])[0].offset
-        self._live = True
-        return changed
-
-    def _end_offset(self, deadline: float) -> int:
-        """The topic's end offset, waiting out metadata that has not yet caught up with a new topic."""
-        while True:
-            try:
-                return self._consumer.get_watermark_offsets(TopicPartition(self._topic, 0), timeout=5)[1]
-            except KafkaException as exc:
-                if exc.args[0].code() not in _NOT_READY_YET or time.monotonic() > deadline:
-                    raise PobiError(f"cannot read {self._topic} ({exc.args[0].str()}); "
-                                    "does it exist? (`pobi topics apply`)") from None
-                time.sleep(0.2)
-
-    def refresh(self) -> list[str]:
-        return self._apply(self._consumer.consume(500, 0))
-
-    def _apply(self, messages: list[Any]) -> list[str]:
-        changed = []
-        for message in messages:
-            if message.error():
-                if message.error().code() != KafkaError._PARTITION_EOF:
-                    logger.warning("reading %s: %s", self._topic, message.error().str())
-                continue
-            subscriber = (message.key() or b"").decode("utf-8", "replace")
-            if message.value() is None:
-                if self.documents.pop(subscriber, None) is not None and self._live:
-                    logger.warning("contract %s withdrawn: its deliveries stop", subscriber)
-            else:
-                try:
-                    document = json.loads(message.value())
-                except ValueError:
-                    document = {}
-                self.documents[subscriber] = document
-                if self._live:
-                    logger.warning("contract %s v%s in force", subscriber, document["contract"]["version"])
-            changed.append(subscriber)
-        return changed
+    def changed(self, key: str, document: dict[str, Any] | None) -> None:
+        if document is None:
+            logger.warning("contract %s withdrawn: its deliveries stop", key)
+        else:
+            logger.warning("contract %s v%s in force", key, (document.get("contract") or {}).get("version"))
 
     def contracts(self, registry: SchemaRegistry | None = None) -> list[SubscriptionContract]:
         """The contracts in force that pass the same checks as ``pobi subscriptions validate`` (expiry aside:
@@ -226,5 +172,3 @@ class ContractBook:
             logger.error("contract %s on %s refused: %s; nothing is delivered under it", subscriber[:60],
                          self._topic, why)
 
-    def close(self) -> None:
-        self._consumer.close()

@@ -18,8 +18,8 @@ import yaml
 
 from foundation.errors import ConfigError
 from pobi.publish import FORMATS
-from pobi.publish.rows import RowError, coerce_text_row
 from schemas.registry import OPS, WireSchema
+from schemas.rows import RowError, coerce_text_row
 
 __all__ = [
     "FORMATS", "Draft", "Rejected", "Skipped", "decoded_lines", "load_header_mapping", "read_csv",

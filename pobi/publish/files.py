@@ -21,9 +21,9 @@ from pobi.publish.adapters import (
     read_debezium,
     read_jsonl,
 )
-from pobi.publish.rows import RowError, check_row
 from schemas.envelope import SourceRef, build_envelope, event_id_for
 from schemas.registry import OPS, WireSchema
+from schemas.rows import RowError, check_row
 from streams.rules.ranges import EPOCH_MS_MAX, MAX_EVENT_ID
 from topics.dead_letters import DeadLetter
 from topics.producer import OversizedRecord, Publisher

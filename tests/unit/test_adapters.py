@@ -2,9 +2,9 @@ import orjson
 import pytest
 
 from pobi.publish.adapters import Draft, Rejected, Skipped, load_header_mapping, read_csv, read_debezium, read_jsonl
-from pobi.publish.rows import RowError, check_row
 from schemas.envelope import SourceRef, event_id_for, partition_key
 from schemas.registry import default_registry
+from schemas.rows import RowError, check_row
 from tests.samples import SAMPLE_ROWS
 
 PERSON = default_registry().latest("person")

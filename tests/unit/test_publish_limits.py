@@ -8,9 +8,9 @@ import pytest
 
 from pobi.publish.adapters import Draft, Rejected, read_csv, read_jsonl
 from pobi.publish.files import PublishOptions, _envelope
-from pobi.publish.rows import RowError, check_row
 from schemas.envelope import SourceRef
 from schemas.registry import default_registry
+from schemas.rows import RowError, check_row
 from sinks.webhook.stage import sign, verify
 from tests.samples import SAMPLE_ROWS
 
