@@ -87,6 +87,8 @@ class StageRunner:
                 # a stage waiting out a Redis outage must not lose its partitions; crashes are still
                 # noticed by the missing heartbeats (session timeout)
                 "max.poll.interval.ms": 1_800_000, "session.timeout.ms": 10_000,
+                # a stage reading a pattern (the CDC stage: cdc.*) sees a new table's topic within seconds
+                "topic.metadata.refresh.interval.ms": 10_000,
                 "fetch.max.bytes": 52_428_800, "queued.max.messages.kbytes": 262_144,
             })
 

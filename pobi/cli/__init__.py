@@ -20,6 +20,7 @@ from pobi.cli import (
     objects,
     publish,
     schemas,
+    sources,
     stack,
     subscribe,
     subscriptions,
@@ -44,6 +45,7 @@ app.add_typer(topics.app, name="topics")
 app.add_typer(schemas.app, name="schemas")
 app.add_typer(dlq.app, name="dlq")
 app.add_typer(subscriptions.app, name="subscriptions")
+app.add_typer(sources.app, name="sources")
 app.add_typer(views.app, name="views")
 app.add_typer(access.app, name="access")
 app.add_typer(ledger.app, name="ledger")

@@ -21,7 +21,8 @@ def publish(
     encoding: str = typer.Option("utf-8", "--encoding", help="utf-8 (a BOM is fine) or gbk"),
     delimiter: str = typer.Option(",", "--delimiter", help="CSV delimiter"),
     mapping: Path | None = typer.Option(None, "--mapping", exists=True, dir_okay=False,
-                                        help="YAML: CSV column header -> field name"),
+                                        help="YAML: CSV column header -> field name; for -f debezium a "
+                                             "source definition (topics/sources/*.yaml) mapping tables and columns"),
     as_json: bool = typer.Option(False, "--json", help="print the summary as JSON"),
 ) -> int:
     """Publish rows or change events. Exit 0 when all were sent, 3 when some went to dlq.ingest."""

@@ -18,8 +18,12 @@ import yaml
 
 from foundation.errors import ConfigError
 from pobi.publish import FORMATS
-from schemas.registry import OPS, WireSchema
+from schemas.envelope import SourceRef
+from schemas.registry import SchemaRegistry, WireSchema
 from schemas.rows import RowError, coerce_text_row
+from streams.cdc.debezium import ControlRecord, Unreadable, read_change
+from streams.cdc.mapping import map_change
+from topics.sources import ColumnMapping, SourceDefinition, TableMapping
 
 __all__ = [
     "FORMATS", "Draft", "Rejected", "Skipped", "decoded_lines", "load_header_mapping", "read_csv",
@@ -29,8 +33,6 @@ __all__ = [
 CSV_FIELD_LIMIT = 8 * 1024 * 1024  # a cell beyond this is refused (csv.malformed); below it, the record's size
 MAX_ORIGINAL_BYTES = 256 * 1024
 MAPPINGS_DIR = Path(__file__).resolve().parents[2] / "schemas" / "mappings"
-_DEBEZIUM_POSITION_KEYS = ("connector", "name", "db", "schema", "table", "lsn", "file", "pos", "row", "gtid",
-                           "txId", "change_lsn", "commit_lsn", "event_serial_no")
 
 
 @dataclass(frozen=True)
@@ -114,31 +116,88 @@ def read_jsonl(raw_lines: Iterable[bytes], encoding: str = "utf-8") -> Iterator[
             yield Draft(number, raw, None, obj)
 
 
-def read_debezium(raw_lines: Iterable[bytes], encoding: str = "utf-8") -> Iterator[Item]:
-    """Debezium JSON change events, with or without the ``schema``/``payload`` wrapper."""
-    for number, raw, obj in _json_records(raw_lines, encoding):
+def _json_values(raw_lines: Iterable[bytes], encoding: str) -> Iterator[tuple[int, bytes, Any]]:
+    """(first line, raw bytes, parsed JSON or Rejected) per JSON value: one per line, or one spread over
+    several lines (a pretty-printed Debezium event), told apart by counting brackets outside strings."""
+    chunk: list[bytes] = []
+    texts: list[str] = []
+    first, depth, in_string, escaped = 0, 0, False, False
+    for number, raw, text in decoded_lines(raw_lines, encoding):
+        if isinstance(text, Rejected):
+            yield number, raw, text
+            continue
+        if not chunk and not text.strip():
+            continue
+        if not chunk:
+            first = number
+        chunk.append(raw)
+        texts.append(text)
+        for char in text:
+            if in_string:
+                escaped, in_string = (False, True) if escaped else (char == "\\", char != '"')
+            elif char == '"':
+                in_string = True
+            elif char in "{[":
+                depth += 1
+            elif char in "}]":
+                depth -= 1
+        if depth > 0 and sum(len(r) for r in chunk) <= MAX_ORIGINAL_BYTES * 4:
+            continue
+        whole = b"\n".join(chunk)
+        try:
+            yield first, whole, orjson.loads("\n".join(texts))
+        except orjson.JSONDecodeError as exc:
+            yield first, whole, Rejected(first, whole, "json.malformed", f"not valid JSON: {exc}")
+        chunk, texts, depth, in_string, escaped = [], [], 0, False, False
+    if chunk:
+        whole = b"\n".join(chunk)
+        yield first, whole, Rejected(first, whole, "json.malformed", "the input ends inside a JSON value")
+
+
+def identity_source(dataset: str, table: str, schema: WireSchema) -> SourceDefinition:
+    """For Debezium input without ``--mapping``: columns already named as the dataset's fields."""
+    columns = {f.name: ColumnMapping(field=f.name) for f in schema.fields}
+    return SourceDefinition(source="file", department="-", system="-",
+                            tables={table: TableMapping(dataset=dataset, columns=columns)})
+
+
+def read_debezium(raw_lines: Iterable[bytes], encoding: str, registry: SchemaRegistry, dataset: str,
+                  origin: SourceRef, source: SourceDefinition | None = None) -> Iterator[Item]:
+    """Debezium JSON change events, with or without the ``schema``/``payload`` wrapper, one per line or
+    pretty-printed, through the source's mapping (``--mapping``) as the CDC stage maps them: the same event
+    ids (from the position), the commit time, transaction markers and heartbeats skipped and counted.
+    Without a mapping the rows must already use the dataset's field names and the table must be named
+    after the dataset."""
+    schema = registry.latest(dataset)
+    for number, raw, obj in _json_values(raw_lines, encoding):
         if isinstance(obj, Rejected):
             yield obj
             continue
-        payload = obj.get("payload", obj) if isinstance(obj, dict) and "payload" in obj else obj
-        if payload is None:
-            yield Skipped(number, "debezium.tombstone")
+        change = read_change(obj)
+        if isinstance(change, ControlRecord):
+            yield Skipped(number, f"debezium.{change.kind}")
             continue
-        if not isinstance(payload, dict) or "op" not in payload:
-            yield Rejected(number, raw, "debezium.not_change_event",
-                           "expected a Debezium change event with payload.op, before and after")
+        if isinstance(change, Unreadable):
+            yield Rejected(number, raw, change.reason, change.message)
             continue
-        op = payload["op"]
-        if op not in OPS:
-            yield Rejected(number, raw, "debezium.op",
-                           f"op {op!r} is not a row change (c, u, d or r) and cannot be published")
+        mapping = source
+        if mapping is None and change.table.rsplit(".", 1)[-1] == schema.subject:
+            mapping = identity_source(schema.subject, change.table, schema)
+        if mapping is None:
+            yield Rejected(number, raw, "cdc.table_not_mapped",
+                           f"table {change.table} is not {schema.subject}: give --mapping with a source definition")
             continue
-        source: dict[str, Any] = payload["source"] if isinstance(payload.get("source"), dict) else {}
-        parts = [f"{k}={source[k]}" for k in _DEBEZIUM_POSITION_KEYS if source.get(k) is not None]
-        ts = payload.get("ts_ms") or source.get("ts_ms")
-        yield Draft(number, raw, payload.get("before"), payload.get("after"), op=op,
-                    position="debezium:" + ",".join(parts) if parts else None,
-                    ts_ms=int(ts) if isinstance(ts, int | float) else None)
+        try:
+            mapped = map_change(mapping, change, registry, origin)
+        except RowError as problem:
+            yield Rejected(number, raw, problem.reason, problem.message)
+            continue
+        if mapped.dataset != schema.subject:
+            yield Rejected(number, raw, "cdc.other_dataset", f"table {change.table} maps to {mapped.dataset}, "
+                           f"not to {schema.subject} (-d)")
+            continue
+        yield Draft(number, raw, mapped.before, mapped.after, op=mapped.op, event_id=mapped.event_id,
+                    position=mapped.position, ts_ms=mapped.ts_ms)
 
 
 def load_header_mapping(path: Path | None, dataset: str) -> dict[str, str]:

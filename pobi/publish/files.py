@@ -22,11 +22,12 @@ from pobi.publish.adapters import (
     read_jsonl,
 )
 from schemas.envelope import SourceRef, build_envelope, event_id_for
-from schemas.registry import OPS, WireSchema
+from schemas.registry import OPS, SchemaRegistry, WireSchema
 from schemas.rows import RowError, check_row
 from streams.rules.ranges import EPOCH_MS_MAX, MAX_EVENT_ID
 from topics.dead_letters import DeadLetter
 from topics.producer import OversizedRecord, Publisher
+from topics.sources import load_source
 
 __all__ = ["PublishOptions", "PublishSummary", "publish_input"]
 
@@ -90,13 +91,15 @@ def _envelope(schema: WireSchema, draft: Draft, opts: PublishOptions, label: str
     )
 
 
-def _items(lines: Iterable[bytes], schema: WireSchema, opts: PublishOptions) -> Iterator[Draft | Rejected | Skipped]:
+def _items(lines: Iterable[bytes], registry: SchemaRegistry,
+           opts: PublishOptions) -> Iterator[Draft | Rejected | Skipped]:
     if opts.fmt == "jsonl":
         return read_jsonl(lines, opts.encoding)
     if opts.fmt == "debezium":
-        return read_debezium(lines, opts.encoding)
+        source = None if opts.mapping is None else load_source(opts.mapping, registry)
+        return read_debezium(lines, opts.encoding, registry, opts.dataset, opts.source, source)
     mapping = load_header_mapping(opts.mapping, opts.dataset)
-    return read_csv(lines, schema, mapping, opts.encoding, opts.delimiter)
+    return read_csv(lines, registry.latest(opts.dataset), mapping, opts.encoding, opts.delimiter)
 
 
 def _with_progress(stream: BinaryIO, size: int, label: str) -> Iterator[bytes]:
@@ -126,7 +129,7 @@ def publish_input(publisher: Publisher, path: Path | None, opts: PublishOptions,
         lines: Iterable[bytes] = (_with_progress(stream, size, label)
                                   if show_progress and size >= PROGRESS_MIN_BYTES and sys.stderr.isatty()
                                   else stream)
-        for item in _items(lines, schema, opts):
+        for item in _items(lines, publisher.codec.registry, opts):
             if isinstance(item, Skipped):
                 summary.skipped += 1
                 continue

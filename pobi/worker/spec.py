@@ -40,11 +40,13 @@ class StageSpec:
     def build(self) -> StageRunner:
         from sinks.clickhouse.stage import SinkStage
         from sinks.webhook.stage import WebhookStage
+        from streams.cdc.stage import CdcStage
         from streams.fanout.stage import FanoutStage
         from streams.normalize.stage import NormalizeStage
 
         settings = Settings(**self.settings_values)
-        kinds = {"normalize": NormalizeStage, "fanout": FanoutStage, "webhook": WebhookStage, "sink": SinkStage}
+        kinds = {"cdc": CdcStage, "normalize": NormalizeStage, "fanout": FanoutStage, "webhook": WebhookStage,
+                 "sink": SinkStage}
         if self.stage not in kinds:
             raise StageError(f"unknown stage {self.stage!r}")
         stage = kinds[self.stage](settings, datasets=list(self.datasets) or None)

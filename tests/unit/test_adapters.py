@@ -69,16 +69,19 @@ def test_csv_types_and_column_counts() -> None:
 
 
 def test_debezium_wrapped_unwrapped_tombstone_and_truncate() -> None:
-    payload = {"op": "u", "ts_ms": 1700000000000, "before": {"id_number": "1"}, "after": {"id_number": "1"},
-               "source": {"connector": "mysql", "db": "hukou", "table": "person", "file": "binlog.000003", "pos": 4711}}
+    payload = {"op": "u", "ts_ms": 1700000009999, "before": {"id_number": "1"}, "after": {"id_number": "1"},
+               "source": {"connector": "mysql", "db": "hukou", "table": "person", "file": "binlog.000003", "pos": 4711,
+                          "ts_ms": 1700000000000}}
     lines = _lines(orjson.dumps({"schema": {}, "payload": payload}).decode(), orjson.dumps(payload).decode(),
-                   "null", orjson.dumps({"payload": {**payload, "op": "t"}}).decode())
-    items = list(read_debezium(lines))
+                   "null", orjson.dumps({"payload": {**payload, "op": "t"}}).decode(),
+                   orjson.dumps({"payload": {**payload, "op": "x"}}).decode())
+    items = list(read_debezium(lines, "utf-8", default_registry(), "person", SourceRef("public-security", "hukou")))
     assert isinstance(items[0], Draft) and items[0].op == "u" and items[0].ts_ms == 1700000000000
-    assert items[0].position == "debezium:connector=mysql,db=hukou,table=person,file=binlog.000003,pos=4711"
-    assert isinstance(items[1], Draft) and items[1].position == items[0].position
-    assert isinstance(items[2], Skipped)
-    assert isinstance(items[3], Rejected) and items[3].reason == "debezium.op"
+    assert items[0].position == "debezium:mysql::hukou:hukou.person:file=binlog.000003,pos=4711,key=1"
+    assert isinstance(items[1], Draft) and items[1].event_id == items[0].event_id
+    assert isinstance(items[2], Skipped) and items[2].reason == "debezium.tombstone"
+    assert isinstance(items[3], Skipped) and items[3].reason == "debezium.truncate"
+    assert isinstance(items[4], Rejected) and items[4].reason == "debezium.not_change_event"
 
 
 @pytest.mark.parametrize(("row", "reason"), [
