@@ -111,8 +111,19 @@ class ConnectApi:
     def put_config(self, name: str, config: dict[str, str]) -> None:
         self._call("PUT", f"/connectors/{name}/config", config)
 
-    def delete(self, name: str) -> None:
-        self._call("DELETE", f"/connectors/{name}")
+    def delete(self, name: str, timeout_s: float = 30.0) -> None:
+        """Remove a connector and wait until Connect no longer lists it. Just after Connect (re)started, or
+        during a rebalance, a DELETE can be refused (409) or not yet find the connector (404): asked again."""
+        deadline = time.monotonic() + timeout_s
+        while name in self.connectors():
+            try:
+                self._call("DELETE", f"/connectors/{name}")
+            except PobiError:
+                if time.monotonic() > deadline:
+                    raise
+            if time.monotonic() > deadline:
+                raise PobiError(f"Kafka Connect still lists connector {name} after {timeout_s:.0f}s")
+            time.sleep(0.5)
 
     def status(self, name: str) -> dict[str, Any] | None:
         found = self._call("GET", f"/connectors/{name}/status")

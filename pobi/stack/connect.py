@@ -139,7 +139,7 @@ class ConnectService(Service):
     def is_ready(self) -> bool:
         """Connect answers ``/connectors`` only once it has joined its group and read its config topic."""
         try:
-            with urllib.request.urlopen(f"{self.settings.connect_url}/connectors", timeout=2) as response:
+            with urllib.request.urlopen(f"{self.settings.connect_url}/connectors", timeout=5) as response:
                 return response.status == 200 and isinstance(json.load(response), list)
         except (urllib.error.URLError, OSError, ValueError):
             return False
