@@ -1,8 +1,9 @@
 """`pobi demo`: the main job on the local stack, end to end as far as pobi goes today.
 
-Starts the stack, applies the topic catalogue, publishes a day of Fujian demo traffic — one department
-export as a CSV file through the adapter (with a broken line), the rest through the publisher client,
-plus repeats of a few events — runs the normalisation stage until it has caught up, and shows what landed
+Starts the stack, applies the topic catalogue, the contracts and the example CDC source, publishes a day of
+Fujian demo traffic — one department export as a CSV file through the adapter (with a broken line), the rest
+through the publisher client, plus repeats of a few events, and residents inserted, updated and deleted in the
+department's PostgreSQL database — runs the normalisation stage until it has caught up, and shows what landed
 where: the ledger per dataset, the dead letters by reason, and one cleaned record.
 """
 
@@ -21,6 +22,7 @@ from rich.console import Console
 from foundation.errors import PobiError
 from foundation.settings import Settings
 from pobi.cli.output import print_table
+from pobi.demo.department import DELETES, INSERTS, UPDATES, apply_demo_source, change_residents, wait_visible
 from pobi.demo.live import LiveTraffic, watch
 from pobi.demo.show import show_ledger, show_one_person, show_views
 from pobi.demo.traffic import DemoTraffic
@@ -80,10 +82,14 @@ def run_demo(settings: Settings, console: Console, scale: int = 1, duplicate_sha
     result = apply_contracts(settings, contracts, default_registry(), withdraw_missing=False)
     console.print(f"contracts: {', '.join(c.subscriber for c in contracts)} "
                   f"({len(result.published)} published, {len(result.unchanged)} unchanged)")
+    apply_demo_source(settings, console)
 
     stages = _Stages(settings)
     try:
         sent, summary, repeats, counts = _publish_day(settings, console, scale, duplicate_share)
+        changes = change_residents(settings, DemoTraffic(seed=int(time.time())))
+        console.print(f"department database: {INSERTS} residents inserted, {UPDATES} updated and {DELETES} deleted "
+                      "in hukou.residents (PostgreSQL); Debezium and the CDC stage carry them in")
         if duration or keep_running:
             live = LiveTraffic(settings, DEPARTMENTS, rate, seed=int(time.time())) if duration else None
             if live:
@@ -96,6 +102,10 @@ def run_demo(settings: Settings, console: Console, scale: int = 1, duplicate_sha
                 console.print("the stages keep running; Ctrl-C stops them")
                 watch(settings, console, 0, lambda: sum(sent.values()))
         ledger = _settle(settings, console)
+        visible = wait_visible(object_service(settings), changes)
+        console.print("the database's updates were in the 360° view " + (
+            f"{visible:.1f}s after their commit" if visible is not None
+            else "not within 60 s: see `pobi sources status`"))
     finally:
         stages.stop()
     show_ledger(ledger)
@@ -103,6 +113,7 @@ def run_demo(settings: Settings, console: Console, scale: int = 1, duplicate_sha
     person = _a_tracked_person(settings)
     if person:
         show_one_person(object_service(settings), person, console)
+    show_one_person(object_service(settings), next(iter(changes.updated)), console)
     print_table("local stack", ["service", "state", "address"],
                 [(s.name, s.state, s.address) for s in Stack(settings).status()])
     console.print("next: `pobi worker` (runs every stage until Ctrl-C; object API on 127.0.0.1:"
@@ -162,7 +173,7 @@ def _publish_day(settings: Settings, console: Console, scale: int,
     return sent, summary, repeats, counts
 
 
-STAGES = ("normalize", "fanout", "sink")  # the webhook stage is left out: the example receiver does not exist
+STAGES = ("cdc", "normalize", "fanout", "sink")  # the webhook stage is left out: the example receiver does not exist
 
 
 class _Stages:
