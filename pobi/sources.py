@@ -13,6 +13,7 @@ import time
 import urllib.error
 import urllib.request
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from confluent_kafka import Consumer, KafkaException, TopicPartition
@@ -25,7 +26,7 @@ from topics.producer import Publisher
 from topics.sources import SourceDefinition, SourceError, source_document
 
 __all__ = ["CONNECTOR_PREFIX", "ConnectApi", "SourceStatus", "apply_sources", "connector_config",
-           "source_status"]
+           "connector_name", "remove_connector", "source_status", "wait_running"]
 
 CONNECTOR_PREFIX = "pobi-"
 
@@ -130,6 +131,44 @@ class ConnectApi:
         return found if isinstance(found, dict) else None
 
 
+def _password_of(reference: str) -> str:
+    """The password a ``${dir:<folder>:<file>}`` reference in a connector's config names."""
+    folder, _, name = reference.removeprefix("${dir:").removesuffix("}").rpartition(":")
+    return (Path(folder) / name).read_text().strip()
+
+
+def remove_connector(settings: Settings, name: str, timeout_s: float = 30.0) -> None:
+    """Delete a connector and then its replication slot and publication in the source database: a slot that
+    nobody reads any more makes the department's database keep its write-ahead log for ever."""
+    import psycopg
+
+    api = ConnectApi(settings.connect_url)
+    config = api.config(name)
+    api.delete(name)
+    if not config or "slot.name" not in config:
+        return
+    slot, publication = config["slot.name"], config.get("publication.name", "")
+    try:
+        with psycopg.connect(host=config["database.hostname"], port=int(config["database.port"]),
+                             user=config["database.user"], password=_password_of(config["database.password"]),
+                             dbname=config["database.dbname"], connect_timeout=3, autocommit=True) as conn:
+            deadline = time.monotonic() + timeout_s
+            while time.monotonic() < deadline:  # the deleted task lets go of the slot within a moment
+                row = conn.execute("SELECT active FROM pg_replication_slots WHERE slot_name = %s",
+                                   (slot,)).fetchone()
+                if row is None or not row[0]:
+                    break
+                time.sleep(0.5)
+            if row is not None:
+                conn.execute("SELECT pg_drop_replication_slot(%s)", (slot,))
+            if publication:
+                conn.execute(psycopg.sql.SQL("DROP PUBLICATION IF EXISTS {}").format(
+                    psycopg.sql.Identifier(publication)))
+    except (psycopg.Error, OSError, KeyError, ValueError) as exc:
+        raise PobiError(f"connector {name} removed, but its replication slot {slot} could not be dropped "
+                        f"({str(exc).splitlines()[0][:200]}); drop it in the source database") from None
+
+
 @dataclass
 class SourcesApplied:
     created: list[str] = field(default_factory=list)
@@ -165,7 +204,7 @@ def apply_sources(settings: Settings, sources: list[SourceDefinition], *, remove
                 source_name = name[len(connector_name(settings, "")):]
                 result.removed.append(source_name)
                 if not dry_run:
-                    api.delete(name)
+                    remove_connector(settings, name)
                     publisher.produce(settings.topics.sources, source_name.encode(), None)  # type: ignore[arg-type]
     return result
 

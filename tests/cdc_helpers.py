@@ -3,7 +3,6 @@
 
 from __future__ import annotations
 
-import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import date, timedelta
@@ -14,12 +13,12 @@ import yaml
 
 from foundation.settings import Settings, load_settings
 from pobi.demo.traffic import valid_id_number
-from pobi.sources import ConnectApi, _slot, apply_sources, connector_name, wait_running
+from pobi.sources import apply_sources, connector_name, remove_connector, wait_running
 from pobi.stack.postgres import DEPARTMENT_USER, department_dsn
 from schemas.registry import default_registry
 from topics.sources import SOURCES_DIR, SourceDefinition, load_source
 
-__all__ = ["cdc_source", "department", "insert", "resident"]
+__all__ = ["cdc_source", "department", "insert", "resident", "table_source"]
 
 
 def department() -> psycopg.Connection:
@@ -40,11 +39,9 @@ def insert(conn: psycopg.Connection, table: str, rows: list[dict[str, object]]) 
                         "VALUES (%(gmsfhm)s, %(xm)s, %(xbdm)s, %(csrq)s, %(xzqh)s, %(zz)s, %(lxdh)s)", rows)
 
 
-@contextmanager
-def cdc_source(settings: Settings, unique: str, folder: Path) -> Iterator[tuple[SourceDefinition, str]]:
-    """The shipped public_security source, on a table of this test's own (``hukou.residents_<unique>``),
-    applied as a connector in the test's namespace; (the source, the table's name)."""
-    table = f"residents_{unique}"
+def table_source(settings: Settings, table: str, folder: Path) -> SourceDefinition:
+    """A department table ``hukou.<table>`` like ``hukou.residents``, and the shipped public_security source
+    mapping it instead (its password file the stack's own, the definition written to ``folder``)."""
     with department() as conn:
         conn.execute(f"CREATE TABLE hukou.{table} (LIKE hukou.residents INCLUDING ALL)")
     shipped = yaml.safe_load((SOURCES_DIR / "public_security.yaml").read_text())
@@ -52,30 +49,21 @@ def cdc_source(settings: Settings, unique: str, folder: Path) -> Iterator[tuple[
     shipped["connection"]["password_file"] = str(load_settings().password_path("postgres", DEPARTMENT_USER))
     path = folder / "public_security.yaml"
     path.write_text(yaml.safe_dump(shipped, allow_unicode=True))
-    source = load_source(path, default_registry(), settings)
+    return load_source(path, default_registry(), settings)
+
+
+@contextmanager
+def cdc_source(settings: Settings, unique: str, folder: Path) -> Iterator[tuple[SourceDefinition, str]]:
+    """The shipped public_security source, on a table of this test's own (``hukou.residents_<unique>``),
+    applied as a connector in the test's namespace; (the source, the table's name)."""
+    table = f"residents_{unique}"
+    source = table_source(settings, table, folder)
     try:
         apply_sources(settings, [source], remove_missing=False)
         status = wait_running(settings, source)
         assert status.state == "RUNNING", status
         yield source, table
     finally:
-        ConnectApi(settings.connect_url).delete(connector_name(settings, source.source))
-        _drop_slot(settings, source, table)
-
-
-def _drop_slot(settings: Settings, source: SourceDefinition, table: str) -> None:
-    """The connector's replication slot and publication, once the deleted connector let go of the slot (a
-    slot nobody reads keeps the department's WAL forever)."""
-    slot = _slot(settings, source.source)
-    with department() as conn:
-        deadline = time.monotonic() + 30
-        while time.monotonic() < deadline:
-            row = conn.execute("SELECT active FROM pg_replication_slots WHERE slot_name = %s", (slot,)).fetchone()
-            if row is None:
-                break
-            if not row[0]:
-                conn.execute("SELECT pg_drop_replication_slot(%s)", (slot,))
-                break
-            time.sleep(0.5)
-        conn.execute(f'DROP PUBLICATION IF EXISTS "{slot}"')
-        conn.execute(f"DROP TABLE IF EXISTS hukou.{table}")
+        remove_connector(settings, connector_name(settings, source.source))
+        with department() as conn:
+            conn.execute(f"DROP TABLE IF EXISTS hukou.{table}")

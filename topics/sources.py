@@ -148,6 +148,9 @@ def load_source(path: Path, registry: SchemaRegistry, settings: Settings | None 
     except ValidationError as exc:
         first = exc.errors()[0]
         loc = tuple(first["loc"])
+        connection = located.data.get("connection")
+        if loc == ("connection",) and isinstance(connection, dict) and "password" in connection:
+            loc = ("connection", "password")  # point at the password itself
         message = f"{'.'.join(map(str, loc)) or 'source'}: {first['msg'].removeprefix('Value error, ')}"
         raise SourceError(where(path, located, loc, message)) from None
     if path.stem != source.source:
