@@ -227,7 +227,7 @@ class SourceStatus:
 
 
 def _last_changes(settings: Settings, topics: list[str]) -> tuple[dict[str, int], int | None]:
-    """Records per topic, and the newest ``source.ts_ms`` among each partition's last record."""
+    """Records per topic, and the newest ``source.ts_ms`` among each partition's last records."""
     consumer = Consumer(client_config(settings, **{"group.id": settings.topics.group("sources-status"),
                                                    "enable.auto.commit": False}))
     counts: dict[str, int] = {}
@@ -243,17 +243,18 @@ def _last_changes(settings: Settings, topics: list[str]) -> tuple[dict[str, int]
                 counts[topic] += max(0, high - low)
                 if high <= low:
                     continue
-                consumer.assign([TopicPartition(topic, partition, high - 1)])
-                message = consumer.poll(5)
-                if message is None or message.error() or message.value() is None:
-                    continue
-                try:
-                    payload = json.loads(message.value() or b"{}").get("payload") or {}
-                    committed = (payload.get("source") or {}).get("ts_ms")
-                except (ValueError, AttributeError):
-                    continue
-                if isinstance(committed, int):
-                    newest = committed if newest is None else max(newest, committed)
+                # the last few records: the very last may be a tombstone after a delete
+                consumer.assign([TopicPartition(topic, partition, max(low, high - 5))])
+                for message in consumer.consume(min(5, high - low), 5):
+                    if message.error() or message.value() is None:
+                        continue
+                    try:
+                        payload = json.loads(message.value() or b"{}").get("payload") or {}
+                        committed = (payload.get("source") or {}).get("ts_ms")
+                    except (ValueError, AttributeError):
+                        continue
+                    if isinstance(committed, int):
+                        newest = committed if newest is None else max(newest, committed)
     except KafkaException as exc:
         raise PobiError(f"cannot read the CDC topics: {exc.args[0].str()}") from None
     finally:

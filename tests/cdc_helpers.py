@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import date, timedelta
@@ -11,6 +12,7 @@ from pathlib import Path
 import psycopg
 import yaml
 
+from foundation.errors import PobiError
 from foundation.settings import Settings, load_settings
 from pobi.demo.traffic import valid_id_number
 from pobi.sources import apply_sources, connector_name, remove_connector, wait_running
@@ -64,6 +66,9 @@ def cdc_source(settings: Settings, unique: str, folder: Path) -> Iterator[tuple[
         assert status.state == "RUNNING", status
         yield source, table
     finally:
-        remove_connector(settings, connector_name(settings, source.source))
+        try:
+            remove_connector(settings, connector_name(settings, source.source))
+        except PobiError as exc:  # never hide why the test itself failed
+            warnings.warn(f"the test's connector was not removed: {exc}", stacklevel=1)
         with department() as conn:
             conn.execute(f"DROP TABLE IF EXISTS hukou.{table}")

@@ -178,6 +178,10 @@ class Service(ABC):
         # reap the child if this process is its parent (stack up and down in one process, as tests do)
         with contextlib.suppress(ChildProcessError):
             os.waitpid(pid, os.WNOHANG)
+        # a process whose main thread is gone may still hold its ports while its other threads exit (a JVM)
+        deadline = time.monotonic() + 10
+        while any(port_is_open(self.host, p) for p in self.ports) and time.monotonic() < deadline:
+            time.sleep(0.1)
         self._forget()
         return True
 

@@ -16,6 +16,7 @@ import orjson
 import pytest
 
 from pobi.stack.manager import Stack
+from pobi.stack.service import port_is_open
 from schemas.codec import Codec
 from streams.cdc.debezium import RowChange, read_change
 from streams.cdc.stage import CdcStage
@@ -34,7 +35,8 @@ def _kill_and_restart_connect(stack: Stack) -> None:
     assert pid is not None
     with contextlib.suppress(ProcessLookupError):
         os.killpg(pid, signal.SIGKILL)
-    while connect.our_pid() is not None:
+    # the JVM's last threads close its sockets a moment after its main thread is gone
+    while connect.our_pid() is not None or any(port_is_open(connect.host, p) for p in connect.ports):
         time.sleep(0.1)
     connect.start()
 
