@@ -38,15 +38,17 @@ from schemas.projection import DeliveryDecoder
 from schemas.registry import default_registry
 from sinks.clickhouse.migrate import apply_migrations
 from sinks.clickhouse.writer import ClickHouseWriter
-from tests.cdc_helpers import department, insert, resident, table_source
 from topics.admin import admin_client
 from topics.contract import SubscriptionContract
 from topics.dead_letters import DLQ_STAGES
 from topics.subscriptions import apply_contracts, read_documents
 
 sys.path.insert(0, str(Path(__file__).parent))
+sys.path.insert(0, str(Path(__file__).parents[1]))  # the department table and source the CDC tests use
 from common import machine, remove_topics, write_report
 from sink_bench import EVERYONE, WorkerMemory, _percentiles
+
+from tests.cdc_helpers import department, insert, resident, table_source
 
 DATASETS = ["person", "enterprise", "licence", "approval_case", "sensor_reading"]
 
@@ -58,7 +60,8 @@ def prepare(tag: str, folder: Path) -> tuple[Settings, object, str]:
                                                                                              "out.everyone")]
     new = [NewTopic(n, 6, 1) for n in names] + [NewTopic(t, 1, 1) for t in (settings.topics.subscriptions,
                                                                             settings.topics.sources)]
-    for fut in admin_client(settings).create_topics(new).values():
+    admin = admin_client(settings)  # must outlive its futures
+    for fut in admin.create_topics(new).values():
         fut.result(timeout=15)
     apply_contracts(settings, [SubscriptionContract.model_validate(EVERYONE)], default_registry())
     writer = ClickHouseWriter(settings, wait=False)

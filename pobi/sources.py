@@ -21,7 +21,8 @@ from confluent_kafka import Consumer, KafkaException, TopicPartition
 from foundation.errors import PobiError
 from foundation.kafka import client_config
 from foundation.settings import Settings
-from topics.catalogue import load_catalogue
+from topics.admin import admin_client, apply_catalogue
+from topics.catalogue import Catalogue, TopicSpec, load_catalogue
 from topics.producer import Publisher
 from topics.sources import SourceDefinition, SourceError, source_document
 
@@ -40,13 +41,24 @@ def _slot(settings: Settings, source: str) -> str:
     return re.sub(r"[^a-z0-9_]", "_", settings.topics.named(f"pobi_{source}").lower())[:63]
 
 
+def source_topics(settings: Settings, source: SourceDefinition) -> Catalogue:
+    """The topics Debezium writes for ``source``: one per table, its transaction markers, its heartbeats.
+    Created before the connector, so the CDC stage (which reads ``cdc.*`` by pattern) already follows them
+    when the first change arrives, instead of finding a new topic at its next metadata refresh."""
+    prefix = settings.topics.cdc_prefix(source.source)
+    replication = next(t.replication for t in load_catalogue().topics if t.name == "pobi.sources")
+    names = [*(f"{prefix}.{table}" for table in source.tables), f"{prefix}.transaction",
+             f"{settings.topics.cdc_heartbeats}.{prefix}"]
+    return Catalogue({}, [TopicSpec(n, 3, replication, description=f"Debezium: {source.source}") for n in names])
+
+
 def connector_config(settings: Settings, source: SourceDefinition) -> dict[str, str]:
     """Debezium's PostgreSQL connector for ``source`` (which must have a connection)."""
     connection = source.connection
     if connection is None:
         raise SourceError(f"source {source.source} has no connection: it can map files, not feed a connector")
     password = connection.password_path(settings)
-    replication = str(next(t.replication for t in load_catalogue().topics if t.name == "pobi.sources"))
+    replication = str(source_topics(settings, source).topics[0].replication)
     return {
         "connector.class": "io.debezium.connector.postgresql.PostgresConnector",
         "tasks.max": "1",
@@ -64,6 +76,8 @@ def connector_config(settings: Settings, source: SourceDefinition) -> dict[str, 
         "snapshot.mode": "initial",
         "provide.transaction.metadata": "true",
         "heartbeat.interval.ms": "10000",
+        # Debezium waits this long to fill a batch (500 ms by default: half of the commit-to-Kafka time)
+        "poll.interval.ms": "100",
         "topic.heartbeat.prefix": settings.topics.cdc_heartbeats,
         "decimal.handling.mode": "string",
         "tombstones.on.delete": "true",
@@ -198,6 +212,7 @@ def apply_sources(settings: Settings, sources: list[SourceDefinition], *, remove
                               json.dumps(source_document(source), ensure_ascii=False).encode())
             publisher.flush()
             if current != config:
+                apply_catalogue(admin_client(settings), source_topics(settings, source))
                 api.put_config(name, config)
         if remove_missing:
             for name in sorted(existing - set(wanted)):
