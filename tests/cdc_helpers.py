@@ -32,7 +32,7 @@ def department() -> psycopg.Connection:
 def resident(n: int, county: str = "350102") -> dict[str, object]:
     born = date(1960, 1, 1) + timedelta(days=(37 * n) % 20_000)  # unique with the sequence below 20,000
     return {"gmsfhm": valid_id_number(county, born, n), "xm": f"陈{'志明文华'[n % 4]}{n}", "xbdm": "12"[n % 2],
-            "csrq": born, "xzqh": county, "zz": f"福州市鼓楼区湖东路{n}号", "lxdh": f"1390591{n:04d}"}
+            "csrq": born, "xzqh": county, "zz": f"福州市鼓楼区湖东路{n}号", "lxdh": f"139{n:08d}"}
 
 
 def insert(conn: psycopg.Connection, table: str, rows: list[dict[str, object]]) -> None:

@@ -77,6 +77,10 @@ def desired_acls(catalogue: Catalogue, subscribers: Iterable[str],
             acls.update(_topic(principal, topic_name("dlq.ingest"), "WRITE", "DESCRIBE"))
     worker = WORKER_PRINCIPAL
     acls.update(_topic(worker, topic_name("ingest."), "READ", "DESCRIBE", pattern="PREFIXED"))
+    # the CDC stage may follow the sources and Debezium's topics; writing ingest.* stays the departments' own
+    # right (change data capture runs in the plaintext profile only, until it has a principal of its own)
+    acls.update(_topic(worker, topic_name("cdc."), "READ", "DESCRIBE", pattern="PREFIXED"))
+    acls.update(_topic(worker, topic_name("pobi.sources"), "READ", "DESCRIBE"))
     for family in ("norm.", "dlq.", "out."):
         acls.update(_topic(worker, topic_name(family), "READ", "WRITE", "DESCRIBE", pattern="PREFIXED"))
     acls.update(_topic(worker, topic_name("audit.delivery"), "READ", "WRITE", "DESCRIBE"))  # the sink reads it
