@@ -16,6 +16,7 @@ from pobi.cli import (
     bench,
     demo,
     dlq,
+    doctor,
     ledger,
     objects,
     publish,
@@ -40,6 +41,20 @@ app = typer.Typer(
     name="pobi", help="破壁 — a real-time data hub for government change events.",
     no_args_is_help=True, pretty_exceptions_enable=False, rich_markup_mode=None, add_completion=False,
 )
+
+
+def _print_version(asked: bool) -> None:
+    if asked:
+        print(f"pobi {doctor.pobi_version()}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _options(version: bool = typer.Option(False, "--version", callback=_print_version, is_eager=True,
+                                          help="print pobi's version and exit")) -> None:
+    """破壁 — a real-time data hub for government change events."""
+
+
 app.add_typer(stack.app, name="stack")
 app.add_typer(topics.app, name="topics")
 app.add_typer(schemas.app, name="schemas")
@@ -52,6 +67,8 @@ app.add_typer(ledger.app, name="ledger")
 app.add_typer(bench.app, name="bench")
 app.command("publish")(publish.publish)
 app.command("demo")(demo.demo)
+app.command("doctor")(doctor.doctor)
+app.command("version")(doctor.version)
 app.command("worker")(worker.worker)
 app.command("subscribe")(subscribe.subscribe)
 app.command("object")(objects.object_)
