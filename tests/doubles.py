@@ -15,6 +15,7 @@ from confluent_kafka import TopicPartition
 
 from foundation.errors import PublishError
 from schemas.codec import Codec
+from schemas.envelope import record_key
 from streams.dedup import Candidate, Confirmation, StateWrite, Verdict
 from topics.dead_letters import DeadLetter
 
@@ -117,6 +118,10 @@ class FakePublisher:
 
     def produce_with_headers(self, topic: str, key: bytes | None, value: bytes, headers: object) -> None:
         self.produce(topic, key, value)
+
+    def send_event(self, dataset: str, envelope: dict[str, Any], topic: str) -> None:
+        schema = self.codec.registry.latest(dataset)
+        self.produce(topic, record_key(schema, envelope), self.codec.encode_with(schema, envelope))
 
     def send_dead_letter(self, letter: DeadLetter, topic: str) -> None:
         self.letters.append((topic, letter))

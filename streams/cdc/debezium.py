@@ -68,13 +68,16 @@ def _column_types(schema: dict[str, Any] | None) -> tuple[dict[str, str], dict[s
     """Column → logical type name, and column → decimal scale, from the envelope's ``after``/``before``."""
     types: dict[str, str] = {}
     scales: dict[str, int] = {}
-    for side in (schema or {}).get("fields", []) if schema else []:
+    sides = (schema or {}).get("fields")
+    for side in sides if isinstance(sides, list) else []:
         if not isinstance(side, dict) or side.get("field") not in ("before", "after"):
             continue
-        for column in side.get("fields", []) or []:
+        columns = side.get("fields")
+        for column in columns if isinstance(columns, list) else []:
             if isinstance(column, dict) and column.get("name") and isinstance(column.get("field"), str):
                 types[column["field"]] = str(column["name"])
-                scale = (column.get("parameters") or {}).get("scale")
+                parameters = column.get("parameters")
+                scale = parameters.get("scale") if isinstance(parameters, dict) else None
                 if isinstance(scale, str) and scale.isdigit():
                     scales[column["field"]] = int(scale)
     return types, scales

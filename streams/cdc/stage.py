@@ -28,7 +28,7 @@ from schemas.rows import RowError
 from streams.cdc.debezium import ControlRecord, Unreadable, read_change
 from streams.cdc.mapping import map_change
 from streams.runner import completed
-from topics.dead_letters import DeadLetter
+from topics.dead_letters import DeadLetter, DlqLimit
 from topics.producer import OversizedRecord, Publisher
 from topics.sources import SourceBook, SourceDefinition
 
@@ -54,6 +54,7 @@ class CdcStage:
         self._dlq_topic = settings.topics.dlq("ingest")
         self._cdc_prefix = settings.topics.named("cdc.")
         self._heartbeats = settings.topics.cdc_heartbeats + "."
+        self._limit = DlqLimit(self.name, settings.dlq_limit, settings.dlq_limit_window)
 
     def topics(self) -> list[str]:
         return [self.settings.topics.cdc_pattern]
@@ -69,9 +70,17 @@ class CdcStage:
     def handle(self, messages: list[Message]) -> Future[None]:
         self.book.refresh()
         counts: Counter[tuple[str, str]] = Counter()
+        refused: Counter[str] = Counter()
         for message in messages:
-            dataset, outcome = self._one(message)
+            try:
+                dataset, outcome = self._one(message)
+            except Exception as exc:  # a bug must not stop the hub on one record: it waits in the DLQ
+                logger.error("CDC of %s[%d]@%d failed unexpectedly: %s", *origin(message), exc)
+                dataset, outcome = self._dead(message, "-", "cdc.unexpected_error",
+                                              f"{type(exc).__name__}: {str(exc)[:500]}")
+                refused["cdc.unexpected_error"] += 1
             counts[(dataset, outcome)] += 1
+        self._limit.observe(len(messages), refused)
         self.publisher.flush()
         for (dataset, outcome), n in counts.items():
             metrics().events.labels(dataset, self.name, outcome).inc(n)

@@ -102,3 +102,13 @@ def test_controls_are_named() -> None:
     assert read_change(None) == ControlRecord("tombstone")
     assert read_change({"status": "END", "id": "1:2", "event_count": 0}) == ControlRecord("transaction.end")
     assert isinstance(read_change({"op": "c", "after": {}, "source": {"table": "t", "ts_ms": 1}}), RowChange)
+
+
+@pytest.mark.parametrize("schema", [{"fields": 5}, {"fields": [{"field": "after", "fields": 7}]}, [1, 2],
+                                    {"fields": [{"field": "after", "fields": [{"field": "x", "name": "y",
+                                                                               "parameters": "z"}]}]}])
+def test_a_forged_schema_never_stops_the_reader(schema: object) -> None:
+    event = orjson.loads((SAMPLES / "postgresql.jsonl").read_bytes().splitlines()[0])
+    event["schema"] = schema
+    change = read_change(event)  # the schema only refines types: the row change is still read
+    assert isinstance(change, RowChange) and change.after is not None
