@@ -21,7 +21,7 @@ from topics.admin import records_to_end
 from topics.dead_letters import DLQ_STAGES, REPLAY_HEADER, REPLAYABLE
 from topics.producer import Publisher
 
-__all__ = ["DLQ_STAGES", "DeadLetterRecord", "ReplayReport", "read_dead_letters", "replay"]
+__all__ = ["DLQ_STAGES", "DeadLetterRecord", "ReplayReport", "plan_replay", "read_dead_letters", "replay"]
 
 
 
@@ -72,18 +72,30 @@ def _read_topic(consumer: Consumer, codec: Codec, name: str, reason: str | None,
         yield DeadLetterRecord(name, p, offset, letter)
 
 
-def replay(settings: Settings, records: list[DeadLetterRecord]) -> ReplayReport:
-    report = ReplayReport()
-    if not records:
+def plan_replay(records: list[DeadLetterRecord]) -> tuple[list[DeadLetterRecord], dict[str, int]]:
+    """(the letters that can go back to their topic, why the others cannot → how many): what a replay does and
+    what its dry run reports, from one rule."""
+    replayable: list[DeadLetterRecord] = []
+    skipped: dict[str, int] = {}
+    for record in records:
+        letter = record.letter
+        if letter["stage"] not in REPLAYABLE or not letter["source_topic"]:
+            why = f"{letter['stage']} dead letters have no topic to go back to; fix the source and publish again"
+            skipped[why] = skipped.get(why, 0) + 1
+        else:
+            replayable.append(record)
+    return replayable, skipped
+
+
+def replay(settings: Settings, records: list[DeadLetterRecord], *, dry_run: bool = False) -> ReplayReport:
+    replayable, skipped = plan_replay(records)
+    report = ReplayReport(skipped=skipped)
+    if dry_run or not replayable:
+        report.replayed = len(replayable) if dry_run else 0
         return report
     with Publisher(settings) as publisher:
-        for record in records:
+        for record in replayable:
             letter = record.letter
-            if letter["stage"] not in REPLAYABLE or not letter["source_topic"]:
-                why = (f"{letter['stage']} dead letters have no topic to go back to; fix the source and publish "
-                       "again")
-                report.skipped[why] = report.skipped.get(why, 0) + 1
-                continue
             publisher.produce_with_headers(letter["source_topic"], letter["original_key"], letter["original"],
                                            [(REPLAY_HEADER, record.where.encode())])
             report.replayed += 1

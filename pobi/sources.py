@@ -189,6 +189,7 @@ class SourcesApplied:
     updated: list[str] = field(default_factory=list)
     unchanged: list[str] = field(default_factory=list)
     removed: list[str] = field(default_factory=list)
+    kept: list[str] = field(default_factory=list)  # pobi's connectors whose source is not in the folder
 
 
 def apply_sources(settings: Settings, sources: list[SourceDefinition], *, remove_missing: bool = True,
@@ -200,6 +201,8 @@ def apply_sources(settings: Settings, sources: list[SourceDefinition], *, remove
     existing = {name for name in api.connectors() if name.startswith(connector_name(settings, ""))}
     result = SourcesApplied()
     wanted = {connector_name(settings, s.source): s for s in sources}
+    if not remove_missing:
+        result.kept = [name[len(connector_name(settings, "")):] for name in sorted(existing - set(wanted))]
     with Publisher(settings) as publisher:
         for name, source in wanted.items():
             config = connector_config(settings, source)

@@ -29,7 +29,8 @@ from topics.documents import DocumentBook
 from topics.producer import Publisher
 
 __all__ = ["CONTRACTS_DIR", "ApplyResult", "ContractBook", "apply_contracts", "contract_document",
-           "deployment_catalogue", "load_contracts", "read_documents", "refuse_other_key", "subscribers_in"]
+           "deployment_catalogue", "load_contracts", "read_documents", "refuse_other_key", "subscribers_in",
+           "version_problems"]
 
 logger = logging.getLogger(__name__)
 CONTRACTS_DIR = Path(__file__).with_name("contracts")
@@ -80,20 +81,40 @@ def read_documents(settings: Settings, timeout_s: float = 10.0) -> dict[str, dic
         book.close()
 
 
+def version_problems(current: dict[str, dict[str, Any]], contracts: list[SubscriptionContract]) -> list[str]:
+    """Contracts whose content differs from the one in force under the same (or a lower) version: refused by
+    apply and reported by validate, from this one rule."""
+    problems = []
+    for contract in contracts:
+        before = (current.get(contract.subscriber) or {}).get("contract")
+        new = contract.model_dump(mode="json", by_alias=True, exclude_none=True)
+        if isinstance(before, dict) and before != new and before.get("version", 0) >= contract.version:
+            problems.append(f"{contract.subscriber}: the contract changed but its version stayed at "
+                            f"{before.get('version')}; raise it")
+    return problems
+
+
 @dataclass
 class ApplyResult:
     published: list[str] = field(default_factory=list)
     unchanged: list[str] = field(default_factory=list)
     withdrawn: list[str] = field(default_factory=list)
+    kept: list[str] = field(default_factory=list)  # in force on the hub, not in the folder, not withdrawn
 
 
 def apply_contracts(settings: Settings, contracts: list[SubscriptionContract], registry: SchemaRegistry,
-                    *, withdraw_missing: bool = True) -> ApplyResult:
+                    *, withdraw_missing: bool = True, dry_run: bool = False) -> ApplyResult:
     """Publish new and changed contracts; withdraw (tombstone) those no longer in the folder. A contract
-    whose content changed must carry a higher version, so deliveries name the terms they were made under."""
+    whose content changed must carry a higher version, so deliveries name the terms they were made under.
+    ``dry_run`` makes the same checks and says what would change, publishing nothing."""
     current = read_documents(settings)
-    key_id = hub_key_id(hub_key(settings, create=True))
-    refuse_other_key(current, key_id, settings)
+    key_id = ""
+    if not dry_run or (settings.secrets_path / "hub.key").exists():  # a dry run makes no key
+        key_id = hub_key_id(hub_key(settings, create=not dry_run))
+        refuse_other_key(current, key_id, settings)
+    problems = version_problems(current, contracts)
+    if problems:
+        raise ContractError(problems[0])
     result = ApplyResult()
     topic = settings.topics.subscriptions
     with Publisher(settings) as publisher:
@@ -103,16 +124,18 @@ def apply_contracts(settings: Settings, contracts: list[SubscriptionContract], r
             if before and before["contract"] == new:
                 result.unchanged.append(contract.subscriber)
                 continue
-            if before and before["contract"]["version"] >= contract.version:
-                raise ContractError(f"{contract.subscriber}: the contract changed but its version stayed at "
-                                    f"{before['contract']['version']}; raise it")
-            document = contract_document(contract, registry, before, key_id)
-            publisher.produce(topic, contract.subscriber.encode(), json.dumps(document, ensure_ascii=False).encode())
             result.published.append(contract.subscriber)
-        if withdraw_missing:
-            for subscriber in sorted(set(current) - {c.subscriber for c in contracts}):
+            if not dry_run:
+                document = contract_document(contract, registry, before, key_id)
+                publisher.produce(topic, contract.subscriber.encode(),
+                                  json.dumps(document, ensure_ascii=False).encode())
+        for subscriber in sorted(set(current) - {c.subscriber for c in contracts}):
+            if not withdraw_missing:
+                result.kept.append(subscriber)
+                continue
+            result.withdrawn.append(subscriber)
+            if not dry_run:
                 publisher.produce(topic, subscriber.encode(), None)  # type: ignore[arg-type]  # a tombstone
-                result.withdrawn.append(subscriber)
     return result
 
 

@@ -46,13 +46,15 @@ def list_(stage: str | None = typer.Option(None, "--stage", help="ingest, normal
           since: str | None = typer.Option(None, "--since", help="2h, 30m, 7d, or an ISO date/time"),
           limit: int = typer.Option(50, "--limit", min=1, help="show at most this many"),
           as_json: bool = typer.Option(False, "--json", help="print JSON (original bytes as hex)")) -> None:
-    """Dead letters, with their reason and where they came from."""
+    """Dead letters, newest first, with their reason and where they came from. Example:
+    `pobi dlq list --stage normalize --reason id_number --since 2h`."""
     from foundation.clock import CST
     from pobi.dlq import read_dead_letters
 
     _check_stage(stage)
     records = list(read_dead_letters(get_settings(), stage, reason, parse_since(since)))
-    shown = records[-limit:]
+    # newest first across partitions and stages (a topic is ordered per partition only)
+    shown = sorted(records, key=lambda r: r.letter["ts_ms"], reverse=True)[:limit]
     if as_json:
         print_json([{"dlq": r.where, **{k: (v.hex() if isinstance(v, bytes) else v) for k, v in r.letter.items()}}
                     for r in shown])
@@ -73,13 +75,13 @@ def replay(stage: str = typer.Option("normalize", "--stage", help="whose dead le
            dry_run: bool = typer.Option(False, "--dry-run", help="say what would be replayed, send nothing"),
            as_json: bool = typer.Option(False, "--json", help="print the report as JSON")) -> None:
     """Send dead letters back through their stage (after a rule or data fix); replaying twice is harmless."""
-    from pobi.dlq import ReplayReport, read_dead_letters
+    from pobi.dlq import read_dead_letters
     from pobi.dlq import replay as replay_records
 
     _check_stage(stage)
     settings = get_settings()
     records = list(read_dead_letters(settings, stage, reason, parse_since(since)))
-    report = ReplayReport(replayed=len(records)) if dry_run else replay_records(settings, records)
+    report = replay_records(settings, records, dry_run=dry_run)
     if as_json:
         print_json({"replayed": report.replayed, "skipped": report.skipped, "dry_run": dry_run})
         return

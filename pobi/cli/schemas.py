@@ -16,17 +16,22 @@ RootOption = typer.Option(SCHEMA_ROOT, "--root", exists=True, file_okay=False,
 
 
 @app.command()
-def check(root: Path = RootOption) -> int:
-    """Every version reads every other version's data (FULL_TRANSITIVE). Exit 3 naming what breaks."""
+def check(root: Path = RootOption,
+          as_json: bool = typer.Option(False, "--json", help="machine-readable output")) -> int:
+    """Every version reads every other version's data (FULL_TRANSITIVE). Exit 3 naming what breaks.
+    Example: `pobi schemas check --json`."""
     from schemas.compatibility import check_registry
 
     registry = SchemaRegistry(root)
     if not registry.subjects:
         raise typer.BadParameter(f"no schemas under {root}", param_hint="--root")
     problems = check_registry(registry)
+    total = sum(len(registry.versions(s)) for s in registry.subjects)
+    if as_json:
+        print_json({"schemas": len(registry.subjects), "versions": total, "incompatibilities": problems})
+        return 3 if problems else 0
     for problem in problems:
         console.print(f"[red]incompatible[/] {problem}", soft_wrap=True)
-    total = sum(len(registry.versions(s)) for s in registry.subjects)
     console.print(f"{len(registry.subjects)} schemas, {total} versions: "
                   + (f"{len(problems)} incompatibilities" if problems else "all FULL_TRANSITIVE compatible"))
     return 3 if problems else 0

@@ -51,11 +51,11 @@ def validate(sources: Path | None = SourcesOption) -> None:
 @app.command()
 def apply(sources: Path | None = SourcesOption,
           dry_run: bool = typer.Option(False, "--dry-run", help="say what would change; change nothing"),
-          keep_missing: bool = typer.Option(False, "--keep-missing",
-                                            help="do not remove pobi's connectors whose source is not in the folder"),
-          ) -> None:
+          prune: bool = typer.Option(False, "--prune", help="remove pobi's connectors (with their slots) whose "
+                                     "source is not in the folder; without it they are kept")) -> None:
     """Create or update one Debezium connector per source on Kafka Connect, and publish its mapping to
-    pobi.sources (the worker's CDC stage follows it). Nothing is applied if any definition is refused."""
+    pobi.sources (the worker's CDC stage follows it). Nothing is applied if any definition is refused.
+    Example: `pobi sources apply --dry-run`."""
     from pobi.sources import apply_sources
     from topics.admin import admin_client, apply_catalogue
     from topics.subscriptions import deployment_catalogue
@@ -64,10 +64,11 @@ def apply(sources: Path | None = SourcesOption,
     settings = get_settings()
     if not dry_run:
         apply_catalogue(admin_client(settings), deployment_catalogue(settings))
-    result = apply_sources(settings, found, remove_missing=not keep_missing, dry_run=dry_run)
+    result = apply_sources(settings, found, remove_missing=prune, dry_run=dry_run)
     verb = "would be " if dry_run else ""
     print_changes([*(f"{verb}created {s}" for s in result.created), *(f"{verb}updated {s}" for s in result.updated),
-                   *(f"{verb}removed {s}" for s in result.removed)],
+                   *(f"{verb}removed {s}" for s in result.removed),
+                   *(f"kept {s}: applied but not in the folder (--prune removes it)" for s in result.kept)],
                   f"{len(result.created)} {verb}created, {len(result.updated)} {verb}updated, "
                   f"{len(result.unchanged)} unchanged, {len(result.removed)} {verb}removed")
 

@@ -33,24 +33,54 @@ def _load(folder: Path | None) -> tuple[list[Any], list[str]]:
 
 
 @app.command()
-def validate(contracts: Path | None = ContractsOption) -> None:
-    """Check every contract in the folder; each problem is one line `file:line: problem`. Exit 3 if any."""
+def validate(contracts: Path | None = ContractsOption,
+             as_json: bool = typer.Option(False, "--json", help="machine-readable output")) -> None:
+    """Check every contract in the folder; each problem is one line `file:line: problem`. Exit 3 if any.
+    Example: `pobi subscriptions validate --contracts topics/contracts --json`."""
     found, problems = _load(contracts)
+    against_hub = _against_hub(found)
+    problems += against_hub[1]
+    if as_json:
+        print_json({"compared_with_hub": against_hub[0], "valid": [
+                       {"subscriber": c.subscriber, "version": c.version, "datasets": sorted(c.datasets),
+                               "delivery": c.delivery, "valid_until": str(c.valid_until)} for c in found],
+                    "refused": problems})
+        if problems:
+            raise typer.Exit(EXIT_ATTENTION)
+        return
     for contract in found:
         console.print(f"ok {contract.subscriber} v{contract.version} ({', '.join(contract.datasets)}, "
                       f"{contract.delivery}, valid until {contract.valid_until})")
     for problem in problems:
         console.print(f"[red]refused[/] {problem}", soft_wrap=True)
+    console.print(against_hub[0], soft_wrap=True, highlight=False)
     if problems:
         raise typer.Exit(EXIT_ATTENTION)
 
 
+def _against_hub(found: list[Any]) -> tuple[str, list[str]]:
+    """What `apply` would refuse given the contracts in force, when the hub answers: (a line saying whether
+    the folder was compared with it, the refusals)."""
+    from foundation.kafka import require_kafka
+    from topics.subscriptions import read_documents, version_problems
+
+    settings = get_settings()
+    try:
+        require_kafka(settings, timeout_s=3)
+        current = read_documents(settings, timeout_s=5)
+    except PobiError as exc:
+        return f"not compared with the contracts in force: {exc}", []
+    return f"compared with the {len(current)} contract(s) in force on the hub", version_problems(current, found)
+
+
 @app.command()
 def apply(contracts: Path | None = ContractsOption,
-          keep_missing: bool = typer.Option(False, "--keep-missing",
-                                            help="do not withdraw contracts that are not in the folder")) -> None:
+          dry_run: bool = typer.Option(False, "--dry-run", help="say what would change; change nothing"),
+          prune: bool = typer.Option(False, "--prune", help="withdraw the contracts in force that are not in the "
+                                     "folder (without it they are kept and listed)")) -> None:
     """Publish the folder's contracts to pobi.subscriptions (workers pick them up at once) and create their
-    feeds; contracts no longer in the folder are withdrawn. Nothing is applied if any contract is refused."""
+    feeds. Nothing is applied if any contract is refused; a contract in force but not in the folder is
+    withdrawn only with --prune. Example: `pobi subscriptions apply --dry-run`."""
     from schemas.registry import default_registry
     from topics.admin import admin_client, apply_catalogue
     from topics.subscriptions import apply_contracts, deployment_catalogue
@@ -61,12 +91,15 @@ def apply(contracts: Path | None = ContractsOption,
             console.print(f"[red]refused[/] {problem}", soft_wrap=True)
         raise PobiError(f"{len(problems)} contract(s) refused; nothing was applied")
     settings = get_settings()
-    apply_catalogue(admin_client(settings), deployment_catalogue(settings, catalogue_paths(contracts, None)[0]))
-    result = apply_contracts(settings, found, default_registry(), withdraw_missing=not keep_missing)
-    print_changes([*(f"published {s}" for s in result.published),
-                   *(f"withdrawn {s}: its deliveries stop" for s in result.withdrawn)],
-                  f"{len(result.published)} published, {len(result.unchanged)} unchanged, "
-                  f"{len(result.withdrawn)} withdrawn")
+    if not dry_run:
+        apply_catalogue(admin_client(settings), deployment_catalogue(settings, catalogue_paths(contracts, None)[0]))
+    result = apply_contracts(settings, found, default_registry(), withdraw_missing=prune, dry_run=dry_run)
+    verb = "would be " if dry_run else ""
+    print_changes([*(f"{verb}published {s}" for s in result.published),
+                   *(f"{verb}withdrawn {s}: its deliveries stop" for s in result.withdrawn),
+                   *(f"kept {s}: in force but not in the folder (--prune withdraws it)" for s in result.kept)],
+                  f"{len(result.published)} {verb}published, {len(result.unchanged)} unchanged, "
+                  f"{len(result.withdrawn)} {verb}withdrawn, {len(result.kept)} kept")
 
 
 def _documents() -> dict[str, Any]:

@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING
 
 import typer
 
-from pobi.cli.output import console, get_settings, print_table
+from pobi.cli.output import console, get_settings, print_json, print_table
 
 if TYPE_CHECKING:
     from sinks.clickhouse.writer import ClickHouseWriter
@@ -30,18 +30,23 @@ def migrate() -> None:
 
 
 @app.command()
-def status() -> None:
-    """Applied migrations and the rows of each view."""
+def status(as_json: bool = typer.Option(False, "--json", help="machine-readable output")) -> None:
+    """Applied migrations and the clean events per dataset. Example: `pobi views status --json`."""
     from sinks.clickhouse.queries import VIEW_QUERIES
     from sinks.clickhouse.writer import ClickHouseWriter
 
     settings = get_settings()
     writer = ClickHouseWriter(settings, wait=False)
     db = settings.clickhouse_database
-    print_table("migrations", ["version", "name", "applied"],
-                writer.execute(f"SELECT version, name, applied_at FROM {db}.schema_migrations ORDER BY version"))
-    print_table("events per dataset", ["dataset", "events"],
-                writer.execute(VIEW_QUERIES["event_counts"].replace("{db}", db)))
+    migrations = writer.execute(f"SELECT version, name, applied_at FROM {db}.schema_migrations ORDER BY version")
+    counts = writer.execute(VIEW_QUERIES["event_counts"].replace("{db}", db))
+    if as_json:
+        print_json({"database": db,
+                    "migrations": [{"version": v, "name": n, "applied": str(at)} for v, n, at in migrations],
+                    "events": {dataset: n for dataset, n in counts}})
+        return
+    print_table("migrations", ["version", "name", "applied"], migrations)
+    print_table("events per dataset", ["dataset", "events"], counts)
 
 
 @app.command()
