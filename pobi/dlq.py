@@ -59,7 +59,7 @@ def read_dead_letters(settings: Settings, stage: str | None = None, reason: str 
 
 def _read_topic(consumer: Consumer, codec: Codec, name: str, reason: str | None,
                 since_ms: int | None) -> Iterator[DeadLetterRecord]:
-    for message in records_to_end(consumer, name):
+    for message in records_to_end(consumer, name, since_ms):
         _topic, p, offset = origin(message)
         try:
             _schema, letter = codec.decode(message.value())

@@ -222,9 +222,10 @@ def wait_for_group(settings: Settings, group: str, topics: list[str], timeout_s:
         time.sleep(0.3)
 
 
-def records_to_end(consumer: Consumer, name: str) -> Iterator[Message]:
-    """Every record of topic ``name`` from its start to the end offsets it has now (none if it does not
-    exist), read with ``consumer`` by assignment; the consumer is unassigned afterwards."""
+def records_to_end(consumer: Consumer, name: str, since_ms: int | None = None) -> Iterator[Message]:
+    """Every record of topic ``name`` from its start (or, with ``since_ms``, from the first record written at
+    or after that time: a seek by the broker's time index, not a read of what came before) to the end offsets
+    it has now (none if it does not exist), read with ``consumer`` by assignment; unassigned afterwards."""
     topic = consumer.list_topics(name, timeout=_TIMEOUT_S).topics.get(name)
     if topic is None or topic.error:
         return
@@ -235,7 +236,18 @@ def records_to_end(consumer: Consumer, name: str) -> Iterator[Message]:
             remaining[p] = high
     if not remaining:
         return
-    consumer.assign([TopicPartition(name, p, 0) for p in remaining])
+    starts = {p: 0 for p in remaining}
+    if since_ms is not None:
+        found = consumer.offsets_for_times([TopicPartition(name, p, since_ms) for p in remaining],
+                                           timeout=_TIMEOUT_S)
+        for tp in found:
+            if tp.offset < 0:  # nothing written there since then
+                del remaining[tp.partition]
+            else:
+                starts[tp.partition] = tp.offset
+        if not remaining:
+            return
+    consumer.assign([TopicPartition(name, p, starts[p]) for p in remaining])
     try:
         while remaining:
             for message in consumer.consume(1000, 2.0):

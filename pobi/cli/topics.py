@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING
 
 import typer
 
+from foundation.errors import PobiError
 from pobi.cli.output import get_settings, print_changes, print_json, print_table
 
 if TYPE_CHECKING:
@@ -63,12 +64,22 @@ def apply(as_json: bool = JsonOption, catalogue: Path | None = CatalogueOption,
 @app.command("list")
 def list_topics(as_json: bool = JsonOption, catalogue: Path | None = CatalogueOption,
                 contracts: Path | None = ContractsOption) -> None:
-    """Every catalogue topic and every cluster topic, side by side."""
+    """Every catalogue topic and every cluster topic, side by side. The feeds are those of the contracts in
+    force on the hub (or of the folder given with --contracts). Example: `pobi topics list --json`."""
     from topics.admin import admin_client, compare_catalogue
-    from topics.subscriptions import deployment_catalogue
+    from topics.catalogue import load_catalogue
+    from topics.subscriptions import deployment_catalogue, read_documents
 
     settings = get_settings()
-    wanted = deployment_catalogue(settings, *catalogue_paths(contracts, catalogue))
+    folder, path = catalogue_paths(contracts, catalogue)
+    wanted = deployment_catalogue(settings, folder, path)
+    if contracts is None:
+        try:
+            in_force = sorted(read_documents(settings, timeout_s=5))
+        except PobiError:  # no contracts topic yet: the repository's example contracts it is
+            in_force = None
+        if in_force is not None:
+            wanted = load_catalogue(path, in_force).in_namespace(settings.topics.named)
     states = compare_catalogue(admin_client(settings), wanted)
     if as_json:
         print_json(_as_json(states))
