@@ -80,7 +80,10 @@ def plan_replay(records: list[DeadLetterRecord]) -> tuple[list[DeadLetterRecord]
     for record in records:
         letter = record.letter
         if letter["stage"] not in REPLAYABLE or not letter["source_topic"]:
-            why = f"{letter['stage']} dead letters have no topic to go back to; fix the source and publish again"
+            why = (f"{letter['stage']} dead letters of a published file have no topic to go back to; fix the file "
+                   "and publish it again" if letter["stage"] == "ingest" else
+                   f"{letter['stage']} dead letters are not replayed (their topic would deliver to every "
+                   "subscriber again); fix the cause and replay the normalize letters instead")
             skipped[why] = skipped.get(why, 0) + 1
         else:
             replayable.append(record)

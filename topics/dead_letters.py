@@ -21,7 +21,10 @@ from foundation.errors import PobiError
 __all__ = ["DLQ_STAGES", "MAX_ORIGINAL_BYTES", "REPLAYABLE", "REPLAY_HEADER", "DeadLetter"]
 
 DLQ_STAGES = ("ingest", "normalize", "delivery", "sink")  # dlq.<stage>; fan-out and webhook write dlq.delivery
-REPLAYABLE = ("normalize",)  # stages whose letters carry the topic they came from and can go back there
+# stages whose letters can go back to the topic they came from: normalisation's, and the CDC stage's (written
+# as ingest letters from a cdc.* topic; ingest letters of a published file have no topic and are skipped).
+# Delivery and sink letters are not: going back to norm.* would deliver to every other subscriber again.
+REPLAYABLE = ("normalize", "ingest")
 REPLAY_HEADER = "pobi-replay-of"  # set by `pobi dlq replay`: the dead letter's dlq topic/partition/offset
 MAX_ORIGINAL_BYTES = 256 * 1024
 _MAX_KEY_BYTES = 4096

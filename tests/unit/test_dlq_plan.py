@@ -16,9 +16,17 @@ def test_the_dry_run_counts_what_the_replay_would_send() -> None:
     records = [_record("ingest", None, 0), _record("ingest", None, 1), _record("normalize", "ingest.person", 2)]
     replayable, skipped = plan_replay(records)
     assert [r.offset for r in replayable] == [2]
-    assert list(skipped.values()) == [2] and "ingest dead letters have no topic" in next(iter(skipped))
+    assert list(skipped.values()) == [2] and "of a published file have no topic" in next(iter(skipped))
     settings = load_settings(kafka_bootstrap="127.0.0.1:1")  # nothing is sent in a dry run
     report = replay(settings, records, dry_run=True)
     assert report.replayed == 1 and report.skipped == skipped
     only_ingest = replay(settings, records[:2], dry_run=True)
     assert only_ingest.replayed == 0 and sum(only_ingest.skipped.values()) == 2
+
+
+def test_cdc_letters_go_back_to_their_debezium_topic_and_delivery_letters_never_replay() -> None:
+    records = [_record("ingest", "cdc.public_security.hukou.residents", 0), _record("delivery", "norm.person", 1),
+               _record("sink", "norm.person", 2)]
+    replayable, skipped = plan_replay(records)
+    assert [r.letter["source_topic"] for r in replayable] == ["cdc.public_security.hukou.residents"]
+    assert sum(skipped.values()) == 2 and all("deliver to every subscriber again" in why for why in skipped)
