@@ -189,6 +189,8 @@ class SourceBook(DocumentBook):
     def __init__(self, settings: Settings) -> None:
         super().__init__(settings, settings.topics.sources, "source-book")
         self._refused: set[str] = set()
+        # name → (the document it was parsed from, the parsed source): the CDC stage asks once per record
+        self._parsed: dict[str, tuple[dict[str, Any], SourceDefinition | None]] = {}
 
     def changed(self, key: str, document: dict[str, Any] | None) -> None:
         logger.warning("source %s %s", key, "withdrawn" if document is None else "in force")
@@ -197,11 +199,17 @@ class SourceBook(DocumentBook):
         document = self.documents.get(name)
         if document is None:
             return None
+        cached = self._parsed.get(name)
+        if cached is not None and cached[0] is document:  # each message on the topic is a new document
+            return cached[1]
+        found: SourceDefinition | None
         try:
             found = SourceDefinition.model_validate(document.get("source"))
         except ValidationError as exc:
             if name not in self._refused:
                 self._refused.add(name)
                 logger.error("source %s on pobi.sources refused: %s", name[:60], json.dumps(str(exc)[:200]))
-            return None
-        return found if found.source == name else None
+            found = None
+        found = found if found is not None and found.source == name else None
+        self._parsed[name] = (document, found)
+        return found

@@ -169,6 +169,7 @@ def read_debezium(raw_lines: Iterable[bytes], encoding: str, registry: SchemaReg
     Without a mapping the rows must already use the dataset's field names and the table must be named
     after the dataset."""
     schema = registry.latest(dataset)
+    identities: dict[str, SourceDefinition] = {}  # table → its identity mapping, built once per table
     for number, raw, obj in _json_values(raw_lines, encoding):
         if isinstance(obj, Rejected):
             yield obj
@@ -182,7 +183,9 @@ def read_debezium(raw_lines: Iterable[bytes], encoding: str, registry: SchemaReg
             continue
         mapping = source
         if mapping is None and change.table.rsplit(".", 1)[-1] == schema.subject:
-            mapping = identity_source(schema.subject, change.table, schema)
+            if change.table not in identities:
+                identities[change.table] = identity_source(schema.subject, change.table, schema)
+            mapping = identities[change.table]
         if mapping is None:
             yield Rejected(number, raw, "cdc.table_not_mapped",
                            f"table {change.table} is not {schema.subject}: give --mapping with a source definition")

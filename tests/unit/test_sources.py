@@ -64,3 +64,19 @@ def test_the_file_is_named_after_its_source(tmp_path: Path) -> None:
     with pytest.raises(SourceError, match="named after its source"):
         load_source(path, default_registry())
     assert yaml.safe_load(path.read_text())["source"] == "public_security"
+
+
+def test_the_source_book_parses_a_document_once_and_again_when_it_changes() -> None:
+    from topics.sources import SourceBook, source_document
+
+    book = SourceBook.__new__(SourceBook)  # its lookups, without a consumer
+    book.documents, book._refused, book._parsed = {}, set(), {}
+    source = load_source(SHIPPED, default_registry())
+    book.documents["public_security"] = source_document(source)
+    first = book.source("public_security")
+    assert first == source and book.source("public_security") is first  # not parsed again per record
+    changed = source_document(source.model_copy(update={"system": "hukou-register-v2"}))
+    book.documents["public_security"] = changed  # a new message on pobi.sources
+    assert book.source("public_security").system == "hukou-register-v2"
+    book.documents["public_security"] = {"source": {"source": "public_security"}}  # not a valid definition
+    assert book.source("public_security") is None
