@@ -1,8 +1,11 @@
 """Unified social credit codes, GB 32100-2015, with the embedded GB 11714 organisation code.
 
-python-stdnum checks the outer MOD 31 character. Fujian issued codes before the standard settled, and some
-legally issued pilot-era codes fail only that outer check (shared/standards.md §2.7): those are kept with a
-flag for review, not dropped.
+The outer MOD 31 character is computed with python-stdnum's ``calc_check_digit``, but not judged by its
+``is_valid``: that one wants positions 1–8 to be digits and so refuses every code registered by the
+authorities ``A``, ``N`` and ``Y`` of GB 32100's table. Fujian issued codes before the standard settled, and
+some legally issued pilot-era codes fail only that outer check (standards §2.7): those are kept with a flag
+for review, not dropped — but only when the rest of the code is sound (the embedded GB 11714 body passes and
+the division code exists), so that a typo elsewhere is not excused as "pilot".
 """
 
 from __future__ import annotations
@@ -12,6 +15,7 @@ from dataclasses import dataclass, field
 
 from stdnum.cn import uscc
 
+from streams.rules.division import division_known
 from streams.rules.outcome import Flag, RuleViolation
 from streams.rules.text import compact_identifier
 
@@ -53,9 +57,9 @@ def normalize_uscc(raw: str | None) -> CreditCode:
                             if bad else "positions 2–8 of a credit code must be digits")
     flags: list[Flag] = []
     org_ok = organisation_code_valid(value[8:17])
-    if not uscc.is_valid(value):
-        expected = uscc.calc_check_digit(value)
-        if org_ok and _PILOT.match(value):
+    expected = uscc.calc_check_digit(value)
+    if expected != value[-1]:
+        if org_ok and _PILOT.match(value) and division_known(value[2:8]):
             flags.append(Flag("uscc.checksum_mismatch_pilot",
                               f"a Fujian pilot-era code: its check character is {value[-1]}, the standard gives "
                               f"{expected}; kept for review against the registry"))

@@ -16,7 +16,7 @@ from stdnum import numdb
 from streams.rules.outcome import Flag, RuleViolation
 from streams.rules.text import compact_identifier
 
-__all__ = ["Division", "normalize_division_code"]
+__all__ = ["Division", "division_known", "normalize_division_code", "province_known"]
 
 _CODE = re.compile(r"^[1-9][0-9]{5}$", re.ASCII)
 _YEARS = re.compile(r"^\[(\d{4})?-(\d{4})?\](.*)$")
@@ -47,6 +47,16 @@ def _lookup(code: str) -> tuple[str | None, str | None, int | None]:
             else:
                 name = info["county"]
     return province, name, until
+
+
+def division_known(code: str) -> bool:
+    """Whether ``code`` is in GB/T 2260, current or historical."""
+    return _lookup(code)[1] is not None
+
+
+def province_known(code: str) -> bool:
+    """Whether the first two digits of ``code`` name a province-level division (current or historical)."""
+    return _lookup(code[:2] + "0000")[1] is not None
 
 
 @lru_cache(maxsize=8192)  # a province has a few hundred codes: the cache answers nearly every record

@@ -12,6 +12,7 @@ from datetime import date
 
 from stdnum.cn import ric
 
+from streams.rules.division import division_known, province_known
 from streams.rules.outcome import Flag, RuleViolation
 from streams.rules.text import compact_identifier
 
@@ -83,6 +84,13 @@ def normalize_id_number(raw: str | None, *, today: date) -> IdNumber:
     if ric.calc_check_digit(value) != value[-1]:
         raise RuleViolation("id_number.checksum",
                             f"the check character should be {ric.calc_check_digit(value)}, not {value[-1]}")
+    if value[:2] not in _PERMIT_REGIONS:
+        if not province_known(value):
+            raise RuleViolation("id_number.address_code",
+                                f"the address code {value[:6]} names no province of GB/T 2260 ({value[:2]})")
+        if not division_known(value[:6]):
+            flags.append(Flag("id_number.address_unknown",
+                              f"the address code {value[:6]} is not in GB/T 2260, current or historical"))
     if born.year < 1900:
         flags.append(Flag("id_number.born_before_1900", f"born {born}; valid, but rare"))
     if value[:2] in _PERMIT_REGIONS:

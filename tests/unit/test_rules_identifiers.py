@@ -3,6 +3,7 @@
 from datetime import date
 
 import pytest
+from stdnum.cn import ric
 
 from streams.rules.credit_code import normalize_uscc, organisation_code_valid
 from streams.rules.identity import normalize_id_number, ric15_to_18
@@ -148,3 +149,64 @@ def test_division_codes_with_names_and_history() -> None:
         with pytest.raises(RuleViolation) as err:
             normalize_division_code(bad, year=2026)
         assert err.value.code == "division_code.format"
+
+
+# GB 32100 §2.4's table of registration authorities and their organisation types, and the check character
+# computed as standards §2.3 writes it (independently of python-stdnum)
+_AUTHORITY_TYPES = {"1": "1239", "2": "19", "3": "123459", "4": "19", "5": "1239", "6": "129", "7": "129",
+                    "8": "19", "9": "123", "A": "19", "N": "1239", "Y": "1"}
+_ALPHABET31 = "0123456789ABCDEFGHJKLMNPQRTUWXY"
+_WEIGHTS31 = (1, 3, 9, 27, 19, 26, 16, 17, 20, 29, 25, 13, 8, 24, 10, 30, 28)
+
+
+def _uscc(body17: str) -> str:
+    total = sum(_ALPHABET31.index(c) * w for c, w in zip(body17, _WEIGHTS31, strict=True))
+    return body17 + _ALPHABET31[(31 - total % 31) % 31]
+
+
+@pytest.mark.parametrize(("authority", "kind"), [(a, k) for a, kinds in _AUTHORITY_TYPES.items() for k in kinds])
+def test_every_authority_and_type_of_the_standards_table_is_accepted(authority: str, kind: str) -> None:
+    code = _uscc(f"{authority}{kind}350100M000100Y4")  # the standard's worked example's body, GB 11714 valid
+    result = normalize_uscc(code)
+    assert result.value == code and result.organisation_code == "M000100Y4"
+    assert [f.code for f in result.flags] == []
+
+
+@pytest.mark.parametrize("authority", ["A", "N", "Y"])
+def test_a_wrong_check_character_names_the_right_one(authority: str) -> None:
+    code = _uscc(f"{authority}1350100M000100Y4")
+    wrong = _ALPHABET31[(_ALPHABET31.index(code[-1]) + 1) % 31]
+    with pytest.raises(RuleViolation) as err:
+        normalize_uscc(code[:-1] + wrong)
+    assert err.value.code == "uscc.checksum"
+    assert f"should be {code[-1]}, not {wrong}" in err.value.message
+
+
+@pytest.mark.parametrize(("code", "typo"), [
+    ("91350100M0001TGQXM", "91359100M0001TGQXM"),  # division 359100 does not exist
+    ("91350211M0000XUF46", "91350211M0000XUF56"),  # a typo in the organisation body: GB 11714 fails
+])
+def test_the_pilot_exception_does_not_excuse_typos(code: str, typo: str) -> None:
+    assert [f.code for f in normalize_uscc(code).flags] == ["uscc.checksum_mismatch_pilot"]
+    with pytest.raises(RuleViolation) as err:
+        normalize_uscc(typo)
+    assert err.value.code == "uscc.checksum"
+
+
+def _id_number(body17: str) -> str:
+    return body17 + ric.calc_check_digit(body17 + "0")
+
+
+def test_an_id_number_outside_every_province_is_refused() -> None:
+    with pytest.raises(RuleViolation) as err:
+        normalize_id_number(_id_number("99010219800101001"), today=TODAY)
+    assert err.value.code == "id_number.address_code"
+
+
+def test_an_unknown_county_in_a_real_province_is_flagged_not_refused() -> None:
+    unknown = normalize_id_number(_id_number("35019919800101001"), today=TODAY)  # no county 350199
+    assert "id_number.address_unknown" in [f.code for f in unknown.flags]
+    retired = normalize_id_number(_id_number("35040219800101001"), today=TODAY)  # 梅列区, retired in 2021
+    assert [f.code for f in retired.flags] == []
+    taiwan = normalize_id_number(_id_number("83000019800101001"), today=TODAY)  # a residence permit
+    assert [f.code for f in taiwan.flags] == ["id_number.residence_permit"]
