@@ -60,6 +60,11 @@ class Settings(BaseSettings):
     bind_host: str = Field("127.0.0.1", description="where the worker's /metrics and API listen (0.0.0.0 in a "
                            "container; never published beyond loopback by docker-compose)")
     api_port: Port = Field(9465, ge=0, le=65535, description="the worker's object-services HTTP API (0: off)")
+    gateway_port: Port = Field(9466, ge=1, le=65535, description="the HTTP ingest gateway (`pobi gateway`)")
+    gateway_max_body_mb: int = Field(16, ge=1, le=1024, description="the largest request the gateway reads (413)")
+    gateway_max_in_flight: int = Field(200_000, ge=100, description="records waiting for Kafka before 429")
+    gateway_delivery_timeout_s: float = Field(15.0, ge=1, le=300,
+                                              description="how long a request waits for Kafka's acknowledgement")
     stack_dir: Path = Field(default_factory=lambda: default_state_dir(),
                             description="the state folder: the local stack's binaries, data and logs, the secrets")
     ready_timeout_s: float = Field(90.0, gt=0, description="how long `stack up` waits for each service")

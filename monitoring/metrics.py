@@ -53,6 +53,13 @@ class PobiMetrics:
                               ["service"], registry=registry)
         self.stage_failures = Counter("pobi_stage_failures_total", "Stage copies that stopped with an error (the "
                                       "worker then exits non-zero)", ["stage"], registry=registry)
+        self.gateway_requests = Counter("pobi_gateway_requests_total", "HTTP ingest requests, by dataset and "
+                                        "answer status", ["dataset", "status"], registry=registry)
+        self.gateway_seconds = Histogram("pobi_gateway_request_seconds", "Time from a request's arrival to its "
+                                         "answer (Kafka's acknowledgement included)", ["dataset"],
+                                         buckets=_LATENCY_BUCKETS, registry=registry)
+        self.gateway_in_flight = Gauge("pobi_gateway_records_in_flight", "Records the gateway holds until Kafka "
+                                       "acknowledges them", multiprocess_mode="livesum", registry=registry)
         for service in ("redis", "clickhouse"):  # exported as 0 from the start, so rate() has a series
             self.waited.labels(service)
 

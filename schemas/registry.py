@@ -20,6 +20,7 @@ from fastavro import parse_schema
 from fastavro.schema import fingerprint, to_parsing_canonical_form
 
 from foundation.errors import SchemaError
+from schemas.values import MONEY_UNITS
 
 __all__ = [
     "SCHEMA_ROOT", "SENSITIVITIES", "FieldSpec", "SchemaRegistry", "WireSchema", "change_event_schema",
@@ -46,6 +47,7 @@ class FieldSpec:
     required: bool
     is_key: bool
     doc: str
+    unit: str | None = None  # "pobi.unit": an amount's unit of money (万元), which values in 元 or 亿 convert to
 
     @property
     def base_type(self) -> str:
@@ -112,8 +114,11 @@ def _field_spec(subject: str, version: int, raw: dict[str, Any]) -> FieldSpec:
         raise SchemaError(f"{where}: unknown pobi.rule {rule!r}")
     avro_type = raw["type"]
     required = not (isinstance(avro_type, list) and "null" in avro_type)
+    unit = raw.get("pobi.unit")
+    if unit is not None and unit not in MONEY_UNITS:
+        raise SchemaError(f"{where}: pobi.unit must be one of {', '.join(MONEY_UNITS)}")
     return FieldSpec(raw["name"], avro_type, rule, sensitivity, required, bool(raw.get("pobi.key")),
-                     raw.get("doc", ""))
+                     raw.get("doc", ""), unit)
 
 
 def change_event_schema(dataset: str, row: dict[str, Any]) -> dict[str, Any]:

@@ -9,8 +9,11 @@ from typing import Any
 
 from foundation.errors import SchemaError
 from schemas.registry import FieldSpec, WireSchema
+from schemas.values import parse_number
 
-__all__ = ["RowError", "check_row", "coerce_text_row"]
+__all__ = ["EXTRA_POLICIES", "RowError", "check_row", "coerce_text_row"]
+
+EXTRA_POLICIES = ("ignore", "reject")  # what a field the dataset does not have does to its row
 
 
 @dataclass(frozen=True)
@@ -24,6 +27,7 @@ class RowError(Exception):
         return f"{self.reason}: {self.message}"
 
 
+_NUMERIC = ("int", "long", "float", "double")
 _INT_RANGES = {"int": (-(2**31), 2**31 - 1), "long": (-(2**63), 2**63 - 1)}
 
 
@@ -40,25 +44,45 @@ def _type_ok(spec: FieldSpec, value: Any) -> bool:
     return True
 
 
-def check_row(schema: WireSchema, row: Any) -> dict[str, Any]:
-    """The row with every schema field present (absent optional ones as None), or RowError."""
+def _number_from_text(spec: FieldSpec, text: str, notes: list[str] | None) -> int | float:
+    try:
+        value = parse_number(text, spec.base_type, spec.unit)
+    except ValueError as exc:
+        raise RowError("value.type", f"{spec.name} should be a {spec.base_type}: {exc}") from None
+    if notes is not None:
+        notes.append(f"value.from_text:{spec.name}")
+    return value
+
+
+def check_row(schema: WireSchema, row: Any, *, extra: str = "reject",
+              notes: list[str] | None = None) -> dict[str, Any]:
+    """The row with every schema field present (absent optional ones as None), or RowError.
+
+    A number sent as text is read as ``parse_number`` reads it; a field the dataset does not have refuses the
+    row (``extra="reject"``) or is left out (``"ignore"``). Each such forgiveness is noted in ``notes``
+    (``value.from_text:<field>``, ``row.extra_ignored:<name>``) so the publisher can say what it did.
+    """
     if not isinstance(row, dict):
         raise RowError("row.not_object", f"expected a JSON object with {schema.subject} fields, "
                                            f"got {type(row).__name__}")
     known = {f.name for f in schema.fields}
-    unknown = sorted(set(row) - known)
-    if unknown:
+    unknown = sorted(set(row) - known, key=str)
+    if unknown and extra == "reject":
         raise RowError("row.unknown_field", f"{schema.subject} has no field {', '.join(map(repr, unknown))}; "
                                               f"its fields are {', '.join(sorted(known))}")
+    if unknown and notes is not None:
+        notes.extend(f"row.extra_ignored:{str(name)[:40]}" for name in unknown)
     out: dict[str, Any] = {}
     for spec in schema.fields:
-        value = row.get(spec.name)
+        value: Any = row.get(spec.name)
         if value is None or (spec.is_key and isinstance(value, str) and not value.strip()):
             if spec.required:
                 raise RowError("row.missing_key" if spec.is_key else "row.missing_field",
                                  f"{spec.name} is required and missing")
             out[spec.name] = None
             continue
+        if isinstance(value, str) and spec.base_type in _NUMERIC:
+            value = _number_from_text(spec, value, notes)
         if not _type_ok(spec, value):
             raise RowError("value.type", f"{spec.name} should be a {spec.base_type}, got {type(value).__name__} "
                                            f"{str(value)[:40]!r}")
@@ -83,12 +107,7 @@ def coerce_text_row(schema: WireSchema, row: dict[str, str]) -> dict[str, Any]:
         except SchemaError:
             out[name] = value  # check_row names the unknown field
             continue
-        try:
-            if kind in ("int", "long"):
-                value = int(value)
-            elif kind in ("double", "float"):
-                value = float(value)
-        except ValueError:
-            raise RowError("value.type", f"{name} should be a {kind}, got {text[:40]!r}") from None
+        if kind in _NUMERIC and isinstance(value, str):
+            value = _number_from_text(schema.field_spec(name), value, None)  # text is all a CSV has: no note
         out[name] = value
     return out

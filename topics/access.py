@@ -3,6 +3,8 @@ ACLs the secure profile enforces (``pobi access apply`` puts them on the broker;
 
 - each department may write only the ``ingest.<dataset>`` topics the catalogue says it owns (and ``dlq.ingest``,
   where its publisher leaves the records it could not send);
+- the HTTP gateway (``pobi gateway``) writes every ``ingest.<dataset>`` and ``dlq.ingest`` on the departments'
+  behalf; which department may publish which dataset it checks itself, by the department's bearer token;
 - the worker reads what its stages read and writes what they write, with consumer groups ``pobi-*``;
 - each subscriber may read only ``out.<subscriber>``, with consumer groups under ``<subscriber>.``, and the
   contracts topic that carries the schemas of its feed.
@@ -17,12 +19,15 @@ from dataclasses import dataclass
 
 from topics.catalogue import Catalogue
 
-__all__ = ["WORKER_PRINCIPAL", "WORKER_USER", "Acl", "department_principal", "department_user", "desired_acls",
-           "desired_users", "diff", "is_managed", "subscriber_principal", "subscriber_user"]
+__all__ = ["GATEWAY_PRINCIPAL", "GATEWAY_USER", "WORKER_PRINCIPAL", "WORKER_USER", "Acl", "department_principal",
+           "department_user", "desired_acls", "desired_users", "diff", "is_managed", "owning_departments",
+           "subscriber_principal", "subscriber_user"]
 
 WORKER_USER = "pobi-worker"
 WORKER_PRINCIPAL = f"User:{WORKER_USER}"
-_MANAGED_PREFIXES = ("User:dept-", "User:sub-", WORKER_PRINCIPAL)
+GATEWAY_USER = "pobi-gateway"
+GATEWAY_PRINCIPAL = f"User:{GATEWAY_USER}"
+_MANAGED_PREFIXES = ("User:dept-", "User:sub-", WORKER_PRINCIPAL, GATEWAY_PRINCIPAL)
 
 
 def department_user(department: str) -> str:
@@ -42,9 +47,14 @@ def subscriber_principal(subscriber: str) -> str:
 
 
 def desired_users(catalogue: Catalogue, subscribers: Iterable[str]) -> set[str]:
-    """The SCRAM users the deployment needs: the worker, each owning department, each subscriber."""
-    owners = {spec.owner for spec in catalogue.topics if spec.name.startswith("ingest.") and spec.owner}
-    return {WORKER_USER} | {department_user(o) for o in owners} | {subscriber_user(s) for s in subscribers}
+    """The SCRAM users the deployment needs: the worker, the gateway, each owning department, each subscriber."""
+    return {WORKER_USER, GATEWAY_USER} | {department_user(o) for o in owning_departments(catalogue)} | {
+        subscriber_user(s) for s in subscribers}
+
+
+def owning_departments(catalogue: Catalogue) -> set[str]:
+    """The departments the catalogue names as owners of an ``ingest`` topic: the ones that publish."""
+    return {spec.owner for spec in catalogue.topics if spec.name.startswith("ingest.") and spec.owner}
 
 
 @dataclass(frozen=True, order=True)
@@ -75,6 +85,8 @@ def desired_acls(catalogue: Catalogue, subscribers: Iterable[str],
             principal = department_principal(spec.owner)
             acls.update(_topic(principal, topic_name(spec.name), "WRITE", "DESCRIBE"))
             acls.update(_topic(principal, topic_name("dlq.ingest"), "WRITE", "DESCRIBE"))
+    acls.update(_topic(GATEWAY_PRINCIPAL, topic_name("ingest."), "WRITE", "DESCRIBE", pattern="PREFIXED"))
+    acls.update(_topic(GATEWAY_PRINCIPAL, topic_name("dlq.ingest"), "WRITE", "DESCRIBE"))
     worker = WORKER_PRINCIPAL
     acls.update(_topic(worker, topic_name("ingest."), "READ", "DESCRIBE", pattern="PREFIXED"))
     # the CDC stage may follow the sources and Debezium's topics; writing ingest.* stays the departments' own

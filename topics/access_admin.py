@@ -3,7 +3,8 @@
 Adds what is missing and removes the ACLs that no catalogue entry or contract justifies any more, within
 pobi's own principals and this namespace; everything else on the cluster is left alone. A new user's
 password is made once and written to an owner-only file (``<secrets_dir>/kafka/<user>.password``) that is
-handed to its party; it is never printed or logged.
+handed to its party; it is never printed or logged. Each publishing department also gets the bearer token
+it presents to the HTTP gateway (``<secrets_dir>/gateway/<department>.password``), made the same way.
 """
 
 from __future__ import annotations
@@ -29,7 +30,7 @@ from confluent_kafka.admin import (  # type: ignore[attr-defined]  # the stubs d
 from foundation.errors import PobiError
 from foundation.secrets import ensure_password, new_password, replace_private
 from foundation.settings import Settings
-from topics.access import Acl, desired_acls, desired_users, diff, is_managed
+from topics.access import Acl, desired_acls, desired_users, diff, is_managed, owning_departments
 from topics.catalogue import Catalogue
 
 __all__ = ["AccessReport", "apply_access", "cluster_acls", "scram_users"]
@@ -43,6 +44,7 @@ class AccessReport:
     users_created: list[str] = field(default_factory=list)
     users_rotated: list[str] = field(default_factory=list)
     users_without_file: list[str] = field(default_factory=list)  # on the broker, but no password file here
+    gateway_tokens_created: list[str] = field(default_factory=list)  # departments given an HTTP gateway token
     acls_added: list[Acl] = field(default_factory=list)
     acls_removed: list[Acl] = field(default_factory=list)
     dry_run: bool = False
@@ -50,6 +52,7 @@ class AccessReport:
     def as_dict(self) -> dict[str, object]:
         return {"users_created": self.users_created, "users_rotated": self.users_rotated,
                 "users_without_file": self.users_without_file, "dry_run": self.dry_run,
+                "gateway_tokens_created": self.gateway_tokens_created,
                 "acls_added": [str(a) for a in self.acls_added], "acls_removed": [str(a) for a in self.acls_removed]}
 
 
@@ -120,6 +123,12 @@ def apply_access(admin: AdminClient, settings: Settings, catalogue: Catalogue, s
                 _upsert(admin, user, password)
         elif not path.exists():
             report.users_without_file.append(user)
+
+    for department in sorted(owning_departments(catalogue)):  # <secrets>/gateway/<department>.password
+        if not settings.password_path("gateway", department).exists():
+            report.gateway_tokens_created.append(department)
+            if not dry_run:
+                ensure_password(settings, "gateway", department)
 
     prefix = settings.topics.named("")
     wanted = desired_acls(catalogue, subscribers, settings.topics.named)

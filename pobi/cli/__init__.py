@@ -17,6 +17,7 @@ from pobi.cli import (
     demo,
     dlq,
     doctor,
+    gateway,
     ledger,
     objects,
     publish,
@@ -70,6 +71,7 @@ app.command("demo")(demo.demo)
 app.command("doctor")(doctor.doctor)
 app.command("version")(doctor.version)
 app.command("worker")(worker.worker)
+app.command("gateway")(gateway.gateway)
 app.command("subscribe")(subscribe.subscribe)
 app.command("object")(objects.object_)
 app.command("timeline")(objects.timeline)

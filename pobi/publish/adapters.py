@@ -26,7 +26,7 @@ from streams.cdc.mapping import map_change
 from topics.sources import ColumnMapping, SourceDefinition, TableMapping
 
 __all__ = [
-    "FORMATS", "Draft", "Rejected", "Skipped", "decoded_lines", "load_header_mapping", "read_csv",
+    "FORMATS", "Draft", "Rejected", "Skipped", "decoded_lines", "draft_of_json", "load_header_mapping", "read_csv",
     "read_debezium", "read_jsonl",
 ]
 
@@ -103,17 +103,20 @@ def _json_records(raw_lines: Iterable[bytes], encoding: str) -> Iterator[tuple[i
                 yield number, raw, Rejected(number, raw, "json.malformed", f"not valid JSON: {exc}")
 
 
+def draft_of_json(number: int, raw: bytes, obj: Any) -> Draft:
+    """A JSON value as a draft: a whole pobi change event (it has ``op`` and ``after``/``before``; its
+    ``source`` gives at most a position, never a department) or else a row."""
+    if isinstance(obj, dict) and "op" in obj and ("after" in obj or "before" in obj):
+        source: dict[str, Any] = obj["source"] if isinstance(obj.get("source"), dict) else {}
+        return Draft(number, raw, obj.get("before"), obj.get("after"), op=obj.get("op"),
+                     event_id=obj.get("event_id"), position=source.get("position"), ts_ms=obj.get("ts_ms"))
+    return Draft(number, raw, None, obj)
+
+
 def read_jsonl(raw_lines: Iterable[bytes], encoding: str = "utf-8") -> Iterator[Item]:
-    """One row per line, or one whole pobi envelope per line (it has ``op`` and ``after``/``before``)."""
+    """One row per line, or one whole pobi envelope per line."""
     for number, raw, obj in _json_records(raw_lines, encoding):
-        if isinstance(obj, Rejected):
-            yield obj
-        elif isinstance(obj, dict) and "op" in obj and ("after" in obj or "before" in obj):
-            source: dict[str, Any] = obj["source"] if isinstance(obj.get("source"), dict) else {}
-            yield Draft(number, raw, obj.get("before"), obj.get("after"), op=obj.get("op"),
-                        event_id=obj.get("event_id"), position=source.get("position"), ts_ms=obj.get("ts_ms"))
-        else:
-            yield Draft(number, raw, None, obj)
+        yield obj if isinstance(obj, Rejected) else draft_of_json(number, raw, obj)
 
 
 def _json_values(raw_lines: Iterable[bytes], encoding: str) -> Iterator[tuple[int, bytes, Any]]:

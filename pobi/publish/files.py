@@ -8,7 +8,7 @@ from collections import Counter
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, BinaryIO
+from typing import BinaryIO
 
 from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn, TransferSpeedColumn
 
@@ -21,10 +21,10 @@ from pobi.publish.adapters import (
     read_debezium,
     read_jsonl,
 )
-from schemas.envelope import SourceRef, build_envelope, event_id_for
-from schemas.registry import OPS, SchemaRegistry, WireSchema
-from schemas.rows import RowError, check_row
-from streams.rules.ranges import EPOCH_MS_MAX, MAX_EVENT_ID
+from pobi.publish.events import EventRules, envelope_for
+from schemas.envelope import SourceRef
+from schemas.registry import SchemaRegistry
+from schemas.rows import RowError
 from topics.dead_letters import DeadLetter
 from topics.producer import OversizedRecord, Publisher
 from topics.sources import load_source
@@ -45,6 +45,7 @@ class PublishOptions:
     encoding: str = "utf-8"
     delimiter: str = ","
     mapping: Path | None = None
+    extra: str = "ignore"  # EXTRA_POLICIES: a column or field the dataset does not have
 
 
 @dataclass
@@ -63,32 +64,6 @@ class PublishSummary:
                 "skipped": self.skipped, "reasons": dict(self.reasons), "seconds": round(self.seconds, 3),
                 "events_per_second": round(self.sent / self.seconds) if self.seconds else None,
                 "encode_share": round(self.encode_seconds / self.seconds, 3) if self.seconds else None}
-
-
-def _envelope(schema: WireSchema, draft: Draft, opts: PublishOptions, label: str, default_ts: int) -> dict[str, Any]:
-    op = draft.op or opts.op
-    if op not in OPS:
-        raise RowError("event.op", f"op {op!r} is not one of {', '.join(OPS)}")
-    before = None if draft.before is None else check_row(schema, draft.before)
-    after = None if draft.after is None else check_row(schema, draft.after)
-    if op == "d" and before is None:
-        raise RowError("event.shape", "a delete (op d) needs the row in 'before'")
-    if op != "d" and after is None:
-        raise RowError("event.shape", f"op {op} needs the row in 'after'")
-    if draft.ts_ms is not None and (not isinstance(draft.ts_ms, int) or isinstance(draft.ts_ms, bool)):
-        raise RowError("value.type", f"ts_ms should be epoch milliseconds, got {str(draft.ts_ms)[:40]!r}")
-    if draft.ts_ms is not None and not 0 <= draft.ts_ms < EPOCH_MS_MAX:
-        raise RowError("event.ts_out_of_range", f"ts_ms {draft.ts_ms} is outside 1970-01-01 … 2099-12-31")
-    if draft.event_id is not None and (not isinstance(draft.event_id, str) or not draft.event_id.strip()):
-        raise RowError("value.type", f"event_id should be a non-empty string, got {str(draft.event_id)[:40]!r}")
-    if draft.event_id is not None and (len(draft.event_id) > MAX_EVENT_ID or not draft.event_id.isprintable()):
-        raise RowError("event.id_invalid", f"event_id is longer than {MAX_EVENT_ID} characters or has control "
-                       "characters")
-    position = draft.position or f"{label}:{draft.line}"
-    return build_envelope(
-        schema, event_id=draft.event_id or event_id_for(opts.source, position, draft.raw), op=op,
-        source=opts.source, position=position, ts_ms=draft.ts_ms or default_ts, before=before, after=after,
-    )
 
 
 def _items(lines: Iterable[bytes], registry: SchemaRegistry,
@@ -117,7 +92,8 @@ def publish_input(publisher: Publisher, path: Path | None, opts: PublishOptions,
     schema = publisher.codec.registry.latest(opts.dataset)
     label = path.name if path else "stdin"
     summary = PublishSummary(label, opts.dataset)
-    default_ts = int((path.stat().st_mtime if path else time.time()) * 1000)
+    rules = EventRules(source=opts.source, label=label, op=opts.op, extra=opts.extra,
+                       default_ts=int((path.stat().st_mtime if path else time.time()) * 1000))
     context = {"input": label, "format": opts.fmt, "department": opts.source.department,
                "system": opts.source.system}
     topic = opts.topic
@@ -135,7 +111,7 @@ def publish_input(publisher: Publisher, path: Path | None, opts: PublishOptions,
                 continue
             if isinstance(item, Draft):
                 try:
-                    publisher.send_event(opts.dataset, _envelope(schema, item, opts, label, default_ts), topic=topic)
+                    publisher.send_event(opts.dataset, envelope_for(schema, item, rules), topic=topic)
                 except RowError as problem:
                     item = Rejected(item.line, item.raw, problem.reason, problem.message)
                 except OversizedRecord as problem:

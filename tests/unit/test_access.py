@@ -3,6 +3,7 @@ removes its subscriber's read right."""
 
 from topics.access import (
     WORKER_PRINCIPAL,
+    GATEWAY_USER,
     WORKER_USER,
     Acl,
     department_principal,
@@ -54,11 +55,11 @@ def test_the_worker_writes_no_ingest_topic_and_no_contract() -> None:
     assert ("pobi.subscriptions", "READ") in worker and ("pobi.subscriptions", "WRITE") not in worker
 
 
-def test_users_are_the_worker_the_owning_departments_and_the_subscribers() -> None:
+def test_users_are_the_worker_the_gateway_the_owning_departments_and_the_subscribers() -> None:
     catalogue = load_catalogue()
     owners = {t.owner for t in catalogue.topics if t.name.startswith("ingest.")}
     users = desired_users(catalogue, ["credit-system"])
-    assert users == {WORKER_USER, "sub-credit-system"} | {f"dept-{o}" for o in owners}
+    assert users == {WORKER_USER, GATEWAY_USER, "sub-credit-system"} | {f"dept-{o}" for o in owners}
 
 
 def test_only_pobis_principals_in_this_namespace_are_managed() -> None:

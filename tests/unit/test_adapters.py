@@ -61,11 +61,13 @@ def test_csv_wrong_delimiter_rejects_every_row_with_the_reason() -> None:
 
 
 def test_csv_types_and_column_counts() -> None:
-    lines = _lines("uscc,name,registered_capital", "91350100M000100Y43,闽江,500", "X,Y", "Z,W,12万")
+    lines = _lines("uscc,name,registered_capital", "91350100M000100Y43,闽江,500", "X,Y", "Z,W,12万斤",
+                   "Z,W,\"1,200.5万元\"", "Z,W,3000元", "Z,W,1.5亿")
     items = list(read_csv(lines, ENTERPRISE, {}))
     assert isinstance(items[0], Draft) and items[0].after["registered_capital"] == 500.0
     assert (items[1].reason, items[2].reason) == ("csv.columns", "value.type")
     assert "registered_capital" in items[2].message
+    assert [i.after["registered_capital"] for i in items[3:]] == [1200.5, 0.3, 15000.0]  # in 万元, the field's unit
 
 
 def test_debezium_wrapped_unwrapped_tombstone_and_truncate() -> None:

@@ -7,7 +7,7 @@ from __future__ import annotations
 import pytest
 
 from pobi.publish.adapters import Draft, Rejected, read_csv, read_jsonl
-from pobi.publish.files import PublishOptions, _envelope
+from pobi.publish.events import EventRules, envelope_for
 from schemas.envelope import SourceRef
 from schemas.registry import default_registry
 from schemas.rows import RowError, check_row
@@ -16,8 +16,7 @@ from tests.samples import SAMPLE_ROWS
 
 CASE = default_registry().latest("approval_case")
 PERSON = default_registry().latest("person")
-OPTIONS = PublishOptions("person", "jsonl", SourceRef("public-security", "hukou"), topic="ingest.person",
-                         dlq_topic="dlq.ingest")
+RULES = EventRules(source=SourceRef("public-security", "hukou"), label="f.jsonl", default_ts=1)
 
 
 @pytest.mark.parametrize("value", [2**31, -(2**31) - 1, 10**30])
@@ -40,7 +39,7 @@ def test_the_largest_int_fits() -> None:
 ])
 def test_an_envelope_out_of_bounds_is_refused(draft: Draft, reason: str) -> None:
     with pytest.raises(RowError) as err:
-        _envelope(PERSON, draft, OPTIONS, "f.jsonl", 1)
+        envelope_for(PERSON, draft, RULES)
     assert err.value.reason == reason
 
 

@@ -1,0 +1,1 @@
+"""The HTTP ingest gateway: departments that cannot run a Kafka client publish over HTTP (``pobi gateway``)."""
