@@ -19,6 +19,7 @@ from collections.abc import Iterator
 from datetime import datetime
 from pathlib import Path
 
+import httpx
 import pytest
 import redis
 from clickhouse_driver import Client
@@ -38,6 +39,7 @@ from tests.kafka_helpers import create_topics
 from tests.samples import SAMPLE_ROWS
 from tests.secure_helpers import as_party, settings_env
 from tests.stream_helpers import create_stream_topics, namespaced
+from topics.access import GATEWAY_USER
 from topics.admin import record_counts
 from topics.subscriptions import CONTRACTS_DIR, apply_contracts, load_contracts
 
@@ -45,6 +47,7 @@ pytestmark = pytest.mark.stack
 CLI = [sys.executable, "-c", "from pobi.cli import main; main()"]
 SUBSCRIBERS = ["fuzhou-city", "credit-system"]
 API_PORT = 19565
+GATEWAY_PORT = 19566
 OUTPUTS: list[str] = []  # everything the CLI printed in this module, for the secret check at the end
 
 
@@ -117,6 +120,46 @@ def test_a_department_publishes_only_the_datasets_it_owns(hub: Settings, tmp_pat
     assert other.returncode != 0
     assert "Topic authorization failed" in other.stderr and len(other.stderr.strip().splitlines()) == 1
     assert record_counts(hub, [hub.topics.ingest("enterprise")])[hub.topics.ingest("enterprise")] == 0
+
+
+def test_the_gateway_takes_the_department_from_its_token_and_only_for_its_datasets(hub: Settings,
+                                                                                    tmp_path: Path) -> None:
+    assert run_cli(hub, "access", "apply").returncode == 0  # makes each owning department's gateway token
+    token = hub.password_path("gateway", "public-security").read_text().strip()
+    assert hub.password_path("gateway", "public-security").stat().st_mode & 0o777 == 0o600
+    log = (tmp_path / "gateway.log").open("w")
+    env = {**os.environ, **settings_env(as_party(hub, GATEWAY_USER)), "POBI_GATEWAY_PORT": str(GATEWAY_PORT)}
+    process = subprocess.Popen([*CLI, "gateway"], env=env, stdout=log, stderr=subprocess.STDOUT)
+    try:
+        deadline = time.monotonic() + 60
+        while not port_is_open("127.0.0.1", GATEWAY_PORT):
+            assert time.monotonic() < deadline and process.poll() is None
+            time.sleep(0.3)
+        person = json.dumps([SAMPLE_ROWS["person"]], ensure_ascii=False).encode()
+        enterprise = json.dumps([SAMPLE_ROWS["enterprise"]], ensure_ascii=False).encode()
+        with pytest.raises(httpx.TransportError):  # plain HTTP to the TLS socket
+            httpx.post(f"http://127.0.0.1:{GATEWAY_PORT}/v1/datasets/person/events", content=person, timeout=5)
+        https = ssl.create_default_context(cafile=str(hub.ca_path))
+        with httpx.Client(base_url=f"https://127.0.0.1:{GATEWAY_PORT}", verify=https, timeout=30) as client:
+            bearer = {"Authorization": f"Bearer {token}"}
+            own = client.post("/v1/datasets/person/events", content=person, headers=bearer)
+            assert own.status_code == 200 and own.json()["accepted"] == 1, own.text
+            # the token speaks for the caller: a header naming the owner of enterprise changes nothing
+            other = client.post("/v1/datasets/enterprise/events", content=enterprise,
+                                headers=bearer | {"X-Pobi-Department": "market-regulation"})
+            assert other.status_code == 403
+            named = client.post("/v1/datasets/person/events", content=person,
+                                headers={"X-Pobi-Department": "public-security"})
+            assert named.status_code == 401
+            wrong = client.post("/v1/datasets/person/events", content=person,
+                                headers={"Authorization": f"Bearer {token[:-2]}xx"})
+            assert wrong.status_code == 401
+        assert record_counts(hub, [hub.topics.ingest("enterprise")])[hub.topics.ingest("enterprise")] == 0
+    finally:
+        process.send_signal(signal.SIGINT)
+        process.wait(30)
+        log.close()
+        OUTPUTS.append((tmp_path / "gateway.log").read_text())
 
 
 @pytest.fixture(scope="module")

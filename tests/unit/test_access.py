@@ -2,8 +2,8 @@
 removes its subscriber's read right."""
 
 from topics.access import (
-    WORKER_PRINCIPAL,
     GATEWAY_USER,
+    WORKER_PRINCIPAL,
     WORKER_USER,
     Acl,
     department_principal,
