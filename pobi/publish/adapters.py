@@ -26,8 +26,8 @@ from streams.cdc.mapping import map_change
 from topics.sources import ColumnMapping, SourceDefinition, TableMapping
 
 __all__ = [
-    "FORMATS", "Draft", "Rejected", "Skipped", "decoded_lines", "draft_of_json", "load_header_mapping", "read_csv",
-    "read_debezium", "read_jsonl",
+    "FORMATS", "Draft", "Item", "Rejected", "Skipped", "decoded_lines", "draft_of_json", "load_header_mapping",
+    "read_csv", "read_debezium", "read_jsonl",
 ]
 
 CSV_FIELD_LIMIT = 8 * 1024 * 1024  # a cell beyond this is refused (csv.malformed); below it, the record's size
@@ -50,6 +50,12 @@ class Draft:
     event_id: str | None = None
     position: str | None = None
     ts_ms: int | None = None
+    sheet: str | None = None  # a workbook's sheet; its rows are numbered within it
+
+    @property
+    def place(self) -> str:
+        """Where in the input: ``12``, or ``Sheet1!12`` in a workbook."""
+        return f"{self.sheet}!{self.line}" if self.sheet else str(self.line)
 
 
 @dataclass(frozen=True)
@@ -58,14 +64,21 @@ class Rejected:
     raw: bytes
     reason: str
     message: str
+    sheet: str | None = None
+
+    @property
+    def place(self) -> str:
+        return f"{self.sheet}!{self.line}" if self.sheet else str(self.line)
 
 
 @dataclass(frozen=True)
 class Skipped:
-    """Read and deliberately not published (a Debezium tombstone); counted, not dead-lettered."""
+    """Read and deliberately not published (a Debezium tombstone, a workbook's sheet without a header);
+    counted and said, not dead-lettered."""
 
     line: int
     reason: str
+    sheet: str | None = None
 
 
 Item = Draft | Rejected | Skipped
@@ -206,20 +219,30 @@ def read_debezium(raw_lines: Iterable[bytes], encoding: str, registry: SchemaReg
                     position=mapped.position, ts_ms=mapped.ts_ms)
 
 
-def load_header_mapping(path: Path | None, dataset: str) -> dict[str, str]:
-    """Column header → field name. The given file, else the shipped ``<dataset>.zh.yaml`` if any."""
-    candidate = path or MAPPINGS_DIR / f"{dataset}.zh.yaml"
-    if not candidate.exists():
-        if path is not None:
-            raise ConfigError(f"mapping file {path} does not exist")
-        return {}
+def _read_mapping(path: Path) -> dict[str, str]:
     try:
-        mapping = yaml.safe_load(candidate.read_text(encoding="utf-8")) or {}
-    except (OSError, yaml.YAMLError) as exc:
-        raise ConfigError(f"cannot read mapping file {candidate}: {exc}") from exc
+        mapping = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    except yaml.YAMLError as exc:
+        where = getattr(exc, "problem_mark", None)
+        line = f":{where.line + 1}" if where is not None else ""
+        raise ConfigError(f"{path}{line}: not valid YAML ({getattr(exc, 'problem', None) or 'unreadable'})") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"cannot read mapping file {path}: {exc}") from None
     if not isinstance(mapping, dict) or not all(isinstance(k, str) and isinstance(v, str)
                                                 for k, v in mapping.items()):
-        raise ConfigError(f"mapping file {candidate} must map column headers to field names, one per line")
+        raise ConfigError(f"{path}: a mapping file maps column headers to field names, one 'header: field' a line")
+    return mapping
+
+
+def load_header_mapping(path: Path | None, dataset: str) -> dict[str, str]:
+    """Column header → field name: the shipped ``<dataset>.zh.yaml`` (if any), extended — and where both name
+    a header, overridden — by the given file."""
+    shipped = MAPPINGS_DIR / f"{dataset}.zh.yaml"
+    mapping = _read_mapping(shipped) if shipped.exists() else {}
+    if path is not None:
+        if not path.exists():
+            raise ConfigError(f"mapping file {path} does not exist")
+        mapping |= _read_mapping(path)
     return mapping
 
 

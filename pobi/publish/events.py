@@ -56,7 +56,7 @@ def envelope_for(schema: WireSchema, draft: Draft, rules: EventRules,
     if op != "d" and after is None:
         raise RowError("event.shape", f"op {op} needs the row in 'after'")
     _check_event_fields(draft)
-    position = draft.position or f"{rules.label}:{draft.line}"
+    position = draft.position or f"{rules.label}:{draft.place}"
     return build_envelope(
         schema, event_id=draft.event_id or event_id_for(rules.source, position, draft.raw), op=op,
         source=rules.source, position=position, ts_ms=draft.ts_ms or rules.default_ts, before=before, after=after,

@@ -98,7 +98,7 @@ def test_malformed_inputs_go_to_the_dlq_with_line_file_and_reason(live_stack: St
         + b'{"id_number": "350102199003071234", "trips": 1}\n'                   # 5 unknown field
         + good.encode() + b"\n"                                                  # 6 fine
     )
-    summary = _publish(settings, path, "person", "jsonl", unique)
+    summary = _publish(settings, path, "person", "jsonl", unique, extra="reject")  # --extra reject
     assert (summary.sent, summary.rejected) == (2, 4)
     assert dict(summary.reasons) == {"encoding.invalid": 1, "json.malformed": 1, "row.missing_key": 1,
                                      "row.unknown_field": 1}
@@ -120,6 +120,61 @@ def test_gbk_csv_published_with_encoding_gbk(live_stack: Stack, settings: Settin
     assert (summary.sent, summary.rejected) == (1, 0)
     (msg,) = read_all(settings, f"t.{unique}.ingest.person")
     assert Codec().decode(msg.value())[1]["after"]["name"] == "陈志明"
+
+
+def test_files_as_departments_send_them_need_no_flags(live_stack: Stack, settings: Settings, unique: str,
+                                                     tmp_path: Path) -> None:
+    """A clerk's workbook, a GB 18030 export and JSON lines with numbers as text, all without -f or
+    --encoding: what can be read arrives typed, what the spreadsheet spoiled goes to the DLQ saying why."""
+    import datetime as dt
+
+    import openpyxl
+
+    for dataset in ("person", "enterprise"):
+        create_topics(settings, f"t.{unique}.ingest.{dataset}")
+    create_topics(settings, f"t.{unique}.dlq.ingest")
+    book = openpyxl.Workbook()
+    book.active.title = "填表说明"
+    book.active.append(["请按模板填写，身份证号列设为文本"])
+    people = book.create_sheet("户籍人口")
+    people.append(["福州市鼓楼区户籍人口导出"])
+    people.append([])
+    people.append(["公民身份号码", "姓名", "性别", "出生日期", "行政区划代码", "民族"])
+    people.append(["350102199003071234", "陈志明", "1", dt.date(1990, 3, 7), "350102", "汉"])
+    people.append(["35058219851111456X", "王芳", "2", 31362, 350582, "回"])  # a serial date, a numeric code
+    people.append([350102199003071234, "林", "2", "1990-03-07", "350102", "汉"])  # Excel ate the last digits
+    book.save(tmp_path / "户籍.xlsx")
+    summary = _publish(settings, tmp_path / "户籍.xlsx", "person", "auto", unique)
+    assert (summary.sent, summary.rejected, summary.fmt) == (2, 1, "excel")
+    assert dict(summary.skips) == {"excel.sheet_without_header:填表说明": 1}
+    assert summary.flags["row.extra_ignored:民族"] == 2
+    assert summary.failures[0].startswith("户籍.xlsx:户籍人口!6: excel.number_as_text:")
+
+    gb = tmp_path / "export.csv"
+    gb.write_bytes("公民身份号码,姓名\n350102199003071234,刘䶮\n".encode("gb18030"))  # 䶮: beyond GBK
+    summary = _publish(settings, gb, "person", "auto", unique)
+    assert (summary.sent, summary.encoding) == (1, "gb18030")
+
+    numbers = tmp_path / "companies.jsonl"
+    base = SAMPLE_ROWS["enterprise"]
+    numbers.write_text("\n".join(orjson.dumps(base | {"name": n, "registered_capital": v}).decode()
+                                 for n, v in [("甲", "2258"), ("乙", "100万元"), ("丙", "1,000.50"), ("丁", "很多")]),
+                       encoding="utf-8")
+    summary = _publish(settings, numbers, "enterprise", "auto", unique)
+    assert (summary.sent, dict(summary.reasons)) == (3, {"value.type": 1})
+    assert summary.flags["value.from_text:registered_capital"] == 3
+
+    codec = Codec()
+    persons = [codec.decode(m.value())[1]["after"] for m in read_all(settings, f"t.{unique}.ingest.person")]
+    assert sorted((p["name"], p["birth_date"], p["division_code"]) for p in persons) == [
+        ("刘䶮", None, None), ("王芳", "1985-11-11", "350582"), ("陈志明", "1990-03-07", "350102")]
+    capital = {e["after"]["name"]: e["after"]["registered_capital"]
+               for e in (codec.decode(m.value())[1] for m in read_all(settings, f"t.{unique}.ingest.enterprise"))}
+    assert capital == {"甲": 2258.0, "乙": 100.0, "丙": 1000.5}
+    letters = [codec.decode(m.value())[1] for m in read_all(settings, f"t.{unique}.dlq.ingest")]
+    assert sorted((d["reason"], d["context"]["line"]) for d in letters) == [
+        ("excel.number_as_text", "户籍人口!6"), ("value.type", "4")]
+    assert "文本" in next(d["message"] for d in letters if d["reason"] == "excel.number_as_text")
 
 
 def test_cli_exit_code_says_something_was_rejected(live_stack: Stack, settings: Settings, tmp_path: Path) -> None:
