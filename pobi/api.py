@@ -10,7 +10,8 @@ Answers are JSON; an id that fails its check is a 400 with ``{"error": "<why>"}`
 a bad ``limit`` (not 1…1000) or an over-long id or query a 400 in pobi's words. At most ``MAX_IN_FLIGHT``
 requests are answered at once, each query on its own ClickHouse connection; beyond that a request waits a
 moment, then gets 503 (retry later). A store that fails answers 503 without the server's own text (it is
-logged). A client that sends nothing for ``REQUEST_TIMEOUT_S`` is disconnected.
+logged). An idle connection is closed after ``REQUEST_TIMEOUT_S``. Served by uvicorn (Starlette), the
+stack the ingest gateway runs on.
 In the secure profile the API speaks HTTPS only and every request needs ``Authorization: Bearer <token>``
 (the token is in ``<secrets_dir>/api/token.password``, 0600); without it: 401.
 """
@@ -19,75 +20,96 @@ from __future__ import annotations
 
 import hmac
 import logging
-import ssl
+import socket
 import threading
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+import time
 from typing import Any
 from urllib.parse import parse_qs, unquote, urlsplit
 
 import orjson
+import uvicorn
+from starlette.applications import Starlette
+from starlette.concurrency import run_in_threadpool
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
 
 from foundation.errors import PobiError, StoreError
 from pobi.objects import ObjectService
 
-__all__ = ["MAX_IN_FLIGHT", "ObjectApi"]
+__all__ = ["MAX_IN_FLIGHT", "ObjectApi", "TlsFiles"]
 
 logger = logging.getLogger(__name__)
 MAX_IN_FLIGHT = 16
 REQUEST_TIMEOUT_S = 10
 MAX_LIMIT = 1000
 MAX_ARGUMENT = 200  # characters of an id or a search text
+TlsFiles = tuple[str, str]  # the server's certificate and key (PEM files)
+
+
+def _json(status: int, body: Any) -> Response:
+    return Response(orjson.dumps(body), status_code=status, media_type="application/json; charset=utf-8")
 
 
 class ObjectApi:
-    def __init__(self, service: ObjectService, host: str, port: int, *, tls: ssl.SSLContext | None = None,
+    """The API on uvicorn in a thread of its own; the socket is bound by ``start()``, not here."""
+
+    def __init__(self, service: ObjectService, host: str, port: int, *, tls: TlsFiles | None = None,
                  token: str | None = None) -> None:
-        """``tls``: serve HTTPS with this server context; ``token``: the bearer token every request must carry."""
-        api = self
-        expected = f"Bearer {token}".encode() if token else None
-        in_flight = threading.BoundedSemaphore(MAX_IN_FLIGHT)
-
-        class Handler(BaseHTTPRequestHandler):
-            timeout = REQUEST_TIMEOUT_S
-
-            def do_GET(self) -> None:
-                given = self.headers.get("Authorization", "").encode()
-                if expected is not None and not hmac.compare_digest(given, expected):
-                    status, body = 401, {"error": "a bearer token is required (Authorization: Bearer …)"}
-                elif not in_flight.acquire(timeout=2):
-                    status, body = 503, {"error": "the object services are busy; retry in a moment"}
-                else:
-                    try:
-                        status, body = api.answer(self.path)
-                    finally:
-                        in_flight.release()
-                data = orjson.dumps(body)
-                self.send_response(status)
-                self.send_header("Content-Type", "application/json; charset=utf-8")
-                self.send_header("Content-Length", str(len(data)))
-                self.end_headers()
-                self.wfile.write(data)
-
-            def log_message(self, fmt: str, *args: Any) -> None:
-                logger.debug("api: " + fmt, *args)
-
+        """``tls``: serve HTTPS with this certificate and key; ``token``: the bearer token every request must
+        carry."""
         self.service = service
-        self.server = ThreadingHTTPServer((host, port), Handler)
-        self.server.daemon_threads = True
-        if tls is not None:
-            self.server.socket = tls.wrap_socket(self.server.socket, server_side=True)
-        self._thread = threading.Thread(target=self.server.serve_forever, name="pobi-api", daemon=True)
+        self._host, self._port, self._tls = host, port, tls
+        self._expected = f"Bearer {token}".encode() if token else None
+        self._in_flight = threading.BoundedSemaphore(MAX_IN_FLIGHT)
+        self._socket: socket.socket | None = None
+        self._server: uvicorn.Server | None = None
+        self._thread: threading.Thread | None = None
+
+    def _limited_answer(self, target: str) -> tuple[int, Any]:
+        if not self._in_flight.acquire(timeout=2):
+            return 503, {"error": "the object services are busy; retry in a moment"}
+        try:
+            return self.answer(target)
+        finally:
+            self._in_flight.release()
+
+    async def _endpoint(self, request: Request) -> Response:
+        given = request.headers.get("authorization", "").encode()
+        if self._expected is not None and not hmac.compare_digest(given, self._expected):
+            return _json(401, {"error": "a bearer token is required (Authorization: Bearer …)"})
+        target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
+        status, body = await run_in_threadpool(self._limited_answer, target)
+        return _json(status, body)
+
+    def app(self) -> Starlette:
+        return Starlette(routes=[Route("/{path:path}", self._endpoint, methods=["GET"])])
 
     @property
     def port(self) -> int:
-        return self.server.server_address[1]
+        assert self._socket is not None, "start() first"
+        return int(self._socket.getsockname()[1])
 
     def start(self) -> None:
+        self._socket = socket.create_server((self._host, self._port), reuse_port=False)
+        tls = {"ssl_certfile": self._tls[0], "ssl_keyfile": self._tls[1]} if self._tls else {}
+        config = uvicorn.Config(self.app(), log_level="warning", access_log=False, timeout_keep_alive=REQUEST_TIMEOUT_S,
+                                limit_concurrency=MAX_IN_FLIGHT * 8, **tls)  # type: ignore[arg-type]
+        self._server = uvicorn.Server(config)
+        self._thread = threading.Thread(target=self._server.run, kwargs={"sockets": [self._socket]},
+                                        name="pobi-api", daemon=True)
         self._thread.start()
+        deadline = time.monotonic() + 10
+        while not self._server.started and self._thread.is_alive() and time.monotonic() < deadline:
+            time.sleep(0.01)
 
     def stop(self) -> None:
-        self.server.shutdown()
-        self.server.server_close()
+        if self._server is not None:
+            self._server.should_exit = True
+        if self._thread is not None:
+            self._thread.join(10)
+        if self._socket is not None:
+            self._socket.close()
 
     def answer(self, path: str) -> tuple[int, Any]:
         """(HTTP status, JSON body) for a GET of ``path``; never raises, never quotes a server's error."""

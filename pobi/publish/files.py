@@ -173,6 +173,8 @@ def publish_input(publisher: Publisher | None, path: Path | None, opts: PublishO
             guess = guess_format(str(path) if path else None, head)
             fmt = guess.value
             summary.guessed.append(f"format {fmt}: {guess.why}")
+        elif fmt != "excel" and guess_format(None, head).value == "excel":
+            raise PobiError(f"{label} is a workbook, not {fmt}: give -f excel, or leave -f out")
         if encoding == "auto" and fmt != "excel":
             guess = guess_encoding(head)
             encoding = guess.value

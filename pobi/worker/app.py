@@ -89,14 +89,11 @@ class ApiService(Service):
 
         tls, token = None, None
         if self.settings.secure:  # personal data: HTTPS and a bearer token only
-            import ssl
-
             from foundation.secrets import ensure_password
             from pobi.stack.tls import tls_files
 
             files = tls_files(self.settings)
-            tls = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
-            tls.load_cert_chain(files.server_cert, files.server_key)
+            tls = (str(files.server_cert), str(files.server_key))
             token = ensure_password(self.settings, "api", "token")
         service = object_service(self.settings, connections=MAX_IN_FLIGHT)
         self.api = ObjectApi(service, self.settings.bind_host, self.settings.api_port,
