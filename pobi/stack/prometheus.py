@@ -28,6 +28,7 @@ class PrometheusService(Service):
     def prepare(self) -> None:
         (self.home / "prometheus.yml").write_text(
             render_prometheus_config(pobi_targets=[f"127.0.0.1:{self.settings.metrics_port}"],
+                                     gateway_targets=[f"127.0.0.1:{self.settings.gateway_port}"],
                                      self_target=self.address, rules=str(ALERT_RULES))
         )
 

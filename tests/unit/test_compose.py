@@ -63,7 +63,7 @@ def test_named_volumes_are_declared_and_mounted_files_exist() -> None:
 
 def test_prometheus_config_is_the_rendered_one() -> None:
     text = Path("monitoring/prometheus.yml").read_text()
-    assert yaml.safe_load(text) == yaml.safe_load(render_prometheus_config(["pobi-worker:9464"]))
+    assert yaml.safe_load(text) == yaml.safe_load(render_prometheus_config(["pobi-worker:9464"], ["pobi-gateway:9466"]))
 
 
 def test_no_secret_in_compose() -> None:
