@@ -84,6 +84,8 @@ def publish(
         print_json(summary.as_dict())
     else:
         _print_summary(summary, errors)
+    if summary.interrupted:
+        raise typer.Exit(130)
     return 3 if summary.rejected else 0
 
 
@@ -94,6 +96,8 @@ def _print_summary(summary: PublishSummary, errors: Path | None) -> None:
     for guess in summary.guessed:
         console.print(f"{summary.input}: {guess}", soft_wrap=True, highlight=False)
     verb = "would send" if summary.dry_run else "sent"
+    if summary.interrupted:
+        console.print(f"{summary.input}: interrupted; what follows was sent before Ctrl-C", highlight=False)
     reasons = ", ".join(f"{r} {n}" for r, n in summary.reasons.most_common())
     where = "" if summary.dry_run else " to dlq.ingest"
     console.print(f"{summary.input}: {verb} {summary.sent} to ingest.{summary.dataset}, rejected "

@@ -76,12 +76,14 @@ class PublishSummary:
     skips: Counter[str] = field(default_factory=Counter)
     failures: list[str] = field(default_factory=list)  # the first FIRST_FAILURES, as file:line: reason: message
     dry_run: bool = False
+    interrupted: bool = False  # Ctrl-C: the counts say how far it got
     seconds: float = 0.0
     encode_seconds: float = 0.0
 
     def as_dict(self) -> dict[str, object]:
         return {"input": self.input, "dataset": self.dataset, "format": self.fmt, "encoding": self.encoding,
-                "guessed": self.guessed, "dry_run": self.dry_run, "sent": self.sent, "rejected": self.rejected,
+                "guessed": self.guessed, "dry_run": self.dry_run, "interrupted": self.interrupted,
+                "sent": self.sent, "rejected": self.rejected,
                 "skipped": self.skipped, "reasons": dict(self.reasons), "flags": dict(self.flags),
                 "skips": dict(self.skips), "first_failures": self.failures, "seconds": round(self.seconds, 3),
                 "events_per_second": round(self.sent / self.seconds) if self.seconds else None,
@@ -150,13 +152,37 @@ class _Outcome:
         self.summary.skips[f"{item.reason}:{item.sheet}" if item.sheet else item.reason] += 1
 
 
+def _send(draft: Draft, publisher: Publisher | None, codec: Codec, opts: PublishOptions, rules: EventRules,
+          summary: PublishSummary) -> Rejected | None:
+    """Send one draft (or, in a dry run, check it as far as sending would); the refusal if there is one."""
+    notes: list[str] = []
+    schema = codec.registry.latest(opts.dataset)
+    try:
+        envelope = envelope_for(schema, draft, rules, notes)
+        if publisher is None:
+            value = codec.encode_with(schema, envelope)
+            if len(value) > MAX_RECORD_BYTES:
+                raise OversizedRecord(f"the event has {len(value):,} bytes; records over {MAX_RECORD_BYTES:,} "
+                                      "cannot be published")
+        else:
+            publisher.send_event(opts.dataset, envelope, topic=opts.topic)
+    except RowError as problem:
+        return Rejected(draft.line, draft.raw, problem.reason, problem.message, draft.sheet)
+    except OversizedRecord as problem:
+        return Rejected(draft.line, draft.raw, "record.too_large", str(problem), draft.sheet)
+    except (ValueError, TypeError, OverflowError) as problem:  # what the Avro writer refuses
+        return Rejected(draft.line, draft.raw, "value.type", str(problem)[:300], draft.sheet)
+    summary.sent += 1
+    summary.flags.update(notes)
+    return None
+
+
 def publish_input(publisher: Publisher | None, path: Path | None, opts: PublishOptions, *,
                   show_progress: bool = True, errors: TextIO | None = None) -> PublishSummary:
     """Publish every record of ``path`` (standard input when None); rejects go to the DLQ, not away.
 
     ``publisher`` None is a dry run: every record is checked and encoded, nothing is sent."""
     codec = publisher.codec if publisher is not None else Codec()
-    schema = codec.registry.latest(opts.dataset)
     label = path.name if path else "stdin"
     summary = PublishSummary(label, opts.dataset, dry_run=publisher is None)
     outcome = _Outcome(summary, errors)
@@ -190,36 +216,22 @@ def publish_input(publisher: Publisher | None, path: Path | None, opts: PublishO
         context["format"] = fmt
         with progress:
             lines = progress.lines(_lines(head, source)) if fmt != "excel" else iter(())
-            for item in _items(workbook, lines, codec.registry, opts, fmt, encoding):
-                if isinstance(item, Skipped):
-                    outcome.skipped(item)
-                    continue
-                if isinstance(item, Draft):
-                    notes: list[str] = []
-                    try:
-                        envelope = envelope_for(schema, item, rules, notes)
-                        if publisher is None:
-                            value = codec.encode_with(schema, envelope)
-                            if len(value) > MAX_RECORD_BYTES:
-                                raise OversizedRecord(f"the event has {len(value):,} bytes; records over "
-                                                      f"{MAX_RECORD_BYTES:,} cannot be published")
-                        else:
-                            publisher.send_event(opts.dataset, envelope, topic=opts.topic)
-                    except RowError as problem:
-                        item = Rejected(item.line, item.raw, problem.reason, problem.message, item.sheet)
-                    except OversizedRecord as problem:
-                        item = Rejected(item.line, item.raw, "record.too_large", str(problem), item.sheet)
-                    except (ValueError, TypeError, OverflowError) as problem:  # what the Avro writer refuses
-                        item = Rejected(item.line, item.raw, "value.type", str(problem)[:300], item.sheet)
-                    else:
-                        summary.sent += 1
-                        summary.flags.update(notes)
+            try:
+                for item in _items(workbook, lines, codec.registry, opts, fmt, encoding):
+                    if isinstance(item, Skipped):
+                        outcome.skipped(item)
                         continue
-                outcome.rejected(item)
-                if publisher is not None:
-                    publisher.send_dead_letter(DeadLetter(
-                        "ingest", item.reason, item.message, item.raw, f"{label}:{item.place}".encode(),
-                        opts.dataset, context={**context, "line": item.place}), opts.dlq_topic)
+                    refused = _send(item, publisher, codec, opts, rules, summary) if isinstance(item, Draft) else item
+                    if refused is None:
+                        continue
+                    outcome.rejected(refused)
+                    if publisher is not None:
+                        publisher.send_dead_letter(DeadLetter(
+                            "ingest", refused.reason, refused.message, refused.raw,
+                            f"{label}:{refused.place}".encode(), opts.dataset,
+                            context={**context, "line": refused.place}), opts.dlq_topic)
+            except KeyboardInterrupt:  # Ctrl-C: what was sent stays sent; the summary says how far it got
+                summary.interrupted = True
         if publisher is not None:
             publisher.flush()
     finally:

@@ -78,3 +78,35 @@ def test_a_dry_run_checks_every_record_and_needs_no_kafka(tmp_path: Path) -> Non
     assert summary.flags["row.extra_ignored:备注"] == 1
     assert [line.split(": ")[:2] for line in errors.read_text(encoding="utf-8").splitlines()] == [
         ["people.csv:3", "row.missing_key"], ["people.csv:4", "record.too_large"]]
+
+
+def test_ctrl_c_says_how_far_it_got(monkeypatch: pytest.MonkeyPatch) -> None:
+    import io
+    import sys
+
+    import orjson
+
+    from tests.samples import SAMPLE_ROWS
+
+    line = orjson.dumps(SAMPLE_ROWS["person"]) + b"\n"
+
+    class SlowUpload(io.BytesIO):
+        """70,000 lines, then the clerk presses Ctrl-C while the command waits for more."""
+
+        def __init__(self) -> None:
+            super().__init__(line * 70_000)
+
+        def readline(self, size: int | None = -1) -> bytes:
+            got = super().readline(size)
+            if not got:
+                raise KeyboardInterrupt
+            return got
+
+        def __next__(self) -> bytes:
+            got = self.readline()
+            return got
+
+    monkeypatch.setattr(sys, "stdin", type("Stdin", (), {"buffer": SlowUpload()})())
+    options = PublishOptions(dataset="person", fmt="jsonl", source=SOURCE, topic="unused", dlq_topic="unused")
+    summary = publish_input(None, None, options, show_progress=False)
+    assert summary.interrupted and summary.sent == 70_000
