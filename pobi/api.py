@@ -20,20 +20,18 @@ from __future__ import annotations
 
 import hmac
 import logging
-import socket
 import threading
-import time
 from typing import Any
 from urllib.parse import parse_qs, unquote, urlsplit
 
 import orjson
-import uvicorn
 from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
+from foundation.asgi import BackgroundServer
 from foundation.errors import PobiError, StoreError
 from pobi.objects import ObjectService
 
@@ -59,12 +57,11 @@ class ObjectApi:
         """``tls``: serve HTTPS with this certificate and key; ``token``: the bearer token every request must
         carry."""
         self.service = service
-        self._host, self._port, self._tls = host, port, tls
         self._expected = f"Bearer {token}".encode() if token else None
         self._in_flight = threading.BoundedSemaphore(MAX_IN_FLIGHT)
-        self._socket: socket.socket | None = None
-        self._server: uvicorn.Server | None = None
-        self._thread: threading.Thread | None = None
+        app = Starlette(routes=[Route("/{path:path}", self._endpoint, methods=["GET"])])
+        self._server = BackgroundServer(app, host, port, tls=tls, timeout_keep_alive=REQUEST_TIMEOUT_S,
+                                        limit_concurrency=MAX_IN_FLIGHT * 8)
 
     def _limited_answer(self, target: str) -> tuple[int, Any]:
         if not self._in_flight.acquire(timeout=2):
@@ -82,34 +79,15 @@ class ObjectApi:
         status, body = await run_in_threadpool(self._limited_answer, target)
         return _json(status, body)
 
-    def app(self) -> Starlette:
-        return Starlette(routes=[Route("/{path:path}", self._endpoint, methods=["GET"])])
-
     @property
     def port(self) -> int:
-        assert self._socket is not None, "start() first"
-        return int(self._socket.getsockname()[1])
+        return self._server.port
 
     def start(self) -> None:
-        self._socket = socket.create_server((self._host, self._port), reuse_port=False)
-        tls = {"ssl_certfile": self._tls[0], "ssl_keyfile": self._tls[1]} if self._tls else {}
-        config = uvicorn.Config(self.app(), log_level="warning", access_log=False, timeout_keep_alive=REQUEST_TIMEOUT_S,
-                                limit_concurrency=MAX_IN_FLIGHT * 8, **tls)  # type: ignore[arg-type]
-        self._server = uvicorn.Server(config)
-        self._thread = threading.Thread(target=self._server.run, kwargs={"sockets": [self._socket]},
-                                        name="pobi-api", daemon=True)
-        self._thread.start()
-        deadline = time.monotonic() + 10
-        while not self._server.started and self._thread.is_alive() and time.monotonic() < deadline:
-            time.sleep(0.01)
+        self._server.start()
 
     def stop(self) -> None:
-        if self._server is not None:
-            self._server.should_exit = True
-        if self._thread is not None:
-            self._thread.join(10)
-        if self._socket is not None:
-            self._socket.close()
+        self._server.stop()
 
     def answer(self, path: str) -> tuple[int, Any]:
         """(HTTP status, JSON body) for a GET of ``path``; never raises, never quotes a server's error."""

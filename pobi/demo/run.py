@@ -1,10 +1,11 @@
 """`pobi demo`: the main job on the local stack, end to end as far as pobi goes today.
 
 Starts the stack, applies the topic catalogue, the contracts and the example CDC source, publishes a day of
-Fujian demo traffic — one department export as a CSV file through the adapter (with a broken line), the rest
-through the publisher client, plus repeats of a few events, and residents inserted, updated and deleted in the
-department's PostgreSQL database — runs the normalisation stage until it has caught up, and shows what landed
-where: the ledger per dataset, the dead letters by reason, and one cleaned record.
+Fujian demo traffic — one department export as a CSV file through the adapter (with a broken line), the
+approval cases over HTTP through the ingest gateway (a tenth of them sent twice), the rest through the
+publisher client with repeats of a few events, and residents inserted, updated and deleted in the
+department's PostgreSQL database — runs the stages until they have caught up, and shows what landed where:
+the ledger per dataset, the dead letters by reason, and one cleaned record.
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from foundation.errors import PobiError
 from foundation.settings import Settings
 from pobi.cli.output import print_table
 from pobi.demo.department import DELETES, INSERTS, UPDATES, apply_demo_source, change_residents, wait_visible
+from pobi.demo.http import post_over_http
 from pobi.demo.live import LiveTraffic, watch
 from pobi.demo.show import show_ledger, show_one_person, show_views
 from pobi.demo.traffic import DemoTraffic
@@ -132,7 +134,8 @@ def _publish_day(settings: Settings, console: Console, scale: int,
     events = list(traffic.batch(people=200 * scale, enterprises=60 * scale, licences=60 * scale, cases=40 * scale,
                                 start=started))
     people = [row for ds, row in events if ds == "person"]
-    others = [(ds, row) for ds, row in events if ds != "person"]
+    cases = [row for ds, row in events if ds == "approval_case"]
+    others = [(ds, row) for ds, row in events if ds not in ("person", "approval_case")]
 
     work = settings.stack_path / "demo"
     work.mkdir(parents=True, exist_ok=True)
@@ -159,11 +162,16 @@ def _publish_day(settings: Settings, console: Console, scale: int,
             sent[dataset] += 1
             repeats += 1
     publisher.flush()
+    over_http = post_over_http(settings, "approval_case", cases, DEPARTMENTS["approval_case"])
+    sent["approval_case"] += over_http["accepted"]
     seconds = time.perf_counter() - t0
 
     console.print(f"published {sum(sent.values())} events in {seconds:.2f}s ({repeats} deliberate repeats); "
                   f"the CSV export had {summary.rejected} broken line(s), sent to dlq.ingest "
                   f"({', '.join(summary.reasons)})")
+    console.print(f"the online service hall's system posted {len(cases)} approval cases to the HTTP gateway and "
+                  f"re-sent a tenth of them: {over_http['accepted']} accepted, {over_http['duplicate']} answered as "
+                  f"duplicates, {over_http['rejected']} rejected", soft_wrap=True)
     topics = {settings.topics.ingest(d): d for d in DEPARTMENTS}
     dlq = settings.topics.dlq("ingest")
     counts = record_counts(settings, [*topics, dlq])
