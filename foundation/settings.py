@@ -62,6 +62,7 @@ class Settings(BaseSettings):
     api_port: Port = Field(9465, ge=0, le=65535, description="the worker's object-services HTTP API (0: off)")
     gateway_port: Port = Field(9466, ge=1, le=65535, description="the HTTP ingest gateway (`pobi gateway`)")
     gateway_max_body_mb: int = Field(16, ge=1, le=1024, description="the largest request the gateway reads (413)")
+    gateway_max_records: int = Field(20_000, ge=1, le=1_000_000, description="records in one request (413 beyond)")
     gateway_max_in_flight: int = Field(200_000, ge=100, description="records waiting for Kafka before 429")
     gateway_delivery_timeout_s: float = Field(15.0, ge=1, le=300,
                                               description="how long a request waits for Kafka's acknowledgement")

@@ -8,9 +8,10 @@
 
 An answer counts only what Kafka acknowledged: ``200 {"accepted", "rejected": [{"index", "reason",
 "message"}], "duplicates": [{"index", "event_id"}], "flags"}``. Refused records also go to ``dlq.ingest``.
-413 beyond ``POBI_GATEWAY_MAX_BODY_MB``; 429 when the gateway already holds its limit of unacknowledged
-records; 503 while Kafka is unreachable or when it did not acknowledge every record — both with
-``Retry-After``. Sending the same request again is always safe: what was accepted comes back as duplicates.
+413 beyond ``POBI_GATEWAY_MAX_BODY_MB`` or ``POBI_GATEWAY_MAX_RECORDS``; 400 for a path or header that does
+not fit; 429 when the gateway already holds its limit of unacknowledged records; 503 while Kafka is
+unreachable or when it did not acknowledge every record — both with ``Retry-After``. Sending the same
+request again is always safe: what was accepted comes back as duplicates.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from contextlib import asynccontextmanager
 from typing import Annotated, Any
 
 from fastapi import FastAPI, Header, Path, Request
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
 from starlette.concurrency import run_in_threadpool
 
@@ -28,7 +30,7 @@ from foundation.settings import Settings
 from monitoring.metrics import metrics
 from pobi.gateway.callers import CallerBook, CallerRefused
 from pobi.gateway.delivery import BatchProducer, QueueFull
-from pobi.gateway.ingest import Answer, IngestService
+from pobi.gateway.ingest import Answer, IngestService, TooManyRecords
 from schemas.envelope import SourceRef
 from schemas.registry import default_registry
 from topics.catalogue import load_catalogue
@@ -82,6 +84,13 @@ def gateway_app(settings: Settings) -> FastAPI:
                   docs_url=None, redoc_url=None,  # their pages load scripts from a CDN; a government network has none
                   description=__doc__)
 
+    @app.exception_handler(RequestValidationError)
+    async def refused_request(_request: Request, exc: RequestValidationError) -> Response:
+        """A path or header that does not fit (a dataset name, an Idempotency-Key): 400 in pobi's shape."""
+        problems = "; ".join(f"{'.'.join(str(p) for p in e.get('loc', ()))}: {e.get('msg', '')}"
+                             for e in exc.errors())
+        return JSONResponse({"error": problems[:500]}, status_code=400)
+
     @app.post("/v1/datasets/{dataset}/events", summary="Publish rows or change events of a dataset",
               responses={400: {}, 401: {}, 403: {}, 404: {}, 413: {}, 429: {}, 503: {}})
     async def publish_events(
@@ -113,8 +122,11 @@ def gateway_app(settings: Settings) -> FastAPI:
         if body is None:
             return _answer(dataset, Answer(413, {"error": f"a request has at most {settings.gateway_max_body_mb} "
                                                           "MiB; split the batch"}), started)
-        batch = await run_in_threadpool(service.prepare, dataset, body,
-                                        SourceRef(caller.department, caller.system), idempotency_key)
+        try:
+            batch = await run_in_threadpool(service.prepare, dataset, body,
+                                            SourceRef(caller.department, caller.system), idempotency_key)
+        except TooManyRecords as exc:
+            return _answer(dataset, Answer(413, {"error": f"{exc}; split the batch"}), started)
         await run_in_threadpool(service.leave_out_seen, dataset, batch)
         try:
             answer = await service.deliver(dataset, batch)

@@ -31,9 +31,13 @@ from topics.producer import MAX_RECORD_BYTES
 if TYPE_CHECKING:
     import redis
 
-__all__ = ["Answer", "IngestService"]
+__all__ = ["Answer", "IngestService", "TooManyRecords"]
 
 logger = logging.getLogger(__name__)
+
+
+class TooManyRecords(Exception):  # noqa: N818 - the gateway's answer: 413
+    """The request holds more records than the gateway takes at once; none of them was sent."""
 
 
 @dataclass
@@ -75,6 +79,8 @@ class IngestService:
         rules = EventRules(source=source, label=label, default_ts=int(time.time() * 1000))
         batch, ids_here = _Batch(), set[str]()
         for item in records_of_body(body):
+            if item.line >= self.settings.gateway_max_records:  # before the work: a body of tiny records is cheap
+                raise TooManyRecords(f"a request has at most {self.settings.gateway_max_records:,} records")
             if isinstance(item, Draft):
                 notes: list[str] = []
                 if not idempotency_key and item.position is None:

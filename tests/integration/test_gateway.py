@@ -32,7 +32,7 @@ def event_ids(settings: Settings, topic: str) -> list[str]:
 
 
 def test_a_mixed_batch_is_answered_record_by_record(live_stack: object, unique: str) -> None:
-    settings = namespaced(unique, gateway_max_body_mb=2)
+    settings = namespaced(unique, gateway_max_body_mb=2, gateway_max_records=50)
     create_stream_topics(settings, ["person"])
     valid = rows("person", 3)
     batch = [valid[0], {"name": "无证号"}, valid[1], 42, valid[0],
@@ -68,6 +68,11 @@ def test_a_mixed_batch_is_answered_record_by_record(live_stack: object, unique: 
         huge = client.post("/v1/datasets/person/events", content=b"[" + b" " * (3 * 1024 * 1024) + b"]",
                            headers=DEPARTMENT)
         assert huge.status_code == 413
+        many = client.post("/v1/datasets/person/events", content=b"1\n" * 51, headers=DEPARTMENT)
+        assert many.status_code == 413 and "at most 50 records" in many.json()["error"]
+        odd_key = client.post("/v1/datasets/person/events", content=b"[]",
+                              headers=DEPARTMENT | {"Idempotency-Key": "a key with spaces"})
+        assert odd_key.status_code == 400 and "idempotency-key" in odd_key.json()["error"].lower()
         assert client.get("/readyz").status_code == 200
         paths = client.get("/v1/openapi.json").json()["paths"]
         assert "/v1/datasets/{dataset}/events" in paths
