@@ -82,3 +82,36 @@ def test_compose_s_clickhouse_has_the_local_stack_s_memory_limits() -> None:
     assert int(config.findtext("max_server_memory_usage") or 0) == MAX_SERVER_MEMORY
     assert int(users.findtext("profiles/default/max_memory_usage") or 0) == MAX_QUERY_MEMORY
     assert int(SERVICES["clickhouse"]["mem_limit"].removesuffix("g")) * 10**9 > MAX_SERVER_MEMORY
+
+
+def test_every_long_running_service_restarts_and_says_when_it_is_healthy() -> None:
+    for name, service in SERVICES.items():
+        if name == "pobi-init":  # runs once; retried until the services it needs answer
+            assert service["restart"] == "on-failure" and "healthcheck" not in service
+            continue
+        assert service.get("restart") == "unless-stopped", f"{name} has no restart policy"
+        assert service.get("healthcheck", {}).get("test"), f"{name} has no healthcheck"
+
+
+def test_the_init_service_prepares_what_the_worker_needs_before_it_starts() -> None:
+    command = " ".join(SERVICES["pobi-init"]["command"])
+    steps = ["pobi topics apply", "pobi views migrate", "pobi subscriptions apply"]
+    assert all(step in command for step in steps)
+    assert [command.index(step) for step in steps] == sorted(command.index(step) for step in steps)
+    assert "$$? -eq 3" in command  # drift (exit 3) is reported, not fatal; compose's $$ is a literal $
+    for name in ("pobi-worker", "pobi-gateway"):
+        assert SERVICES[name]["depends_on"]["pobi-init"] == {"condition": "service_completed_successfully"}
+
+
+def test_state_lives_on_volumes() -> None:
+    kafka = SERVICES["kafka"]
+    assert f"kafka-data:{kafka['environment']['KAFKA_LOG_DIRS']}" in kafka["volumes"]
+    for name in ("pobi-init", "pobi-worker", "pobi-gateway"):
+        env = SERVICES[name]["environment"]
+        assert env["POBI_STACK_DIR"] == "/var/lib/pobi" and "pobi-state:/var/lib/pobi" in SERVICES[name]["volumes"]
+    dockerfile = Path("Dockerfile").read_text()
+    assert "install -d -o pobi" in dockerfile and "/var/lib/pobi" in dockerfile and "USER pobi" in dockerfile
+
+
+def test_grafana_s_plugin_download_can_be_turned_off() -> None:
+    assert SERVICES["grafana"]["environment"]["GF_INSTALL_PLUGINS"].startswith("${GRAFANA_INSTALL_PLUGINS-")
