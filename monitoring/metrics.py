@@ -11,12 +11,13 @@ from __future__ import annotations
 
 import os
 import shutil
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
-from prometheus_client import REGISTRY, CollectorRegistry, Counter, Gauge, Histogram
+from prometheus_client import REGISTRY, CollectorRegistry, Counter, Gauge, Histogram, Metric
 
-__all__ = ["PobiMetrics", "count_wait", "enable_multiprocess", "metrics", "multiprocess_registry"]
+__all__ = ["NamespacedRegistry", "PobiMetrics", "count_wait", "enable_multiprocess", "metrics",
+           "multiprocess_registry"]
 
 _LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2, 5, 10, 30, 60, 300, 3600)
 _ROW_BUCKETS = (1, 10, 100, 1_000, 5_000, 10_000, 50_000, 100_000, 500_000)
@@ -46,9 +47,9 @@ class PobiMetrics:
         self.delivery_failures = Counter("pobi_delivery_failures_total", "Webhook batches that failed for good",
                                          ["subscriber"], registry=registry)
         self.last_source_event = Gauge(
-            "pobi_source_last_event_timestamp_seconds", "Source time of the newest event seen per dataset and "
-            "department (freshness = time() - this)", ["dataset", "department"], multiprocess_mode="max",
-            registry=registry)
+            "pobi_source_last_event_timestamp_seconds", "When the newest event per dataset and department arrived "
+            "at the hub (its ingest time; freshness = time() - this)", ["dataset", "department"],
+            multiprocess_mode="max", registry=registry)
         self.waited = Counter("pobi_dependency_wait_seconds_total", "Time a stage waited for an unreachable service",
                               ["service"], registry=registry)
         self.stage_failures = Counter("pobi_stage_failures_total", "Stage copies that stopped with an error (the "
@@ -62,6 +63,33 @@ class PobiMetrics:
                                        "acknowledges them", multiprocess_mode="livesum", registry=registry)
         for service in ("redis", "clickhouse"):  # exported as 0 from the start, so rate() has a series
             self.waited.labels(service)
+
+    def known(self, counter: Counter, *label_sets: tuple[str, ...]) -> None:
+        """Export ``counter`` at 0 for each set of labels the process already knows it will use, so that
+        ``increase()`` and ``rate()`` see the first increment (a series that appears at 1 hides it)."""
+        for labels in label_sets:
+            counter.labels(*labels)
+
+
+class NamespacedRegistry:
+    """A registry's metrics with ``namespace="<POBI_NAMESPACE or ->"`` on every sample, so that two hubs'
+    workers scraped by one Prometheus (or a test's beside the developer's) stay apart."""
+
+    def __init__(self, inner: CollectorRegistry, namespace: str) -> None:
+        self._inner, self._namespace = inner, namespace or "-"
+
+    def collect(self) -> Iterator[Metric]:
+        for family in self._inner.collect():
+            relabelled = Metric(family.name, family.documentation, family.type, family.unit)
+            relabelled.samples = [sample._replace(labels={**sample.labels, "namespace": self._namespace})
+                                  for sample in family.samples]
+            yield relabelled
+
+    def registry(self) -> CollectorRegistry:
+        """A registry holding only this view, to serve."""
+        registry = CollectorRegistry(auto_describe=False)
+        registry.register(self)
+        return registry
 
 
 _metrics: PobiMetrics | None = None

@@ -24,10 +24,11 @@ from typing import Annotated, Any
 from fastapi import FastAPI, Header, Path, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
+from prometheus_client import REGISTRY
 from starlette.concurrency import run_in_threadpool
 
 from foundation.settings import Settings
-from monitoring.metrics import metrics
+from monitoring.metrics import NamespacedRegistry, metrics
 from pobi.gateway.callers import CallerBook, CallerRefused
 from pobi.gateway.delivery import BatchProducer, QueueFull
 from pobi.gateway.ingest import Answer, IngestService, TooManyRecords
@@ -69,6 +70,7 @@ def gateway_app(settings: Settings) -> FastAPI:
     callers = CallerBook(settings, load_catalogue())
     datasets = set(default_registry().datasets)
     limit = settings.gateway_max_body_mb * 1024 * 1024
+    exported = NamespacedRegistry(REGISTRY, settings.namespace).registry()
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
@@ -148,8 +150,8 @@ def gateway_app(settings: Settings) -> FastAPI:
 
     @app.get("/metrics", include_in_schema=False)
     async def metrics_page() -> Response:
-        from prometheus_client import CONTENT_TYPE_LATEST, REGISTRY, generate_latest
+        from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
-        return Response(generate_latest(REGISTRY), media_type=CONTENT_TYPE_LATEST)
+        return Response(generate_latest(exported), media_type=CONTENT_TYPE_LATEST)
 
     return app

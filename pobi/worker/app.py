@@ -122,7 +122,7 @@ class Worker:
 
     def run(self, loglevel: str = "warn") -> list[BaseException]:
         if self.settings.metrics_port:
-            serve_metrics(self.settings.bind_host, self.settings.metrics_port)
+            serve_metrics(self.settings.bind_host, self.settings.metrics_port, self.settings.namespace)
         worker = faust.Worker(self.app, loglevel=loglevel, quiet=True, redirect_stdouts=False)
         with contextlib.suppress(SystemExit):  # mode's worker always ends with SystemExit(0)
             worker.execute_from_commandline()
@@ -132,17 +132,18 @@ class Worker:
         return failures
 
 
-def serve_metrics(host: str, port: int) -> None:
-    """/metrics on host:port: the sum of every process's values in multiprocess mode, or this process's."""
+def serve_metrics(host: str, port: int, namespace: str) -> None:
+    """/metrics on host:port: the sum of every process's values in multiprocess mode, or this process's, each
+    sample labelled with the deployment's namespace."""
     import os
 
     from prometheus_client import REGISTRY, start_http_server
 
-    from monitoring.metrics import multiprocess_registry
+    from monitoring.metrics import NamespacedRegistry, multiprocess_registry
 
-    registry = multiprocess_registry() if os.environ.get("PROMETHEUS_MULTIPROC_DIR") else REGISTRY
+    inner = multiprocess_registry() if os.environ.get("PROMETHEUS_MULTIPROC_DIR") else REGISTRY
     try:
-        start_http_server(port, addr=host, registry=registry)
+        start_http_server(port, addr=host, registry=NamespacedRegistry(inner, namespace).registry())
     except OSError as exc:
         raise PobiError(f"cannot serve metrics on {host}:{port}: {exc.strerror or exc}; is another pobi worker "
                         "running? (or set POBI_METRICS_PORT to a free port)") from None

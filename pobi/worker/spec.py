@@ -76,6 +76,7 @@ def run_copies(spec: StageSpec, copies: int, stop: threading.Event, *, children:
     ``children`` asks for a process. A child that exits is a StageError (logged, counted in
     ``pobi_stage_failures_total``), so the worker stops non-zero rather than run half-alive; on the way out
     every child gets SIGTERM and ``grace_s`` to finish its batch, then SIGKILL."""
+    metrics().known(metrics().stage_failures, (spec.stage,))
     if copies == 1 and not children:
         try:
             spec.build().run(stop)

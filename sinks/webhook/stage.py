@@ -125,6 +125,8 @@ class WebhookStage:
             if contract is None or contract.delivery != "webhook" or contract.webhook is None:
                 self._terms_cache[subscriber] = None
             else:
+                metrics().known(metrics().delivery_failures, (subscriber,))
+                metrics().known(metrics().deliveries, (subscriber, "webhook-posted"))
                 schemas = self.book.documents[subscriber].get("schemas")
                 self._terms_cache[subscriber] = (contract.webhook, DeliveryDecoder(
                     list(schemas.values()) if isinstance(schemas, dict) else []))

@@ -88,6 +88,7 @@ class FanoutStage:
         if contracts:
             refuse_other_key(self.book.documents, hub_key_id(key), self.settings)
         for contract in contracts:
+            metrics().known(metrics().deliveries, (contract.subscriber, contract.delivery))
             self._modes[contract.subscriber] = contract.delivery
             self._contracts[contract.subscriber] = contract
             for grant in compile_grants(contract, self.codec.registry, key):

@@ -98,6 +98,8 @@ class NormalizeStage:
             seen = SeenEvents(self.settings, token=uuid.uuid4().hex)
             seen.wait(lambda: check_state(self.settings, seen.redis, self.datasets))
         self.seen = seen
+        metrics().known(metrics().events, *((d, self.name, o) for d in self.datasets for o in ("in", "clean",
+                                                                                                "duplicate")))
         # only failed deliveries call back: flush() waits for the rest, so per-record callbacks buy nothing
         self.publisher = publisher or Publisher(self.settings, self.codec, {"delivery.report.only.error": True})
 
@@ -160,7 +162,9 @@ class NormalizeStage:
             m.stage_latency.labels(self.name, arrival.dataset, "ingest").observe(
                 max(0.0, now - clean["ingest"]["ts_ms"] / 1000))
             key = (arrival.dataset, clean["source"]["department"])
-            newest[key] = max(newest.get(key, 0), clean["ts_ms"])
+            # freshness is when the hub last heard from the department, not the time its record claims (a file
+            # exported a year ago is fresh news today)
+            newest[key] = max(newest.get(key, 0), clean["ingest"]["ts_ms"])
         for (dataset, department), ts_ms in newest.items():
             m.last_source_event.labels(dataset, department).set(ts_ms / 1000)
 

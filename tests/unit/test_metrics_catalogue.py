@@ -42,3 +42,22 @@ print(multiprocess_registry().get_sample_value("pobi_dependency_wait_seconds_tot
     result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True)
     assert result.stdout.strip() == "1.5"
     assert list((tmp_path / "metrics").glob("counter_*.db"))
+
+
+def test_known_labels_start_at_zero_and_every_sample_says_its_namespace() -> None:
+    from prometheus_client import generate_latest
+
+    from monitoring.metrics import NamespacedRegistry
+
+    registry = CollectorRegistry()
+    m = PobiMetrics(registry)
+    m.known(m.delivery_failures, ("fuzhou-city",), ("credit-system",))
+    assert value(registry, "pobi_delivery_failures_total", {"subscriber": "fuzhou-city"}) == 0  # before any failure
+    m.delivery_failures.labels("fuzhou-city").inc()
+    served = NamespacedRegistry(registry, "t1").registry()
+    assert value(served, "pobi_delivery_failures_total", {"subscriber": "fuzhou-city", "namespace": "t1"}) == 1
+    assert value(served, "pobi_delivery_failures_total", {"subscriber": "credit-system", "namespace": "t1"}) == 0
+    text = generate_latest(served).decode()
+    samples = [line for line in text.splitlines() if line and not line.startswith("#")]
+    assert samples and all('namespace="t1"' in line for line in samples)
+    assert 'namespace="-"' in generate_latest(NamespacedRegistry(registry, "").registry()).decode()
