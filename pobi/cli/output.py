@@ -31,12 +31,18 @@ def print_json(value: object) -> None:
 
 
 def print_table(title: str, columns: Sequence[str], rows: Iterable[Sequence[object]]) -> None:
+    """A table; on a terminal fitted to its width, otherwise (piped, redirected) at its natural width, so that
+    no value is cut to "…" on its way into a file or another program."""
     table = Table(title=title, title_justify="left")
     for column in columns:
         table.add_column(column)
     for row in rows:
         table.add_row(*("" if v is None else str(v) for v in row))
-    console.print(table)
+    if console.is_terminal:
+        console.print(table)
+    else:
+        natural = console.measure(table, options=console.options.update_width(100_000)).maximum
+        Console(highlight=False, width=max(console.width, natural), file=console.file).print(table)
 
 
 def print_changes(lines: Iterable[str], summary: str) -> None:
