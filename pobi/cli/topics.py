@@ -44,10 +44,12 @@ def _as_json(states: list[TopicState]) -> list[dict[str, object]]:
 def apply(as_json: bool = JsonOption, catalogue: Path | None = CatalogueOption,
           contracts: Path | None = ContractsOption) -> int:
     """Create missing topics; report drift without changing existing topics. Exit 3 on drift."""
+    from foundation.kafka import require_kafka
     from topics.admin import admin_client, apply_catalogue
     from topics.subscriptions import deployment_catalogue
 
     settings = get_settings()
+    require_kafka(settings)  # one sentence when Kafka does not answer, not the client's error record
     wanted = deployment_catalogue(settings, *catalogue_paths(contracts, catalogue))
     report = apply_catalogue(admin_client(settings), wanted)
     managed = [s for s in report.states if s.in_catalogue]
@@ -66,11 +68,13 @@ def list_topics(as_json: bool = JsonOption, catalogue: Path | None = CatalogueOp
                 contracts: Path | None = ContractsOption) -> None:
     """Every catalogue topic and every cluster topic, side by side. The feeds are those of the contracts in
     force on the hub (or of the folder given with --contracts). Example: `pobi topics list --json`."""
+    from foundation.kafka import require_kafka
     from topics.admin import admin_client, compare_catalogue
     from topics.catalogue import load_catalogue
     from topics.subscriptions import deployment_catalogue, read_documents
 
     settings = get_settings()
+    require_kafka(settings)
     folder, path = catalogue_paths(contracts, catalogue)
     wanted = deployment_catalogue(settings, folder, path)
     if contracts is None:

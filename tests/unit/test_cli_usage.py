@@ -40,6 +40,10 @@ def test_a_schema_folder_without_schemas_is_a_bad_command_line(tmp_path: Path) -
 
 @pytest.mark.parametrize(("args", "env", "said"), [
     (("object", "350102199003071234"), {"POBI_CLICKHOUSE_PORT": "1"}, "cannot reach ClickHouse at 127.0.0.1:1"),
+    *[(args, {"POBI_CLICKHOUSE_PORT": "1"}, "cannot reach ClickHouse at 127.0.0.1:1") for args in (
+        ("search", "陈"), ("timeline", "350102199003071234"), ("tracker", "350102199003071234"),
+        ("views", "status"))],
+    (("topics", "list"), {"POBI_KAFKA_BOOTSTRAP": "127.0.0.1:1"}, "cannot reach Kafka at 127.0.0.1:1"),
     (("ledger",), {"POBI_KAFKA_BOOTSTRAP": "127.0.0.1:1"}, "cannot reach Kafka at 127.0.0.1:1"),
 ])
 def test_a_service_that_does_not_answer_is_one_line(args: tuple[str, ...], env: dict[str, str], said: str) -> None:
@@ -62,3 +66,32 @@ def test_a_relative_state_folder_is_one_line_and_exit_1() -> None:
     assert result.returncode == 1
     assert result.stderr.strip().startswith("pobi: error: setting POBI_STACK_DIR='relative/state' is not valid")
     assert "absolute path" in result.stderr and "Traceback" not in result.stderr
+
+
+def test_a_broken_mapping_file_is_one_line(tmp_path: Path) -> None:
+    mapping = tmp_path / "m.yaml"
+    mapping.write_text("公民身份号码: id_number\n  姓名: [name\n", encoding="utf-8")
+    rows = tmp_path / "rows.csv"
+    rows.write_text("公民身份号码\n350102199003071234\n", encoding="utf-8")
+    result = _pobi("publish", str(rows), "-d", "person", "--source-dept", "d", "--system", "s", "--mapping",
+                   str(mapping), "--dry-run")
+    assert result.returncode == 1 and "Traceback" not in result.stderr
+    assert result.stderr.strip().splitlines() == [f"pobi: error: {mapping}:2: not valid YAML "
+                                                  f"({result.stderr.split('YAML (')[1].strip()}"]
+
+
+@pytest.mark.parametrize("command", ["worker", "gateway"])
+def test_a_port_already_taken_is_one_line(command: str) -> None:
+    import socket
+
+    with socket.socket() as squatter:
+        squatter.bind(("127.0.0.1", 0))
+        squatter.listen()
+        port = str(squatter.getsockname()[1])
+        env = {"POBI_METRICS_PORT": port, "POBI_GATEWAY_PORT": port, "POBI_API_PORT": "0",
+               "POBI_KAFKA_BOOTSTRAP": "127.0.0.1:1", "POBI_REDIS_PORT": "1"}
+        args = ["worker", "--stage", "normalize", "--processes", "1"] if command == "worker" else ["gateway"]
+        result = _pobi(*args, env=env)
+    assert result.returncode == 1, result.stderr
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and port in lines[0] and "Traceback" not in result.stderr
