@@ -40,7 +40,8 @@ os.environ.setdefault("CLICKHOUSE_DRIVER_LASY_DATE_LUT", "1")
 
 app = typer.Typer(
     name="pobi", help="破壁 — a real-time data hub for government change events.",
-    no_args_is_help=True, pretty_exceptions_enable=False, rich_markup_mode=None, add_completion=False,
+    no_args_is_help=True, pretty_exceptions_enable=False, rich_markup_mode=None, add_completion=True,
+    context_settings={"help_option_names": ["-h", "--help"]},
 )
 
 

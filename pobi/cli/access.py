@@ -42,7 +42,10 @@ def apply(catalogue: Path | None = CatalogueOption,
           dry_run: bool = typer.Option(False, "--dry-run", help="show the changes without making them"),
           as_json: bool = JsonOption) -> None:
     """Create missing users, add missing ACLs, remove those no catalogue entry or contract justifies; print
-    the diff. New passwords go to owner-only files under POBI_SECRETS_DIR/kafka, never to the screen."""
+    the diff. New passwords go to owner-only files under POBI_SECRETS_DIR/kafka, never to the screen.
+
+    Example: `pobi access apply --dry-run`
+    """
     from pobi.cli.subscriptions import _today
     from topics.access_admin import apply_access
     from topics.admin import admin_client
@@ -75,7 +78,10 @@ def apply(catalogue: Path | None = CatalogueOption,
 
 @app.command("list")
 def list_acls(as_json: bool = JsonOption) -> None:
-    """The ACLs on the cluster, pobi's and any others."""
+    """The ACLs on the cluster, pobi's and any others.
+
+    Example: `pobi access list --json`
+    """
     from topics.access_admin import cluster_acls
     from topics.admin import admin_client
 

@@ -57,7 +57,10 @@ def views(persons: int = typer.Option(1_000_000, "--persons", min=1_000, max=50_
           runs: int = typer.Option(100, "--runs", min=5, max=10_000, help="calls per object-service query"),
           as_json: bool = typer.Option(False, "--json", help="print the results as JSON")) -> None:
     """The object services and dashboards at a province's size: median, p99 and rows read of every query,
-    in bench/results/views-<persons>.json."""
+    in bench/results/views-<persons>.json.
+
+    Example: `pobi bench views --persons 1000000 --runs 5`
+    """
     _stack_up()
     progress.print(f"loading {persons:,} persons through the sink's row building … (about 5 s per 100,000)")
     report = _run("views_bench.py", "--persons", str(persons), "--runs", str(runs), name=f"views-{persons}")

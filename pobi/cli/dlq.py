@@ -46,8 +46,10 @@ def list_(stage: str | None = typer.Option(None, "--stage", help="ingest, normal
           since: str | None = typer.Option(None, "--since", help="2h, 30m, 7d, or an ISO date/time"),
           limit: int = typer.Option(50, "--limit", min=1, help="show at most this many"),
           as_json: bool = typer.Option(False, "--json", help="print JSON (original bytes as hex)")) -> None:
-    """Dead letters, newest first, with their reason and where they came from. Example:
-    `pobi dlq list --stage normalize --reason id_number --since 2h`."""
+    """Dead letters, newest first, with their reason and where they came from.
+
+    Example: `pobi dlq list --stage normalize --reason id_number --since 2h`
+    """
     from foundation.clock import CST
     from pobi.dlq import read_dead_letters
 
@@ -74,7 +76,10 @@ def replay(stage: str = typer.Option("normalize", "--stage", help="whose dead le
            since: str | None = typer.Option(None, "--since", help="2h, 30m, 7d, or an ISO date/time"),
            dry_run: bool = typer.Option(False, "--dry-run", help="say what would be replayed, send nothing"),
            as_json: bool = typer.Option(False, "--json", help="print the report as JSON")) -> None:
-    """Send dead letters back through their stage (after a rule or data fix); replaying twice is harmless."""
+    """Send dead letters back through their stage (after a rule or data fix); replaying twice is harmless.
+
+    Example: `pobi dlq replay --stage normalize --reason id_number.checksum --since 2h --dry-run`
+    """
     from pobi.dlq import read_dead_letters
     from pobi.dlq import replay as replay_records
 

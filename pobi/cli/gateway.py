@@ -24,8 +24,9 @@ def gateway(port: int = typer.Option(0, "--port", min=0, max=65535, help="0: POB
             host: str = typer.Option("", "--host", help="address to listen on (default: POBI_BIND_HOST)")) -> None:
     """Accept departments' rows and change events over HTTP until Ctrl-C or SIGTERM.
 
-    Example: curl -H 'X-Pobi-Department: public-security' -H 'X-Pobi-System: hukou'
-    --data-binary @persons.jsonl http://127.0.0.1:9466/v1/datasets/person/events
+    Example: `pobi gateway --port 9466`, then from a department's system: curl -H 'X-Pobi-Department:
+    public-security' -H 'X-Pobi-System: hukou' --data-binary @persons.jsonl
+    http://127.0.0.1:9466/v1/datasets/person/events
     """
     import uvicorn
 

@@ -48,7 +48,10 @@ def ledger(ctx: typer.Context,
 def rebuild(yes: bool = typer.Option(False, "--yes", help="rebuild without asking (the workers must be stopped)"),
             ) -> None:
     """Rebuild dedup memory, ledger and case histories of the normalise stage from norm.* and dlq.normalize,
-    after Redis restarted empty or lost its latest writes. Stop every worker of the namespace first."""
+    after Redis restarted empty or lost its latest writes. Stop every worker of the namespace first.
+
+    Example: `pobi ledger rebuild --yes`
+    """
     from schemas.registry import default_registry
     from streams.rebuild import rebuild_state
 

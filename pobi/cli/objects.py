@@ -29,7 +29,10 @@ def _when(ms: int) -> str:
 
 def object_(id_: str = typer.Argument(..., metavar="ID", help="ID number, credit code or licence id, any spelling"),
             as_json: bool = JsonOption) -> None:
-    """The 360° view: each attribute with the department that said it last and when, and related entities."""
+    """The 360° view: each attribute with the department that said it last and when, and related entities.
+
+    Example: `pobi object 350102199003071234`
+    """
     view = _service().object(id_)
     if as_json:
         print_json(view)
@@ -47,7 +50,10 @@ def object_(id_: str = typer.Argument(..., metavar="ID", help="ID number, credit
 
 def timeline(id_: str = typer.Argument(..., metavar="ID"), as_json: bool = JsonOption,
              limit: int = typer.Option(200, "--limit", min=1, max=10_000)) -> None:
-    """Every event about the entity, oldest first."""
+    """Every event about the entity, oldest first.
+
+    Example: `pobi timeline 91350100M000100Y43 --limit 20`
+    """
     view = _service().timeline(id_, limit)
     if as_json:
         print_json(view)
@@ -59,7 +65,10 @@ def timeline(id_: str = typer.Argument(..., metavar="ID"), as_json: bool = JsonO
 
 def search(text: str = typer.Argument(..., help="a name fragment or an id prefix"), as_json: bool = JsonOption,
            limit: int = typer.Option(20, "--limit", min=1, max=500)) -> None:
-    """Entities by name fragment or id prefix; id matches first, then the newest."""
+    """Entities by name fragment or id prefix; id matches first, then the newest.
+
+    Example: `pobi search 陈 --limit 10`
+    """
     found = _service().search(text, limit)
     if as_json:
         print_json(found)
@@ -70,7 +79,10 @@ def search(text: str = typer.Argument(..., help="a name fragment or an id prefix
 
 def tracker(id_: str = typer.Argument(..., metavar="ID"), as_json: bool = JsonOption,
             limit: int = typer.Option(500, "--limit", min=1, max=100_000)) -> None:
-    """Which subscribers received data about this entity: when, which fields, under which contract."""
+    """Which subscribers received data about this entity: when, which fields, under which contract.
+
+    Example: `pobi tracker 350102199003071234 --json`
+    """
     view = _service().tracker(id_, limit)
     if as_json:
         print_json(view)

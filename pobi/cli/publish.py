@@ -59,7 +59,7 @@ def publish(
 ) -> int:
     """Publish rows or change events. Exit 0 when all were sent, 3 when some went to dlq.ingest.
 
-    Example: pobi publish 户籍.xlsx -d person --source-dept public-security --system hukou --dry-run
+    Example: `pobi publish 户籍.xlsx -d person --source-dept public-security --system hukou --dry-run`
     """
     _check_usage(dataset, fmt, op, encoding, delimiter, extra)
     if path is not None and path.suffix.lower() == ".tsv" and delimiter == ",":

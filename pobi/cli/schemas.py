@@ -40,7 +40,10 @@ def check(root: Path = RootOption,
 @app.command("list")
 def list_schemas(root: Path = RootOption,
                  as_json: bool = typer.Option(False, "--json", help="machine-readable output")) -> None:
-    """Each schema version with its fingerprint and, for datasets, the key field."""
+    """Each schema version with its fingerprint and, for datasets, the key field.
+
+    Example: `pobi schemas list --json`
+    """
     registry = SchemaRegistry(root)
     rows = [(w.subject, w.version, w.fingerprint.hex(), w.key_field if w.row else "")
             for s in registry.subjects for w in registry.versions(s)]

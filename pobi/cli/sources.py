@@ -37,7 +37,10 @@ def _loaded(folder: Path | None) -> list[Any]:
 
 @app.command()
 def validate(sources: Path | None = SourcesOption) -> None:
-    """Check every source definition; each problem is one line `file:line: problem`. Exit 3 if any."""
+    """Check every source definition; each problem is one line `file:line: problem`. Exit 3 if any.
+
+    Example: `pobi sources validate --sources topics/sources`
+    """
     found, problems = _load(sources)
     for source in found:
         tables = ", ".join(f"{table} → {mapping.dataset}" for table, mapping in source.tables.items())
@@ -75,7 +78,10 @@ def apply(sources: Path | None = SourcesOption,
 
 @app.command("list")
 def list_(sources: Path | None = SourcesOption, as_json: bool = JsonOption) -> None:
-    """The source definitions and where each table goes."""
+    """The source definitions and where each table goes.
+
+    Example: `pobi sources list --json`
+    """
     found = _loaded(sources)
     rows = [(s.source, s.department, s.system, table, m.dataset, len(m.columns))
             for s in found for table, m in s.tables.items()]
@@ -95,7 +101,10 @@ def _when(ms: int | None) -> str:
 @app.command()
 def status(sources: Path | None = SourcesOption, as_json: bool = JsonOption) -> None:
     """Each source's connector state, its task states, the WAL its slot holds back, the records Debezium
-    wrote and when the last change it carried was committed. Exit 3 if a connector is not running."""
+    wrote and when the last change it carried was committed. Exit 3 if a connector is not running.
+
+    Example: `pobi sources status --json`
+    """
     from pobi.sources import source_status
 
     settings = get_settings()

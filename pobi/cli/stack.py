@@ -25,19 +25,28 @@ def _stack(secure: bool = False) -> Stack:
 @app.command()
 def up(secure: bool = typer.Option(False, "--secure", help="TLS and passwords everywhere, Kafka with SASL/SCRAM "
                                    "and deny-by-default ACLs (also POBI_SECURITY=secure)")) -> None:
-    """Install what is missing, start every service and wait until each one answers."""
+    """Install what is missing, start every service and wait until each one answers.
+
+    Example: `pobi stack up --secure`
+    """
     _stack(secure).up(report=console.print)
 
 
 @app.command()
 def down() -> None:
-    """Stop the services that `pobi stack up` started (and nothing else)."""
+    """Stop the services that `pobi stack up` started (and nothing else).
+
+    Example: `pobi stack down`
+    """
     _stack().down(report=console.print)
 
 
 @app.command()
 def status(as_json: bool = typer.Option(False, "--json", help="machine-readable output")) -> int:
-    """Each service's state, address and pid. Exit 3 when any service is not running."""
+    """Each service's state, address and pid. Exit 3 when any service is not running.
+
+    Example: `pobi stack status --json`
+    """
     statuses = _stack().status()
     if as_json:
         print_json([s.as_dict() for s in statuses])

@@ -17,7 +17,10 @@ def subscribe(name: str = typer.Argument(..., help="the subscriber"),
               max_records: int = typer.Option(0, "--max", min=0, help="stop after N deliveries (0: never)"),
               idle_s: float = typer.Option(0, "--idle", min=0, help="stop after S seconds without a delivery"),
               as_json: bool = typer.Option(False, "--json", help="one JSON object per line")) -> None:
-    """Tail a subscriber's feed (out.NAME), decoded with the schemas published with its contract."""
+    """Tail a subscriber's feed (out.NAME), decoded with the schemas published with its contract.
+
+    Example: `pobi subscribe fuzhou-city --from-beginning --max 5`
+    """
     from confluent_kafka import OFFSET_BEGINNING, OFFSET_END, Consumer, KafkaError, TopicPartition
 
     from foundation.kafka import client_config, require_kafka

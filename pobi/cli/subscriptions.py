@@ -110,7 +110,10 @@ def _documents() -> dict[str, Any]:
 
 @app.command("list")
 def list_(as_json: bool = typer.Option(False, "--json", help="machine-readable output")) -> None:
-    """The contracts in force on the hub (as pobi.subscriptions holds them)."""
+    """The contracts in force on the hub (as pobi.subscriptions holds them).
+
+    Example: `pobi subscriptions list --json`
+    """
     today = _today().date().isoformat()
     rows = [(d["contract"]["subscriber"], d["contract"]["version"], d["contract"]["delivery"],
              ", ".join(d["contract"]["datasets"]), d["contract"]["valid_until"],
@@ -127,7 +130,10 @@ def list_(as_json: bool = typer.Option(False, "--json", help="machine-readable o
 @app.command()
 def show(name: str = typer.Argument(..., help="the subscriber"),
          as_json: bool = typer.Option(False, "--json", help="the whole document, with its delivery schemas")) -> None:
-    """One contract as the hub holds it."""
+    """One contract as the hub holds it.
+
+    Example: `pobi subscriptions show fuzhou-city`
+    """
     document = _documents().get(name)
     if document is None:
         raise PobiError(f"no contract for {name!r} on the hub; `pobi subscriptions list` shows those there are")
@@ -148,7 +154,10 @@ def show(name: str = typer.Argument(..., help="the subscriber"),
 @app.command()
 def secret(name: str = typer.Argument(..., help="the subscriber"),
            out: Path = typer.Option(..., "--out", dir_okay=False, help="a new file, written 0600")) -> None:
-    """Write the subscriber's webhook signing key to a new file only its owner can read (never printed)."""
+    """Write the subscriber's webhook signing key to a new file only its owner can read (never printed).
+
+    Example: `pobi subscriptions secret environment-bureau --out /secure/place/key`
+    """
     from foundation.secrets import hub_key, write_private
     from streams.fanout.deliver import subscriber_key
 

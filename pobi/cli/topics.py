@@ -43,7 +43,10 @@ def _as_json(states: list[TopicState]) -> list[dict[str, object]]:
 @app.command()
 def apply(as_json: bool = JsonOption, catalogue: Path | None = CatalogueOption,
           contracts: Path | None = ContractsOption) -> int:
-    """Create missing topics; report drift without changing existing topics. Exit 3 on drift."""
+    """Create missing topics; report drift without changing existing topics. Exit 3 on drift.
+
+    Example: `pobi topics apply --json`
+    """
     from foundation.kafka import require_kafka
     from topics.admin import admin_client, apply_catalogue
     from topics.subscriptions import deployment_catalogue

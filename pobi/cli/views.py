@@ -17,7 +17,10 @@ app = typer.Typer(help="ClickHouse views: migrations and what they hold.", no_ar
 
 @app.command()
 def migrate() -> None:
-    """Apply the migrations not yet recorded in schema_migrations (idempotent)."""
+    """Apply the migrations not yet recorded in schema_migrations (idempotent).
+
+    Example: `pobi views migrate`
+    """
     from sinks.clickhouse.migrate import apply_migrations
     from sinks.clickhouse.writer import ClickHouseWriter
 
@@ -54,7 +57,10 @@ def rebuild(tables: list[str] = typer.Argument(None, metavar="[TABLE]...",
                                                help="derived tables to rebuild (default: all of them)"),
             dry_run: bool = typer.Option(False, "--dry-run", help="fill and compare the shadow, do not swap")) -> None:
     """Rebuild derived tables (links_in, search_tokens) from their base tables into shadow tables, compare row
-    counts and swap atomically, while the worker keeps writing."""
+    counts and swap atomically, while the worker keeps writing.
+
+    Example: `pobi views rebuild search_tokens --dry-run`
+    """
     from sinks.clickhouse.rebuild import DERIVED
     from sinks.clickhouse.writer import ClickHouseWriter
 

@@ -19,7 +19,10 @@ def worker(stage: list[str] = typer.Option(list(STAGES), "--stage", help="stage 
                                          help="copies of normalize and fanout, one per process "
                                               "(0: one per CPU core); webhook runs one"),
            ) -> None:
-    """Run pobi's stages until Ctrl-C or SIGTERM; several workers share the work through consumer groups."""
+    """Run pobi's stages until Ctrl-C or SIGTERM; several workers share the work through consumer groups.
+
+    Example: `pobi worker --stage normalize --stage sink --processes 2`
+    """
     settings = get_settings()
     # before anything imports prometheus-client: every process of this worker writes its metrics here
     metrics_dir = settings.stack_path / "metrics" / str(os.getpid())

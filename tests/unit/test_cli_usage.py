@@ -95,3 +95,42 @@ def test_a_port_already_taken_is_one_line(command: str) -> None:
     assert result.returncode == 1, result.stderr
     lines = result.stderr.strip().splitlines()
     assert len(lines) == 1 and port in lines[0] and "Traceback" not in result.stderr
+
+
+def _leaf_commands() -> list[tuple[str, ...]]:
+    from typer.main import get_command
+
+    from pobi.cli import app
+
+    def walk(command: object, path: tuple[str, ...]) -> list[tuple[str, ...]]:
+        children = getattr(command, "commands", None)
+        if not children:
+            return [path]
+        return [leaf for name, child in children.items() for leaf in walk(child, (*path, name))]
+
+    return walk(get_command(app), ())
+
+
+def test_every_command_shows_an_example_in_its_help() -> None:
+    from typer.main import get_command
+
+    from pobi.cli import app
+
+    root = get_command(app)
+    missing = []
+    for path in _leaf_commands():
+        command = root
+        for name in path:
+            command = command.commands[name]  # type: ignore[attr-defined]
+        if "Example: `pobi " not in (command.help or ""):
+            missing.append(" ".join(path))
+    assert missing == []
+
+
+def test_dash_h_is_help_and_the_shell_completes_commands() -> None:
+    short = _pobi("dlq", "list", "-h")
+    assert short.returncode == 0 and short.stdout.startswith("Usage: pobi dlq list")
+    script = _pobi("--show-completion", "bash")
+    assert script.returncode == 0 and "_pobi_completion" in script.stdout
+    completed = _pobi(env={"_POBI_COMPLETE": "complete_bash", "COMP_WORDS": "pobi dlq li", "COMP_CWORD": "2"})
+    assert completed.stdout.split() == ["list"]
