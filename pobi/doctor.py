@@ -133,11 +133,44 @@ def _sources(settings: Settings) -> str:
     return f"{len(names)} applied, connectors running"
 
 
+def _ports(settings: Settings) -> str:
+    """The ports pobi's own processes listen on: free, or held by pobi itself; held by another program, pobi
+    would not start there."""
+    import socket
+    import ssl
+    import urllib.request
+
+    wanted = [("metrics", settings.metrics_port, "/metrics", b"pobi_"),
+              ("gateway", settings.gateway_port, "/healthz", b'"ok"')]
+    if settings.api_port:
+        wanted.insert(1, ("object API", settings.api_port, "/health", b'"ok"'))
+    tls = ssl.create_default_context(cafile=str(settings.ca_path)) if settings.secure else None
+    said: list[str] = []
+    foreign: list[str] = []
+    for name, port, path, mark in wanted:
+        with socket.socket() as probe:
+            probe.settimeout(1)
+            if probe.connect_ex((settings.bind_host if settings.bind_host != "0.0.0.0" else "127.0.0.1", port)):
+                said.append(f"{name} {port} free")
+                continue
+        scheme = "https" if settings.secure else "http"
+        try:
+            with urllib.request.urlopen(f"{scheme}://127.0.0.1:{port}{path}", timeout=2, context=tls) as answer:
+                ours = mark in answer.read(65536)
+        except Exception as exc:  # 401 from a secure pobi API is still pobi
+            ours = getattr(exc, "code", None) == 401
+        (said if ours else foreign).append(f"{name} {port} {'held by pobi' if ours else 'held by another program'}")
+    if foreign:
+        raise PobiError(f"{'; '.join(foreign)}: pobi could not listen there; stop it or choose another port "
+                        "(POBI_METRICS_PORT, POBI_API_PORT, POBI_GATEWAY_PORT)")
+    return ", ".join(said)
+
+
 # (name, check, the check it needs): a check whose dependency failed is reported as not run, not waited on
 CHECKS: tuple[tuple[str, Callable[[Settings], str], str | None], ...] = (
     ("kafka", _kafka, None), ("topics", _topics, "kafka"), ("clickhouse", _clickhouse, None),
     ("redis", _redis, None), ("hub key", _hub_key, None), ("contracts", _contracts, "kafka"),
-    ("sources", _sources, "kafka"),
+    ("sources", _sources, "kafka"), ("ports", _ports, None),
 )
 
 

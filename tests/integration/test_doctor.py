@@ -45,7 +45,8 @@ def test_doctor_is_ok_on_a_healthy_deployment_and_names_what_is_down(live_stack:
     apply_contracts(settings, found, default_registry())  # as `pobi subscriptions apply` (makes the hub key)
     checks = run_checks(settings)
     assert all(c.ok for c in checks), [c for c in checks if not c.ok]
-    assert {c.name for c in checks} == {"kafka", "topics", "clickhouse", "redis", "hub key", "contracts", "sources"}
+    assert {c.name for c in checks} == {"kafka", "topics", "clickhouse", "redis", "hub key", "contracts", "sources",
+                                        "ports"}
 
     code, healthy = _doctor(settings)
     assert code == 0 and all(c["ok"] for c in healthy)
@@ -61,3 +62,16 @@ def test_doctor_is_ok_on_a_healthy_deployment_and_names_what_is_down(live_stack:
             assert all(failed[n].startswith("not checked") for n in ("topics", "contracts", "sources"))
         else:
             assert set(failed) == {broken}
+
+
+def test_doctor_names_a_port_another_program_holds(live_stack: object, unique: str) -> None:
+    import socket
+
+    settings = namespaced(unique)
+    with socket.socket() as squatter:
+        squatter.bind(("127.0.0.1", 0))
+        squatter.listen()
+        port = squatter.getsockname()[1]
+        code, found = _doctor(settings, POBI_GATEWAY_PORT=str(port))
+    [ports] = [c for c in found if c["check"] == "ports"]
+    assert code == 3 and not ports["ok"] and f"gateway {port} held by another program" in ports["detail"]
