@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import threading
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -93,13 +94,17 @@ class NamespacedRegistry:
 
 
 _metrics: PobiMetrics | None = None
+_creating = threading.Lock()
 
 
 def metrics() -> PobiMetrics:
-    """The process's metrics, on the default registry (created once)."""
+    """The process's metrics, on the default registry (created once, even when the worker's stage threads
+    ask for them at the same moment: a second registration of the same names would be refused)."""
     global _metrics
     if _metrics is None:
-        _metrics = PobiMetrics()
+        with _creating:
+            if _metrics is None:
+                _metrics = PobiMetrics()
     return _metrics
 
 

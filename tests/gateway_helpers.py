@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import socket
 from collections.abc import Iterator
 from contextlib import contextmanager
 
@@ -9,7 +10,13 @@ from foundation.asgi import BackgroundServer
 from foundation.settings import Settings
 from pobi.gateway.app import gateway_app
 
-__all__ = ["running_gateway"]
+__all__ = ["free_port", "running_gateway"]
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
 
 
 @contextmanager
