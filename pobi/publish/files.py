@@ -211,8 +211,8 @@ def publish_input(publisher: Publisher | None, path: Path | None, opts: PublishO
             source = io.BytesIO(_utf16_as_utf8(head + stream.read(), label))
             head, encoding = source.read(SAMPLE_BYTES), "utf-8"
         workbook = io.BytesIO(head + source.read()) if fmt == "excel" else source
-        progress = PublishProgress(label, size, summary, enabled=show_progress and size >= PROGRESS_MIN_BYTES
-                                   and sys.stderr.isatty())
+        progress = PublishProgress(label, size, lambda: (summary.sent, summary.rejected),
+                                   enabled=show_progress and size >= PROGRESS_MIN_BYTES and sys.stderr.isatty())
         context["format"] = fmt
         with progress:
             lines = progress.lines(_lines(head, source)) if fmt != "excel" else iter(())

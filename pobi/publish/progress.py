@@ -2,14 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from types import TracebackType
-from typing import TYPE_CHECKING
 
 from rich.progress import BarColumn, Progress, TaskID, TextColumn, TimeRemainingColumn, TransferSpeedColumn
-
-if TYPE_CHECKING:
-    from pobi.publish.files import PublishSummary
 
 __all__ = ["PublishProgress"]
 
@@ -17,8 +13,9 @@ __all__ = ["PublishProgress"]
 class PublishProgress:
     """A no-op unless ``enabled`` (a terminal, and an input large enough to wait for)."""
 
-    def __init__(self, label: str, size: int, summary: PublishSummary, *, enabled: bool) -> None:
-        self._label, self._size, self._summary, self._enabled = label, size, summary, enabled
+    def __init__(self, label: str, size: int, counts: Callable[[], tuple[int, int]], *, enabled: bool) -> None:
+        """``counts``: (sent, rejected) so far."""
+        self._label, self._size, self._counts, self._enabled = label, size, counts, enabled
         self._progress: Progress | None = None
         self._task: TaskID | None = None
 
@@ -41,9 +38,10 @@ class PublishProgress:
         if self._progress is None or self._task is None:
             yield from lines
             return
-        progress, task, summary = self._progress, self._task, self._summary
+        progress, task = self._progress, self._task
         for count, raw in enumerate(lines):
             if count % 512 == 0:  # rich redraws ten times a second; the counts need not change more often
-                progress.update(task, sent=summary.sent, rejected=summary.rejected)
+                sent, rejected = self._counts()
+                progress.update(task, sent=sent, rejected=rejected)
             progress.advance(task, len(raw))
             yield raw
