@@ -60,6 +60,7 @@ class Settings(BaseSettings):
     bind_host: str = Field("127.0.0.1", description="where the worker's /metrics and API listen (0.0.0.0 in a "
                            "container; never published beyond loopback by docker-compose)")
     api_port: Port = Field(9465, ge=0, le=65535, description="the worker's object-services HTTP API (0: off)")
+    registry_port: Port = Field(8081, ge=1, le=65535, description="pobi's Schema Registry API (`pobi registry`)")
     gateway_port: Port = Field(9466, ge=1, le=65535, description="the HTTP ingest gateway (`pobi gateway`)")
     gateway_max_body_mb: int = Field(16, ge=1, le=1024, description="the largest request the gateway reads (413)")
     gateway_max_records: int = Field(20_000, ge=1, le=1_000_000, description="records in one request (413 beyond)")

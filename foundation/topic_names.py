@@ -40,6 +40,10 @@ class Topics:
     def sources(self) -> str:
         return self.named("pobi.sources")
 
+    @property
+    def schemas(self) -> str:
+        return self.named("pobi.schemas")
+
     def cdc_prefix(self, source: str) -> str:
         """Debezium's ``topic.prefix`` for a source: its tables' topics are ``<prefix>.<schema>.<table>``."""
         return self.named(f"cdc.{source}")

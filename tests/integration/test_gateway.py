@@ -76,7 +76,10 @@ def test_a_mixed_batch_is_answered_record_by_record(live_stack: object, unique: 
         assert client.get("/readyz").status_code == 200
         paths = client.get("/v1/openapi.json").json()["paths"]
         assert "/v1/datasets/{dataset}/events" in paths
-        assert 'pobi_gateway_requests_total{dataset="person",status="200"}' in client.get("/metrics").text
+        served = [line for line in client.get("/metrics").text.splitlines()
+                  if line.startswith("pobi_gateway_requests_total{")]
+        assert any('dataset="person"' in line and 'status="200"' in line and f'namespace="{settings.namespace}"'
+                   in line for line in served), served
 
 
 def test_a_kafka_outage_acknowledges_nothing_and_a_retrying_client_loses_nothing(

@@ -15,4 +15,4 @@ def test_a_taken_metrics_port_is_one_line() -> None:
         port = taken.getsockname()[1]
         with pytest.raises(PobiError, match=f"cannot serve metrics on 127.0.0.1:{port}: Address already in use; "
                                             "is another pobi worker running"):
-            serve_metrics("127.0.0.1", port)
+            serve_metrics("127.0.0.1", port, "")
