@@ -91,7 +91,8 @@ class BatchProducer:
         return self._in_flight
 
     def _on_error(self, err: KafkaError) -> None:
-        if err.code() in (KafkaError._ALL_BROKERS_DOWN, KafkaError._TRANSPORT):
+        # only "all brokers down": one broker closing an idle connection (_TRANSPORT) is not an outage
+        if err.code() == KafkaError._ALL_BROKERS_DOWN:
             if not self._kafka_down:
                 logger.warning("gateway: Kafka is unreachable (%s); answering 503 until it is back", err.str())
             self._kafka_down = True
