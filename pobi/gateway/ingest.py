@@ -1,15 +1,19 @@
 """What the gateway does with one request's records: check them as `pobi publish` does, leave out the ones
 already accepted, send the rest and the refusals' dead letters, and answer only with what Kafka acknowledged.
 
-Duplicates are known from a short record in Redis of the event ids the gateway had acknowledged
-(``<prefix>:gateway:seen:<dataset>:<event id>``, kept as long as the hub's dedup window). The record is
-written *after* Kafka's acknowledgement, so a record the gateway never acknowledged is never reported a
-duplicate; if Redis cannot be reached the records are sent anyway — the normaliser's dedup still makes
-them one event on ``norm.*`` — and the answer simply reports fewer duplicates.
+Duplicates are known from a short record in Redis of the event ids the gateway had acknowledged, with the
+digest of each record's content (``<prefix>:gateway:seen:<dataset>:<event id>``, kept as long as the hub's
+dedup window). The record is written *after* Kafka's acknowledgement, so a record the gateway never
+acknowledged is never reported a duplicate. An id seen before with *other* content is not a duplicate but a
+conflict: it is sent, and the normaliser judges it as it judges any reused id. If Redis cannot be reached the
+records are sent anyway — the normaliser's dedup still makes them one event on ``norm.*`` — and the answer
+simply reports fewer duplicates.
 """
 
 from __future__ import annotations
 
+import asyncio
+import hashlib
 import logging
 import time
 from collections import Counter
@@ -47,9 +51,17 @@ class Answer:
     retry_after_s: int | None = None
 
 
+@dataclass(frozen=True)
+class _Event:
+    index: int
+    event_id: str
+    digest: bytes  # of the record as sent (canonical JSON): a repeat has the same, a conflict another
+    record: OutgoingRecord
+
+
 @dataclass
 class _Batch:
-    events: list[tuple[int, str, OutgoingRecord]] = field(default_factory=list)  # index, event id, record
+    events: list[_Event] = field(default_factory=list)
     letters: list[tuple[int, str, OutgoingRecord]] = field(default_factory=list)  # index, reason, record
     rejected: list[dict[str, Any]] = field(default_factory=list)
     duplicates: list[dict[str, Any]] = field(default_factory=list)
@@ -77,7 +89,7 @@ class IngestService:
         # a row without an event id is known by its content, or by the client's key and its place in the batch
         label = f"http:{idempotency_key}" if idempotency_key else f"http:{dataset}"
         rules = EventRules(source=source, label=label, default_ts=int(time.time() * 1000))
-        batch, ids_here = _Batch(), set[str]()
+        batch, digests_here = _Batch(), dict[str, bytes]()
         for item in records_of_body(body):
             if item.line >= self.settings.gateway_max_records:  # before the work: a body of tiny records is cheap
                 raise TooManyRecords(f"a request has at most {self.settings.gateway_max_records:,} records")
@@ -99,21 +111,20 @@ class IngestService:
                     item = Rejected(item.line, item.raw, "value.type", str(problem)[:300])
                 else:
                     batch.notes.update(note.partition(":")[0] for note in notes)
-                    event_id = envelope["event_id"]
-                    if event_id in ids_here:
-                        batch.duplicates.append({"index": item.line, "event_id": event_id})
+                    event = _Event(item.line, envelope["event_id"], hashlib.sha256(item.raw).digest()[:16],
+                                   OutgoingRecord(self.settings.topics.ingest(dataset), key, value))
+                    if digests_here.get(event.event_id) == event.digest:
+                        batch.duplicates.append({"index": event.index, "event_id": event.event_id})
                         continue
-                    ids_here.add(event_id)
-                    batch.events.append((item.line, event_id,
-                                         OutgoingRecord(self.settings.topics.ingest(dataset), key, value)))
+                    digests_here.setdefault(event.event_id, event.digest)
+                    batch.events.append(event)
                     continue
             batch.rejected.append({"index": item.line, "reason": item.reason, "message": item.message})
             letter = DeadLetter("ingest", item.reason, item.message, item.raw, f"http:{item.line}".encode(), dataset,
                                 context={"input": "gateway", "department": source.department,
-                                         "system": source.system, "index": str(item.line)})
-            batch.letters.append((item.line, item.reason, OutgoingRecord(self.settings.topics.dlq("ingest"),
-                                                            letter.record()["original_key"],
-                                                            self.codec.encode("dead_letter", letter.record()))))
+                                         "system": source.system, "index": str(item.line)}).record()
+            batch.letters.append((item.line, item.reason, OutgoingRecord(
+                self.settings.topics.dlq("ingest"), letter["original_key"], self.codec.encode("dead_letter", letter))))
         return batch
 
     def leave_out_seen(self, dataset: str, batch: _Batch) -> None:
@@ -121,39 +132,39 @@ class IngestService:
         if not batch.events or self._redis is None:
             return
         try:
-            seen = self._redis.mget([self._seen_key(dataset, event_id) for _i, event_id, _r in batch.events])
+            seen = self._redis.mget([self._seen_key(dataset, e.event_id) for e in batch.events])
         except Exception as exc:  # Redis down: send anyway, the hub's dedup still holds
             logger.warning("gateway: duplicates not checked (%s)", type(exc).__name__)
             return
         fresh = []
-        for event, mark in zip(batch.events, seen, strict=True):
-            if mark is None:
+        for event, digest in zip(batch.events, seen, strict=True):
+            if digest == event.digest:
+                batch.duplicates.append({"index": event.index, "event_id": event.event_id})
+            else:  # new, or a reused id with other content: the normaliser judges the conflict
                 fresh.append(event)
-            else:
-                batch.duplicates.append({"index": event[0], "event_id": event[1]})
         batch.events = fresh
 
-    def remember(self, dataset: str, event_ids: list[str]) -> None:
-        if not event_ids or self._redis is None:
+    def remember(self, dataset: str, events: list[_Event]) -> None:
+        if not events or self._redis is None:
             return
         ttl = self.settings.dedup_ttl_hours * 3600
         try:
             with self._redis.pipeline(transaction=False) as pipe:
-                for event_id in event_ids:
-                    pipe.set(self._seen_key(dataset, event_id), b"1", ex=ttl)
+                for event in events:
+                    pipe.set(self._seen_key(dataset, event.event_id), event.digest, ex=ttl)
                 pipe.execute()
         except Exception as exc:
             logger.warning("gateway: acknowledged ids not remembered (%s)", type(exc).__name__)
 
     async def deliver(self, dataset: str, batch: _Batch) -> Answer:
         """Send the batch, wait for Kafka's answer on every record, and say what happened."""
-        records = [r for _i, _e, r in batch.events] + [r for _i, _reason, r in batch.letters]
+        records = [e.record for e in batch.events] + [r for _i, _reason, r in batch.letters]
         errors = await self.producer.deliver(records)
         event_errors, letter_errors = errors[: len(batch.events)], errors[len(batch.events):]
         acknowledged = [e for e, err in zip(batch.events, event_errors, strict=True) if err is None]
-        indexes = [i for i, _e, _r in batch.events] + [i for i, _reason, _r in batch.letters]
+        indexes = [e.index for e in batch.events] + [i for i, _reason, _r in batch.letters]
         failed = [{"index": i, "message": err} for i, err in zip(indexes, errors, strict=True) if err is not None]
-        self.remember(dataset, [event_id for _i, event_id, _r in acknowledged])
+        await asyncio.to_thread(self.remember, dataset, acknowledged)
         for (_i, reason, _r), err in zip(batch.letters, letter_errors, strict=True):
             if err is None:
                 metrics().dead_letters.labels("ingest", reason).inc()

@@ -57,6 +57,10 @@ def test_a_mixed_batch_is_answered_record_by_record(live_stack: object, unique: 
         again = client.post("/v1/datasets/person/events", content=orjson.dumps(batch), headers=DEPARTMENT).json()
         assert again["accepted"] == 0 and sorted(d["index"] for d in again["duplicates"]) == [0, 2, 4, 5]
         assert len(event_ids(settings, settings.topics.ingest("person"))) == 3  # nothing sent twice
+        # the same id with other content is no duplicate: it goes on, and the normaliser judges the conflict
+        reused = [{"op": "u", "event_id": "gw-explicit-1", "after": valid[1]}]
+        conflict = client.post("/v1/datasets/person/events", content=orjson.dumps(reused), headers=DEPARTMENT)
+        assert conflict.json()["accepted"] == 1 and conflict.json()["duplicates"] == []
 
         lines = b"\n".join(orjson.dumps(r) for r in rows("person", 5)[3:]) + b"\nnot json\n"
         jsonl = client.post("/v1/datasets/person/events", content=lines, headers=DEPARTMENT).json()
