@@ -61,6 +61,8 @@ class Settings(BaseSettings):
                            "container; never published beyond loopback by docker-compose)")
     api_port: Port = Field(9465, ge=0, le=65535, description="the worker's object-services HTTP API (0: off)")
     registry_port: Port = Field(8081, ge=1, le=65535, description="pobi's Schema Registry API (`pobi registry`)")
+    registry_url: str = Field("http://127.0.0.1:8081", pattern=r"^https?://\S+$",
+                              description="where subscribers reach that registry (webhooks' dataschema)")
     gateway_port: Port = Field(9466, ge=1, le=65535, description="the HTTP ingest gateway (`pobi gateway`)")
     gateway_max_body_mb: int = Field(16, ge=1, le=1024, description="the largest request the gateway reads (413)")
     gateway_max_records: int = Field(20_000, ge=1, le=1_000_000, description="records in one request (413 beyond)")

@@ -1,5 +1,6 @@
 """Webhook delivery, for subscribers without a Kafka client: their feed (``out.<subscriber>``, written by the
-fan-out stage) is POSTed to the contract's URL as JSON in batches, signed with the subscriber's key.
+fan-out stage) is POSTed to the contract's URL in batches of CloudEvents 1.0 (structured JSON, see
+``cloudevents``), signed with the subscriber's key.
 
 Each POST carries ``X-Pobi-Timestamp: <unix seconds>`` and ``X-Pobi-Signature: sha256=<hex HMAC-SHA256 of
 "<timestamp>." + body>`` (the key is the one `pobi subscriptions secret NAME` writes for the subscriber), so
@@ -39,6 +40,7 @@ from foundation.settings import Settings
 from monitoring.metrics import metrics
 from schemas.codec import Codec
 from schemas.projection import DeliveryDecoder
+from sinks.webhook.cloudevents import CONTENT_TYPE, cloud_events
 from streams.dedup import redis_wait
 from streams.fanout.deliver import subscriber_key
 from streams.runner import completed
@@ -160,8 +162,8 @@ class WebhookStage:
             return
         first, last = batch[0], batch[-1]
         batch_id = f"{first.topic()}/{first.partition()}/{first.offset()}-{last.offset()}"
-        body = json.dumps({"subscriber": subscriber, "batch_id": batch_id, "deliveries": records},
-                          ensure_ascii=False).encode()
+        feed = self.settings.topics.out(subscriber)
+        body = json.dumps(cloud_events(records, feed, self.settings.registry_url), ensure_ascii=False).encode()
         if self._hub_key is None:
             self._hub_key = hub_key(self.settings)
         refuse_other_key(self.book.documents, hub_key_id(self._hub_key), self.settings)
@@ -194,7 +196,7 @@ class WebhookStage:
         self._dead_letters(subscriber, posted, reason, f"{webhook.url}: {error}")
 
     def _post(self, webhook: Webhook, body: bytes, headers: dict[str, str]) -> None:
-        answer = self._send(webhook.url, body, {"Content-Type": "application/json; charset=utf-8", **headers},
+        answer = self._send(webhook.url, body, {"Content-Type": CONTENT_TYPE, **headers},
                             timeout_s=webhook.timeout_s, allow=self.settings.webhook_networks,
                             require_https=self.settings.secure)
         if 300 <= answer.status < 400:

@@ -62,6 +62,7 @@ class Receiver(BaseHTTPRequestHandler):
 
     def do_POST(self) -> None:
         body = self.rfile.read(int(self.headers["Content-Length"]))
+        assert self.headers["Content-Type"].startswith("application/cloudevents-batch+json")
         Receiver.received.append((json.loads(body), self.headers["X-Pobi-Signature"], body))
         Receiver.stamps.append(self.headers["X-Pobi-Timestamp"])
         self.send_response(204)
@@ -122,7 +123,7 @@ def test_webhook_survives_a_receiver_outage_and_dead_letters_a_lost_one(live_sta
         threading.Thread(target=server.serve_forever, daemon=True).start()
         try:
             deadline = time.monotonic() + 90
-            while {d["event_id"] for body, _sig, _raw in Receiver.received for d in body["deliveries"]} != {
+            while {e["id"] for body, _sig, _raw in Receiver.received for e in body} != {
                     e["event_id"] for e in events}:
                 assert time.monotonic() < deadline, "the webhook did not deliver every event"
                 time.sleep(0.2)
@@ -136,8 +137,16 @@ def test_webhook_survives_a_receiver_outage_and_dead_letters_a_lost_one(live_sta
         assert not verify(key, raw, stamp, signature, time.time() + 301)  # replayed later: refused
         assert not verify(key, raw + b" ", stamp, signature, time.time())
         assert signature == "sha256=" + hmac.new(key.encode(), f"{stamp}.".encode() + raw, hashlib.sha256).hexdigest()
-        assert body["subscriber"] == "env-hook" and len(body["deliveries"]) <= 50
-    delivered = Counter(d["event_id"] for body, _s, _r in Receiver.received for d in body["deliveries"])
+        assert 1 <= len(body) <= 50  # a batch of CloudEvents, at most the contract's batch size
+        for event in body:
+            assert (event["specversion"], event["type"]) == ("1.0", "pobi.delivery.sensor_reading")
+            assert event["id"] == event["data"]["event_id"] and event["subject"] == event["data"]["entity_key"]
+            assert event["source"] == f"/pobi/feeds/{settings.topics.out('env-hook')}"
+            assert event["dataschema"] == (f"{settings.registry_url}/subjects/{settings.topics.out('env-hook')}"
+                                           "-value/versions/1")
+            assert datetime.fromisoformat(event["time"].replace("Z", "+00:00")).timestamp() * 1000 == \
+                event["data"]["ts_ms"]
+    delivered = Counter(e["id"] for body, _s, _r in Receiver.received for e in body)
     print(f"\nwebhook: {sum(delivered.values())} deliveries for {len(delivered)} events "
           f"({sum(delivered.values()) - len(delivered)} repeated) in {len(Receiver.received)} batches")
     assert set(delivered) == {e["event_id"] for e in events}
