@@ -31,3 +31,24 @@ def test_a_receiver_refuses_a_replayed_or_altered_batch() -> None:
     assert not verify("k3y", body, str(stamp), signature, now + 301)  # captured and sent again later
     assert not verify("k3y", body.replace(b"e-1", b"e-2"), str(stamp), signature, now)
     assert not verify("k3y", body, str(stamp + 1), signature, now)  # a newer timestamp on an old signature
+
+
+def test_the_readme_s_receiver_snippet_accepts_once_and_refuses_a_replay() -> None:
+    import re
+    from pathlib import Path
+
+    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text(encoding="utf-8")
+    [snippet] = [block for block in re.findall(r"```python\n(.*?)```", readme, re.S) if "def accept" in block]
+    namespace: dict[str, object] = {}
+    exec(snippet, namespace)  # the receiver's code exactly as a subscriber would copy it
+    accept = namespace["accept"]
+    body = json.dumps(cloud_events([RECORD], "out.fuzhou-city", "http://127.0.0.1:8081")).encode()
+    stamp = int(time.time())
+    headers = {"X-Pobi-Timestamp": str(stamp), "X-Pobi-Signature": sign("k3y", body, stamp), "X-Pobi-Batch-Id": "b1"}
+    seen: set[str] = set()
+    assert accept("k3y", body, headers, seen) is True  # type: ignore[operator]
+    assert accept("k3y", body, headers, seen) is False  # type: ignore[operator]  # the same batch again
+    old = int(time.time()) - 600
+    stale = {**headers, "X-Pobi-Timestamp": str(old), "X-Pobi-Signature": sign("k3y", body, old),
+             "X-Pobi-Batch-Id": "b2"}
+    assert accept("k3y", body, stale, set()) is False  # type: ignore[operator]  # captured and replayed later
