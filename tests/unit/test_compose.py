@@ -32,6 +32,8 @@ def test_ports_match_the_default_settings() -> None:
     assert s.redis_port in _published("redis")
     assert s.prometheus_port in _published("prometheus")
     assert s.metrics_port in _published("pobi-worker")
+    assert s.gateway_port in _published("pobi-gateway") and s.registry_port in _published("pobi-registry")
+    assert s.registry_url.endswith(f":{s.registry_port}")  # what webhooks name is where compose publishes it
 
 
 def test_kafka_image_is_the_version_the_local_stack_runs() -> None:
@@ -99,14 +101,14 @@ def test_the_init_service_prepares_what_the_worker_needs_before_it_starts() -> N
     assert all(step in command for step in steps)
     assert [command.index(step) for step in steps] == sorted(command.index(step) for step in steps)
     assert "$$? -eq 3" in command  # drift (exit 3) is reported, not fatal; compose's $$ is a literal $
-    for name in ("pobi-worker", "pobi-gateway"):
+    for name in ("pobi-worker", "pobi-gateway", "pobi-registry"):
         assert SERVICES[name]["depends_on"]["pobi-init"] == {"condition": "service_completed_successfully"}
 
 
 def test_state_lives_on_volumes() -> None:
     kafka = SERVICES["kafka"]
     assert f"kafka-data:{kafka['environment']['KAFKA_LOG_DIRS']}" in kafka["volumes"]
-    for name in ("pobi-init", "pobi-worker", "pobi-gateway"):
+    for name in ("pobi-init", "pobi-worker", "pobi-gateway", "pobi-registry"):
         env = SERVICES[name]["environment"]
         assert env["POBI_STACK_DIR"] == "/var/lib/pobi" and "pobi-state:/var/lib/pobi" in SERVICES[name]["volumes"]
     dockerfile = Path("Dockerfile").read_text()
