@@ -106,17 +106,16 @@ def gateway_app(settings: Settings) -> FastAPI:
             "instead of by their content"))] = None,
     ) -> Response:
         started = time.perf_counter()
+        known = dataset in datasets
+        label = dataset if known else "unknown"  # a client's made-up names add no metric series
         try:
-            caller = callers.identify(authorization, x_pobi_department, x_pobi_system)
-        except CallerRefused as refused:
-            return _answer(dataset, Answer(refused.status, {"error": refused.message}), started)
-        if dataset not in datasets:
-            return _answer(dataset, Answer(404, {"error": f"no dataset {dataset!r}; pobi has "
-                                                          f"{', '.join(sorted(datasets))}"}), started)
-        try:
+            caller = callers.identify(authorization, x_pobi_department, x_pobi_system)  # who, before anything
+            if not known:
+                return _answer(label, Answer(404, {"error": f"no dataset {dataset!r}; pobi has "
+                                                            f"{', '.join(sorted(datasets))}"}), started)
             callers.check_may_publish(caller, dataset)
         except CallerRefused as refused:
-            return _answer(dataset, Answer(refused.status, {"error": refused.message}), started)
+            return _answer(label, Answer(refused.status, {"error": refused.message}), started)
         if not producer.kafka_reachable:
             return _answer(dataset, Answer(503, {"error": "Kafka is unreachable; nothing was accepted"},
                                            retry_after_s=5), started)

@@ -84,6 +84,8 @@ def test_a_mixed_batch_is_answered_record_by_record(live_stack: object, unique: 
                   if line.startswith("pobi_gateway_requests_total{")]
         assert any('dataset="person"' in line and 'status="200"' in line and f'namespace="{settings.namespace}"'
                    in line for line in served), served
+        assert not any('dataset="people"' in line for line in served)  # no series for a made-up name
+        assert any('dataset="unknown"' in line and 'status="404"' in line for line in served), served
 
 
 def test_a_kafka_outage_acknowledges_nothing_and_a_retrying_client_loses_nothing(
