@@ -34,6 +34,11 @@ class Codec:
 
     @staticmethod
     def encode_with(schema: WireSchema, record: dict[str, Any]) -> bytes:
+        return MAGIC + schema.fingerprint + Codec.body(schema, record)
+
+    @staticmethod
+    def body(schema: WireSchema, record: dict[str, Any]) -> bytes:
+        """The Avro binary body alone, as other framings (Confluent's) carry it."""
         row_name = schema.row_name
         if row_name is not None:
             # name the union branch of before/after, so fastavro does not validate the whole row against each
@@ -42,8 +47,6 @@ class Codec:
             record = {**record, "before": None if before is None else (row_name, before),
                       "after": None if after is None else (row_name, after)}
         out = BytesIO()
-        out.write(MAGIC)
-        out.write(schema.fingerprint)
         schemaless_writer(out, schema.parsed, record, strict_allow_default=True)
         return out.getvalue()
 

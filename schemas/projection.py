@@ -18,7 +18,7 @@ from foundation.errors import DecodeError
 from schemas.codec import MAGIC
 from schemas.registry import SchemaRegistry, WireSchema
 
-__all__ = ["DeliveryDecoder", "delivery_schema", "delivery_wire_schema"]
+__all__ = ["DeliveryDecoder", "delivery_schema", "delivery_wire_schema", "feed_schema"]
 
 
 def delivery_schema(subscriber: str, version: int, dataset: str, fields: list[str], masks: Mapping[str, str],
@@ -52,6 +52,15 @@ def delivery_wire_schema(subscriber: str, version: int, dataset: str, fields: li
                          registry: SchemaRegistry) -> WireSchema:
     schema = delivery_schema(subscriber, version, dataset, fields, masks, registry)
     return WireSchema(f"out.{subscriber}.{dataset}", version, schema, None, "delivery")
+
+
+def feed_schema(subscriber: str, version: int, grants: Mapping[str, tuple[list[str], Mapping[str, str]]],
+                registry: SchemaRegistry) -> list[dict[str, Any]]:
+    """The schema of the whole feed ``out.<subscriber>`` under one contract version, as its registry subject
+    ``out.<subscriber>-value`` holds it: a union of the per-dataset delivery records, by dataset name (the
+    branch a record is written with is its dataset's place in that order). ``grants``: dataset → (fields,
+    masks)."""
+    return [delivery_schema(subscriber, version, dataset, *grants[dataset], registry) for dataset in sorted(grants)]
 
 
 class DeliveryDecoder:

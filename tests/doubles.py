@@ -231,6 +231,23 @@ class FakeBook:
         self.closed = True
 
 
+class FakeSchemaIds:
+    """The registry's ids (``pobi.schemas``) in memory: each schema gets its natural id."""
+
+    def __init__(self) -> None:
+        self.schemas: dict[int, str] = {}  # id → canonical form
+
+    def ensure(self, schemas: dict[str, str]) -> dict[str, int]:
+        from schemas.confluent import natural_id
+
+        for fingerprint, canonical in schemas.items():
+            self.schemas[natural_id(fingerprint)] = canonical
+        return {fingerprint: natural_id(fingerprint) for fingerprint in schemas}
+
+    def close(self) -> None:
+        pass
+
+
 class _Client:
     def __init__(self) -> None:
         self.disconnected = 0

@@ -6,8 +6,9 @@ ACLs the secure profile enforces (``pobi access apply`` puts them on the broker;
 - the HTTP gateway (``pobi gateway``) writes every ``ingest.<dataset>`` and ``dlq.ingest`` on the departments'
   behalf; which department may publish which dataset it checks itself, by the department's bearer token;
 - the worker reads what its stages read and writes what they write, with consumer groups ``pobi-*``;
-- each subscriber may read only ``out.<subscriber>``, with consumer groups under ``<subscriber>.``, and the
-  contracts topic that carries the schemas of its feed.
+- the schema registry (``pobi registry``) reads the contracts and keeps the schema ids (``pobi.schemas``);
+- each subscriber may read only ``out.<subscriber>``, with consumer groups under ``<subscriber>.``; the schemas
+  of its feed it reads from the registry, which shows it no other subscriber's — it cannot read the contracts.
 Anything else is denied by default (KRaft's StandardAuthorizer with ``allow.everyone.if.no.acl.found=false``).
 The administrator (a super user) applies catalogues, contracts and ACLs and replays dead letters.
 """
@@ -19,15 +20,17 @@ from dataclasses import dataclass
 
 from topics.catalogue import Catalogue
 
-__all__ = ["GATEWAY_PRINCIPAL", "GATEWAY_USER", "WORKER_PRINCIPAL", "WORKER_USER", "Acl", "department_principal",
-           "department_user", "desired_acls", "desired_users", "diff", "is_managed", "owning_departments",
-           "subscriber_principal", "subscriber_user"]
+__all__ = ["GATEWAY_PRINCIPAL", "GATEWAY_USER", "REGISTRY_PRINCIPAL", "REGISTRY_USER", "WORKER_PRINCIPAL",
+           "WORKER_USER", "Acl", "department_principal", "department_user", "desired_acls", "desired_users", "diff",
+           "is_managed", "owning_departments", "subscriber_principal", "subscriber_user"]
 
 WORKER_USER = "pobi-worker"
 WORKER_PRINCIPAL = f"User:{WORKER_USER}"
 GATEWAY_USER = "pobi-gateway"
 GATEWAY_PRINCIPAL = f"User:{GATEWAY_USER}"
-_MANAGED_PREFIXES = ("User:dept-", "User:sub-", WORKER_PRINCIPAL, GATEWAY_PRINCIPAL)
+REGISTRY_USER = "pobi-registry"
+REGISTRY_PRINCIPAL = f"User:{REGISTRY_USER}"
+_MANAGED_PREFIXES = ("User:dept-", "User:sub-", WORKER_PRINCIPAL, GATEWAY_PRINCIPAL, REGISTRY_PRINCIPAL)
 
 
 def department_user(department: str) -> str:
@@ -47,8 +50,9 @@ def subscriber_principal(subscriber: str) -> str:
 
 
 def desired_users(catalogue: Catalogue, subscribers: Iterable[str]) -> set[str]:
-    """The SCRAM users the deployment needs: the worker, the gateway, each owning department, each subscriber."""
-    return {WORKER_USER, GATEWAY_USER} | {department_user(o) for o in owning_departments(catalogue)} | {
+    """The SCRAM users the deployment needs: the worker, the gateway, the registry, each owning department, each
+    subscriber."""
+    return {WORKER_USER, GATEWAY_USER, REGISTRY_USER} | {department_user(o) for o in owning_departments(catalogue)} | {
         subscriber_user(s) for s in subscribers}
 
 
@@ -97,12 +101,15 @@ def desired_acls(catalogue: Catalogue, subscribers: Iterable[str],
         acls.update(_topic(worker, topic_name(family), "READ", "WRITE", "DESCRIBE", pattern="PREFIXED"))
     acls.update(_topic(worker, topic_name("audit.delivery"), "READ", "WRITE", "DESCRIBE"))  # the sink reads it
     acls.update(_topic(worker, topic_name("pobi.subscriptions"), "READ", "DESCRIBE"))
-    acls.add(Acl(worker, "GROUP", "PREFIXED", topic_name("pobi-"), "READ"))
+    # the fan-out records the id of a feed schema it is first to write with, as the registry does
+    for principal in (worker, REGISTRY_PRINCIPAL):
+        acls.update(_topic(principal, topic_name("pobi.schemas"), "READ", "WRITE", "DESCRIBE"))
+    acls.update(_topic(REGISTRY_PRINCIPAL, topic_name("pobi.subscriptions"), "READ", "DESCRIBE"))
+    for principal in (worker, REGISTRY_PRINCIPAL):
+        acls.add(Acl(principal, "GROUP", "PREFIXED", topic_name("pobi-"), "READ"))
     for subscriber in subscribers:
         principal = subscriber_principal(subscriber)
         acls.update(_topic(principal, topic_name(f"out.{subscriber}"), "READ", "DESCRIBE"))
-        # the schemas its feed is written with travel with the contracts (see the README's threats left)
-        acls.update(_topic(principal, topic_name("pobi.subscriptions"), "READ", "DESCRIBE"))
         acls.add(Acl(principal, "GROUP", "PREFIXED", topic_name(f"{subscriber}."), "READ"))
     return acls
 

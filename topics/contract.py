@@ -22,10 +22,13 @@ from foundation.errors import PobiError
 from schemas.registry import SchemaRegistry
 from topics.contract_yaml import located_or_refused, where
 
-__all__ = ["EVENT_FIELDS", "ContractError", "DatasetGrant", "Match", "SubscriptionContract", "Webhook",
-           "check_contract", "load_contract", "revealing_pairs"]
+__all__ = ["EVENT_FIELDS", "LEGACY_FORMAT", "ContractError", "DatasetGrant", "FeedFormat", "Match",
+           "SubscriptionContract", "Webhook", "check_contract", "load_contract", "revealing_pairs"]
 
 MASKS = ("hash", "partial", "redact", "clear")
+FeedFormat = Literal["avro", "avro-single-object", "json"]
+# how the feed of a contract applied by a pobi before formats existed is written: what it was then
+LEGACY_FORMAT: FeedFormat = "avro-single-object"
 PROTECTED = ("personal", "sensitive")
 EVENT_FIELDS = ("op", "department", "system")  # filterable besides the row's own fields
 
@@ -86,11 +89,21 @@ class SubscriptionContract(_Strict):
     approver: str = Field(min_length=1, max_length=200)
     valid_until: date
     delivery: Literal["kafka", "webhook"] = "kafka"
+    # a Kafka feed's encoding: Confluent's wire format (default), Avro single-object, or JSON documents
+    format: FeedFormat | None = None
     webhook: Webhook | None = None
     datasets: dict[str, DatasetGrant] = Field(min_length=1, max_length=50)
 
     def active_on(self, day: date) -> bool:
         return day <= self.valid_until
+
+    @property
+    def feed_format(self) -> FeedFormat:
+        """How ``out.<subscriber>`` is written. A webhook's feed is the hub's own hop to its sender (which
+        posts CloudEvents JSON), so it keeps the encoding that sender reads."""
+        if self.delivery == "webhook":
+            return LEGACY_FORMAT
+        return self.format or "avro"
 
 
 Problem = tuple[tuple[str | int, ...], str]
@@ -114,6 +127,8 @@ def check_contract(contract: SubscriptionContract, registry: SchemaRegistry, tod
         problems.append((("delivery",), "delivery is webhook: add a webhook section with its url"))
     if contract.delivery == "kafka" and contract.webhook is not None:
         problems.append((("webhook",), "a webhook section is only for delivery: webhook"))
+    if contract.delivery == "webhook" and contract.format is not None:
+        problems.append((("format",), "format is for Kafka feeds; a webhook delivers CloudEvents JSON"))
     for dataset, grant in contract.datasets.items():
         where = ("datasets", dataset)
         if dataset not in registry.datasets:

@@ -21,16 +21,16 @@ from foundation.egress import Network
 from foundation.errors import ConfigError
 from foundation.secrets import hub_key, hub_key_id
 from foundation.settings import Settings
-from schemas.projection import delivery_schema
+from schemas.projection import delivery_schema, feed_schema
 from schemas.registry import SchemaRegistry, WireSchema, default_registry
 from topics.catalogue import CATALOGUE_PATH, Catalogue, load_catalogue
-from topics.contract import ContractError, SubscriptionContract, check_contract, load_contract
+from topics.contract import LEGACY_FORMAT, ContractError, SubscriptionContract, check_contract, load_contract
 from topics.documents import DocumentBook
 from topics.producer import Publisher
 
 __all__ = ["CONTRACTS_DIR", "ApplyResult", "ContractBook", "apply_contracts", "contract_document",
-           "deployment_catalogue", "load_contracts", "read_documents", "refuse_other_key", "subscribers_in",
-           "version_problems"]
+           "contract_feed", "deployment_catalogue", "load_contracts", "read_documents", "refuse_other_key",
+           "subscribers_in", "version_problems"]
 
 logger = logging.getLogger(__name__)
 CONTRACTS_DIR = Path(__file__).with_name("contracts")
@@ -62,14 +62,27 @@ def load_contracts(folder: Path, registry: SchemaRegistry, today: date,
     return contracts, problems
 
 
+def contract_feed(contract: SubscriptionContract, registry: SchemaRegistry) -> list[dict[str, Any]]:
+    """The schema of the contract's whole feed: the union its registry subject ``out.<subscriber>-value``
+    holds for this contract version."""
+    return feed_schema(contract.subscriber, contract.version,
+                       {dataset: (grant.fields, grant.masks) for dataset, grant in contract.datasets.items()}, registry)
+
+
 def contract_document(contract: SubscriptionContract, registry: SchemaRegistry,
                       previous: dict[str, Any] | None = None, key_id: str = "") -> dict[str, Any]:
+    """What ``pobi.subscriptions`` holds for a contract: the contract; every delivery record schema it was ever
+    delivered under (``schemas``, by fingerprint: the webhook sender's decoder); and every feed schema, one per
+    contract version, oldest first (``feeds``: the versions of the feed's registry subject)."""
     schemas = dict((previous or {}).get("schemas", {}))
     for dataset, grant in contract.datasets.items():
         schema = delivery_schema(contract.subscriber, contract.version, dataset, grant.fields, grant.masks, registry)
         schemas[WireSchema("delivery", 0, schema, None, "delivery").fingerprint.hex()] = schema
+    feeds = [f for f in (previous or {}).get("feeds", []) if isinstance(f, dict)]
+    feeds.append({"contract_version": contract.version, "format": contract.feed_format,
+                  "schema": contract_feed(contract, registry)})
     return {"contract": contract.model_dump(mode="json", by_alias=True, exclude_none=True), "schemas": schemas,
-            "applied_ts_ms": int(time.time() * 1000), "hub_key_id": key_id}
+            "feeds": feeds, "applied_ts_ms": int(time.time() * 1000), "hub_key_id": key_id}
 
 
 def read_documents(settings: Settings, timeout_s: float = 10.0) -> dict[str, dict[str, Any]]:
@@ -175,8 +188,11 @@ class ContractBook(DocumentBook):
         document = self.documents.get(subscriber)
         if document is None:
             return None
+        terms = document.get("contract")
+        if isinstance(terms, dict) and "feeds" not in document and terms.get("delivery", "kafka") == "kafka":
+            terms = {"format": LEGACY_FORMAT, **terms}  # applied before formats: its subscriber reads single-object
         try:
-            contract = SubscriptionContract.model_validate(document.get("contract"))
+            contract = SubscriptionContract.model_validate(terms)
         except (ValidationError, AttributeError) as exc:
             self._refuse(subscriber, f"not a valid contract ({str(exc).splitlines()[0][:200]})")
             return None

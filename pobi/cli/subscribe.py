@@ -17,23 +17,28 @@ def subscribe(name: str = typer.Argument(..., help="the subscriber"),
               max_records: int = typer.Option(0, "--max", min=0, help="stop after N deliveries (0: never)"),
               idle_s: float = typer.Option(0, "--idle", min=0, help="stop after S seconds without a delivery"),
               as_json: bool = typer.Option(False, "--json", help="one JSON object per line")) -> None:
-    """Tail a subscriber's feed (out.NAME), decoded with the schemas published with its contract.
+    """Tail a subscriber's feed (out.NAME), decoded through pobi's registry as the subscriber's client would:
+    Confluent's wire format, Avro single-object or JSON, whichever its contract chose.
 
     Example: `pobi subscribe fuzhou-city --from-beginning --max 5`
     """
     from confluent_kafka import OFFSET_BEGINNING, OFFSET_END, Consumer, KafkaError, TopicPartition
 
     from foundation.kafka import client_config, require_kafka
-    from schemas.projection import DeliveryDecoder
-    from topics.subscriptions import read_documents
+    from pobi.registry.client import RegistryClient
+    from schemas.feeds import FeedDecoder
 
     settings = get_settings()
     require_kafka(settings)
-    document = read_documents(settings).get(name)
-    if document is None:
-        raise PobiError(f"no contract for {name!r} on the hub; `pobi subscriptions list` shows those there are")
-    decoder = DeliveryDecoder(list(document["schemas"].values()))
     topic = settings.topics.out(name)
+    registry = RegistryClient(settings)
+    subjects = registry.get("/subjects")
+    if f"{topic}-value" not in subjects:
+        raise PobiError(f"the registry has no feed {topic}-value for {name!r}: no contract for it on the hub, or "
+                        f"user {settings.kafka_user!r} may not see it; `pobi subscriptions list` shows the contracts")
+    # the delivery records a single-object feed may be written with: the branches of its schema's versions
+    branches = [branch for union in registry.versions(f"{topic}-value") for branch in union]
+    decoder = FeedDecoder(registry.schema, branches)
     consumer = Consumer(client_config(settings, **{
         # a group under the subscriber's own prefix, as its ACLs allow
         "group.id": settings.topics.named(f"{name}.pobi-subscribe"), "enable.auto.commit": False}))
@@ -57,7 +62,7 @@ def subscribe(name: str = typer.Argument(..., help="the subscriber"),
                     break
                 continue
             last = time.monotonic()
-            record = decoder.decode(message.value() or b"")
+            record = decoder.decode(message.value(), message.headers())
             if as_json:
                 sys.stdout.write(orjson.dumps(record).decode() + "\n")
                 sys.stdout.flush()

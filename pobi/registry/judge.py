@@ -16,7 +16,7 @@ from pobi.registry.subjects import SubjectVersion
 from schemas.compatibility import check_pair
 from schemas.registry import WireSchema, change_event_schema
 
-__all__ = ["InvalidSchema", "judge", "proposed"]
+__all__ = ["InvalidSchema", "avro_of", "judge", "proposed"]
 
 
 class InvalidSchema(ValueError):  # noqa: N818 - the registry's own name for it: 42201 "Invalid schema"
@@ -35,14 +35,21 @@ def _row_of(proposal: Any) -> Any:
     return proposal
 
 
-def proposed(versions: list[SubjectVersion], text: str) -> WireSchema:
-    """The proposal as the subject's next version."""
+def avro_of(text: str) -> Any:
+    """The schema in ``text`` (JSON), or InvalidSchema when it is not Avro."""
     try:
         raw = json.loads(text)
         parse_schema(json.loads(text), _write_hint=False)
     except (ValueError, TypeError, KeyError, AttributeError) as exc:
         raise InvalidSchema(f"not an Avro schema: {str(exc)[:200]}") from None
+    return raw
+
+
+def proposed(versions: list[SubjectVersion], text: str) -> WireSchema:
+    """The proposal as the subject's next version."""
+    raw = avro_of(text)
     latest = versions[-1]
+    assert latest.wire is not None  # feeds (no rule) are not judged
     if latest.dataset is not None:
         row = _row_of(raw)
         if not isinstance(row, dict) or row.get("type") != "record":
@@ -60,5 +67,6 @@ def judge(versions: list[SubjectVersion], text: str) -> list[str]:
     candidate = proposed(versions, text)
     problems = []
     for existing in versions:
-        problems += check_pair(candidate, existing.wire) + check_pair(existing.wire, candidate)
+        if existing.wire is not None:
+            problems += check_pair(candidate, existing.wire) + check_pair(existing.wire, candidate)
     return [str(p) for p in dict.fromkeys(problems)]

@@ -15,18 +15,19 @@ from pobi.stack.postgres import PostgresService
 from pobi.stack.profile import as_stack_admin, write_env_file
 from pobi.stack.prometheus import PrometheusService
 from pobi.stack.redis import RedisService
+from pobi.stack.registry import RegistryService
 from pobi.stack.service import Service, ServiceStatus
 
 __all__ = ["Stack"]
 
 logger = logging.getLogger(__name__)
 SERVICES: tuple[type[Service], ...] = (KafkaService, ClickHouseService, RedisService, PrometheusService,
-                                       PostgresService, ConnectService)
+                                       PostgresService, ConnectService, RegistryService)
 
 
 class Stack:
-    """Kafka, ClickHouse, Redis, Prometheus, PostgreSQL (a department's database) and Kafka Connect with
-    Debezium as local processes under ``settings.stack_dir``.
+    """Kafka, ClickHouse, Redis, Prometheus, PostgreSQL (a department's database), Kafka Connect with Debezium
+    and pobi's schema registry as local processes under ``settings.stack_dir``.
 
     ``secure`` (or POBI_SECURITY=secure) asks for the secure profile. Without either, a stack that is running
     is inspected in the profile it was started in (``<stack_dir>/profile``)."""

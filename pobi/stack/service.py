@@ -89,6 +89,10 @@ class Service(ABC):
     @abstractmethod
     def command(self) -> list[str]: ...
 
+    def environment(self) -> dict[str, str] | None:
+        """The process's environment; None: this one's."""
+        return None
+
     @abstractmethod
     def is_ready(self) -> bool:
         """A real request to the service (metadata, SELECT 1, PING, /-/ready) that succeeds."""
@@ -141,7 +145,7 @@ class Service(ABC):
         with self.log_path.open("ab") as log:
             proc = subprocess.Popen(
                 self.command(), stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-                cwd=self.home, start_new_session=True,
+                cwd=self.home, start_new_session=True, env=self.environment(),
             )
         self.pid_path.write_text(str(proc.pid))
         deadline = time.monotonic() + self.settings.ready_timeout_s

@@ -8,8 +8,9 @@ import hmac
 from dataclasses import dataclass
 from typing import Any
 
+from schemas.feeds import FeedWriter
 from schemas.projection import delivery_wire_schema
-from schemas.registry import SchemaRegistry, WireSchema
+from schemas.registry import SchemaRegistry
 from streams.fanout.masking import mask_value
 from topics.contract import DatasetGrant, SubscriptionContract
 
@@ -30,7 +31,7 @@ class Grant:
     version: int
     dataset: str
     grant: DatasetGrant
-    wire: WireSchema
+    writer: FeedWriter
     key: bytes
     rules: dict[str, str | None]
     key_field: str
@@ -72,13 +73,18 @@ class Grant:
                 "entity_id": event["entity"]["id"], "fields": list(self.grant.fields), "mode": mode, "ts_ms": now_ms}
 
 
-def compile_grants(contract: SubscriptionContract, registry: SchemaRegistry, hub_key: bytes) -> list[Grant]:
+def compile_grants(contract: SubscriptionContract, registry: SchemaRegistry, hub_key: bytes,
+                   feed_id: int = 0) -> list[Grant]:
+    """``feed_id``: the registry id of the contract's feed schema (``topics.subscriptions.contract_feed``),
+    which Confluent-format and JSON deliveries name."""
     key = subscriber_key(hub_key, contract.subscriber)
     grants = []
-    for dataset, grant in contract.datasets.items():
+    for branch, dataset in enumerate(sorted(contract.datasets)):  # the feed schema's union order
+        grant = contract.datasets[dataset]
         schema = registry.latest(dataset)
         wire = delivery_wire_schema(contract.subscriber, contract.version, dataset, grant.fields, grant.masks,
                                     registry)
-        grants.append(Grant(contract.subscriber, contract.version, dataset, grant, wire, key,
+        grants.append(Grant(contract.subscriber, contract.version, dataset, grant,
+                            FeedWriter(contract.feed_format, wire, branch, feed_id), key,
                             {f.name: f.rule for f in schema.fields}, schema.key_field))
     return grants

@@ -26,12 +26,14 @@ from foundation.secrets import hub_key, hub_key_id
 from foundation.settings import Settings
 from monitoring.metrics import metrics
 from schemas.codec import Codec
+from schemas.confluent import canonical_form, schema_fingerprint
 from streams.fanout.deliver import Grant, compile_grants
 from streams.runner import completed
-from topics.contract import SubscriptionContract
+from topics.contract import LEGACY_FORMAT, SubscriptionContract
 from topics.dead_letters import DeadLetter, DlqLimit
 from topics.producer import MAX_RECORD_BYTES, Publisher
-from topics.subscriptions import ContractBook, refuse_other_key
+from topics.schema_ids import SchemaIds
+from topics.subscriptions import ContractBook, contract_feed, refuse_other_key
 
 __all__ = ["FanoutStage"]
 
@@ -45,8 +47,8 @@ class FanoutStage:
 
     def __init__(self, settings: Settings, *, datasets: list[str] | None = None, codec: Codec | None = None,
                  clock: Callable[[], int] = lambda: int(time.time() * 1000), publisher: Publisher | None = None,
-                 book: ContractBook | None = None) -> None:
-        """``publisher``, ``book``: doubles for tests; otherwise ``setup`` connects to Kafka."""
+                 book: ContractBook | None = None, ids: SchemaIds | None = None) -> None:
+        """``publisher``, ``book``, ``ids``: doubles for tests; otherwise ``setup`` connects to Kafka."""
         self.settings = settings
         self.codec = codec or Codec()
         self.clock = clock
@@ -55,6 +57,7 @@ class FanoutStage:
         self.book: ContractBook
         self._closers: list[Callable[[], None]] = []
         self._given = (publisher, book)
+        self._ids = ids  # the registry's ids (``pobi.schemas``), read once a contract's feed names one
         self._grants: dict[str, list[Grant]] = {}
         self._contracts: dict[str, SubscriptionContract] = {}
         self._modes: dict[str, str] = {}
@@ -87,12 +90,27 @@ class FanoutStage:
         key = hub_key(self.settings) if contracts else b""  # needed once there are contracts: theirs, no other
         if contracts:
             refuse_other_key(self.book.documents, hub_key_id(key), self.settings)
+        feed_ids = self._feed_ids(contracts)
         for contract in contracts:
             metrics().known(metrics().deliveries, (contract.subscriber, contract.delivery))
             self._modes[contract.subscriber] = contract.delivery
             self._contracts[contract.subscriber] = contract
-            for grant in compile_grants(contract, self.codec.registry, key):
+            for grant in compile_grants(contract, self.codec.registry, key, feed_ids.get(contract.subscriber, 0)):
                 self._grants.setdefault(grant.dataset, []).append(grant)
+
+    def _feed_ids(self, contracts: list[SubscriptionContract]) -> dict[str, int]:
+        """subscriber → the registry id of its feed's schema, for the formats that name one; a schema new to
+        ``pobi.schemas`` is recorded there (acknowledged) before any record names it."""
+        feeds = {c.subscriber: contract_feed(c, self.codec.registry) for c in contracts
+                 if c.feed_format != LEGACY_FORMAT}
+        if not feeds:
+            return {}
+        if self._ids is None:
+            self._ids = SchemaIds(self.settings)
+            self._closers.append(self._ids.close)
+            self._ids.load()
+        ids = self._ids.ensure({schema_fingerprint(s): canonical_form(s) for s in feeds.values()})
+        return {subscriber: ids[schema_fingerprint(schema)] for subscriber, schema in feeds.items()}
 
     def _in_force(self, today: date) -> dict[str, list[Grant]]:
         in_force: dict[str, list[Grant]] = {}
@@ -151,15 +169,15 @@ class FanoutStage:
             if not grant.selects(event):
                 continue
             key, record = grant.delivery(event, now_ms)
-            value = self.codec.encode_with(grant.wire, record)
+            value, headers = grant.writer.encode(record)
             if len(key) + len(value) > MAX_RECORD_BYTES:
                 raise _Undeliverable("delivery.too_large", f"the delivery to {grant.subscriber} has {len(value):,} "
                                      "bytes")
             audit = self.codec.encode_with(self._audit_schema,
                                            grant.audit(event, now_ms, self._modes[grant.subscriber]))
-            outgoing.append((grant.subscriber, key, value, event["entity"]["id"].encode(), audit))
-        for subscriber, key, value, entity_key, audit in outgoing:  # all or none of an event's deliveries
-            self.publisher.produce(self.settings.topics.out(subscriber), key, value)
+            outgoing.append((grant.subscriber, key, value, headers, event["entity"]["id"].encode(), audit))
+        for subscriber, key, value, headers, entity_key, audit in outgoing:  # all or none of an event's deliveries
+            self.publisher.produce_with_headers(self.settings.topics.out(subscriber), key, value, headers)
             self.publisher.produce(self._audit_topic, entity_key, audit)
             self.delivered[subscriber] += 1
         return [(subscriber, event["ingest"]["ts_ms"]) for subscriber, *_ in outgoing]

@@ -3,6 +3,7 @@ removes its subscriber's read right."""
 
 from topics.access import (
     GATEWAY_USER,
+    REGISTRY_USER,
     WORKER_PRINCIPAL,
     WORKER_USER,
     Acl,
@@ -29,8 +30,6 @@ def test_a_subscriber_reads_only_its_own_feed_with_its_own_groups() -> None:
     fuzhou = {a for a in acls if a.principal == subscriber_principal("fuzhou-city")}
     assert fuzhou == {Acl(subscriber_principal("fuzhou-city"), "TOPIC", "LITERAL", "out.fuzhou-city", "READ"),
                       Acl(subscriber_principal("fuzhou-city"), "TOPIC", "LITERAL", "out.fuzhou-city", "DESCRIBE"),
-                      Acl(subscriber_principal("fuzhou-city"), "TOPIC", "LITERAL", "pobi.subscriptions", "READ"),
-                      Acl(subscriber_principal("fuzhou-city"), "TOPIC", "LITERAL", "pobi.subscriptions", "DESCRIBE"),
                       Acl(subscriber_principal("fuzhou-city"), "GROUP", "PREFIXED", "fuzhou-city.", "READ")}
 
 
@@ -59,7 +58,7 @@ def test_users_are_the_worker_the_gateway_the_owning_departments_and_the_subscri
     catalogue = load_catalogue()
     owners = {t.owner for t in catalogue.topics if t.name.startswith("ingest.")}
     users = desired_users(catalogue, ["credit-system"])
-    assert users == {WORKER_USER, GATEWAY_USER, "sub-credit-system"} | {f"dept-{o}" for o in owners}
+    assert users == {WORKER_USER, GATEWAY_USER, REGISTRY_USER, "sub-credit-system"} | {f"dept-{o}" for o in owners}
 
 
 def test_only_pobis_principals_in_this_namespace_are_managed() -> None:

@@ -76,7 +76,7 @@ def test_a_delivery_decodes_with_the_schema_published_with_the_contract() -> Non
     terms = contract("credit-system")
     grant = compile_grants(terms, default_registry(), HUB_KEY)[0]
     _key, record = grant.delivery(clean("enterprise", op="u"), now_ms=5)
-    data = Codec.encode_with(grant.wire, record)
+    data = Codec.encode_with(grant.writer.wire, record)
     document = contract_document(terms, default_registry())
     decoded = DeliveryDecoder(list(document["schemas"].values())).decode(data)
     assert decoded == record

@@ -8,11 +8,11 @@ import pytest
 
 from foundation.errors import DecodeError
 from foundation.topic_names import Topics
-from pobi.registry.ids import assign_ids
 from pobi.registry.judge import InvalidSchema, judge
 from pobi.registry.subjects import hub_subjects
 from schemas.confluent import frame, natural_id, unframe
 from schemas.registry import SCHEMA_ROOT, default_registry
+from topics.schema_ids import assign_ids
 
 SUBJECTS = hub_subjects(Topics(""), default_registry())
 

@@ -31,7 +31,16 @@ from streams.normalize.event import normalize_event
 from streams.normalize.fields import RuleClock
 from streams.normalize.stage import NormalizeStage
 from streams.runner import StageRunner
-from tests.doubles import FakeBook, FakeConsumer, FakeMessage, FakePublisher, FakeSeenEvents, FakeWriter, tick
+from tests.doubles import (
+    FakeBook,
+    FakeConsumer,
+    FakeMessage,
+    FakePublisher,
+    FakeSchemaIds,
+    FakeSeenEvents,
+    FakeWriter,
+    tick,
+)
 from tests.integration.test_webhook import CONTRACT
 from tests.samples import SAMPLE_ROWS
 from topics.contract import load_contract
@@ -82,7 +91,8 @@ def fanout_case(settings: Settings) -> Case:
     book = FakeBook({"fuzhou-city": contract_document(contract, default_registry())})
     schema = default_registry().latest("person.clean")
     good = [FakeMessage("norm.person", 0, n, CODEC.encode_with(schema, clean_person(n))) for n in range(3)]
-    stage = FanoutStage(settings, datasets=["person"], publisher=publisher, book=book)  # type: ignore[arg-type]
+    stage = FanoutStage(settings, datasets=["person"], publisher=publisher, book=book,  # type: ignore[arg-type]
+                        ids=FakeSchemaIds())  # type: ignore[arg-type]
     return Case(stage, publisher, good, FakeMessage("norm.person", 2, 9, None), "dlq.delivery",
                 lambda: publisher.flushed_at, lambda: True)  # a given book is the caller's to close
 

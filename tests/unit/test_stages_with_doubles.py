@@ -15,6 +15,7 @@ from foundation.secrets import hub_key
 from foundation.settings import Settings, load_settings
 from schemas.codec import Codec
 from schemas.envelope import SourceRef, build_envelope
+from schemas.feeds import FeedDecoder
 from schemas.registry import default_registry
 from streams.fanout.deliver import subscriber_key
 from streams.fanout.masking import pseudonym
@@ -22,7 +23,7 @@ from streams.fanout.stage import FanoutStage
 from streams.normalize.event import normalize_event
 from streams.normalize.fields import RuleClock
 from streams.normalize.stage import NormalizeStage
-from tests.doubles import FakeBook, FakeMessage, FakePublisher, FakeSeenEvents
+from tests.doubles import FakeBook, FakeMessage, FakePublisher, FakeSchemaIds, FakeSeenEvents
 from tests.samples import SAMPLE_ROWS
 from topics.contract import load_contract
 from topics.subscriptions import CONTRACTS_DIR, contract_document
@@ -102,8 +103,8 @@ def clean(n: int, division: str) -> bytes:
 def test_fanout_delivers_what_the_contract_selects_masked_and_logged(settings: Settings) -> None:
     contract = load_contract(CONTRACTS_DIR / "fuzhou-city.yaml", default_registry(), date(2026, 11, 26))
     document = contract_document(contract, default_registry())
-    publisher = FakePublisher()
-    stage = FanoutStage(settings, datasets=["person"], publisher=publisher,  # type: ignore[arg-type]
+    publisher, ids = FakePublisher(), FakeSchemaIds()
+    stage = FanoutStage(settings, datasets=["person"], publisher=publisher, ids=ids,  # type: ignore[arg-type]
                         book=FakeBook({"fuzhou-city": document}))  # type: ignore[arg-type]
     stage.setup()
     stage.handle([FakeMessage("norm.person", 0, 0, clean(0, "350102")),  # type: ignore[list-item]
@@ -111,9 +112,8 @@ def test_fanout_delivers_what_the_contract_selects_masked_and_logged(settings: S
     feed = [(key, value) for topic, key, value in publisher.records if topic == "out.fuzhou-city"]
     audit = [CODEC.decode(value)[1] for topic, _key, value in publisher.records if topic == "audit.delivery"]
     assert len(feed) == 1 and len(audit) == 1
-    from schemas.projection import DeliveryDecoder
-
-    delivery = DeliveryDecoder(list(document["schemas"].values())).decode(feed[0][1])
+    assert feed[0][1][:1] == b"\x00"  # Confluent's wire format, fuzhou-city's contract giving no other
+    delivery = FeedDecoder(ids.schemas.__getitem__).decode(feed[0][1])
     raw_id = audit[0]["entity_id"]
     key = subscriber_key(hub_key(settings), "fuzhou-city")
     assert delivery["row"]["id_number"] == pseudonym(raw_id, key) and raw_id not in str(delivery)
@@ -152,7 +152,7 @@ def test_a_bug_in_fanout_dead_letters_the_record_and_counts_toward_the_limit(set
     contract = load_contract(CONTRACTS_DIR / "fuzhou-city.yaml", default_registry(), date(2026, 11, 26))
     publisher = FakePublisher()
     limited = settings.model_copy(update={"dlq_limit": 0.5, "dlq_limit_window": 4})
-    stage = FanoutStage(limited, datasets=["person"], publisher=publisher,  # type: ignore[arg-type]
+    stage = FanoutStage(limited, datasets=["person"], publisher=publisher, ids=FakeSchemaIds(),  # type: ignore[arg-type]
                         book=FakeBook({"fuzhou-city": contract_document(contract, default_registry())}))  # type: ignore[arg-type]
     stage.setup()
 
