@@ -181,6 +181,11 @@ class Settings(BaseSettings):
     def redis_key(self, *parts: str) -> str:
         return ":".join(("pobi", self.namespace or "-", *parts))
 
+    def as_environment(self) -> dict[str, str]:
+        """These settings as POBI_ variables for a child process: names, ports and paths, never a password
+        (passwords live in files that the settings only point at)."""
+        return {f"POBI_{name.upper()}": str(value) for name, value in self.model_dump().items() if value is not None}
+
 
 def default_state_dir() -> Path:
     """``$XDG_STATE_HOME/pobi``, or ``~/.local/state/pobi``: absolute, the same from every folder."""

@@ -14,7 +14,7 @@ __all__ = ["as_department", "as_party", "as_worker", "secure_settings", "setting
 
 SECURE_PORTS = {"kafka_bootstrap": "127.0.0.1:19392", "kafka_controller_port": 19393, "clickhouse_port": 19300,
                 "clickhouse_http_port": 19323, "redis_port": 19379, "prometheus_port": 19390, "metrics_port": 19464,
-                "api_port": 0}
+                "api_port": 0, "registry_port": 19381, "registry_url": "https://127.0.0.1:19381"}
 
 
 def secure_settings(root: Path) -> Settings:
@@ -39,6 +39,4 @@ def as_department(settings: Settings, dataset: str) -> Settings:
 
 
 def settings_env(settings: Settings) -> dict[str, str]:
-    """The settings as POBI_ variables for a child process: names and paths, never a password."""
-    return {f"POBI_{name.upper()}": str(value) for name, value in settings.model_dump().items()
-            if value is not None}
+    return settings.as_environment()

@@ -6,12 +6,14 @@ from __future__ import annotations
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
+from typing import Any
 
 from foundation.settings import Settings, load_settings
+from schemas.registry import SchemaRegistry
 from streams.ledger import wait_until_idle
 from streams.normalize.stage import NormalizeStage
 from streams.runner import BatchStage, StageRunner
-from tests.kafka_helpers import create_topics
+from tests.kafka_helpers import create_topics, read_all
 from topics.dead_letters import DLQ_STAGES
 
 
@@ -26,6 +28,37 @@ def namespaced(unique: str, base: Settings | None = None, **overrides: object) -
 def create_stream_topics(settings: Settings, datasets: list[str], partitions: int = 3) -> None:
     names = [settings.topics.named(f"{family}.{d}") for family in ("ingest", "norm") for d in datasets]
     create_topics(settings, *names, *(settings.topics.dlq(s) for s in DLQ_STAGES), partitions=partitions)
+    create_topics(settings, settings.topics.schemas, partitions=1)  # the feeds' schema ids
+
+
+@contextmanager
+def running_registry(settings: Settings, schemas: SchemaRegistry | None = None) -> Iterator[str]:
+    """pobi's registry for this namespace on a free port; its URL."""
+    from foundation.asgi import BackgroundServer
+    from pobi.registry.app import registry_app
+
+    with BackgroundServer(registry_app(settings, schemas), "127.0.0.1", 0) as server:
+        yield f"http://127.0.0.1:{server.port}"
+
+
+def feed_records(settings: Settings, subscriber: str,
+                 documents: dict[str, dict[str, Any]] | None = None) -> list[dict[str, Any]]:
+    """A subscriber's whole feed, decoded in whatever format its contract chose with the ids on
+    ``pobi.schemas`` (what the registry serves) and the delivery schemas on ``pobi.subscriptions`` (or in
+    ``documents``, read before a contract was withdrawn)."""
+    from schemas.feeds import FeedDecoder
+    from topics.schema_ids import SchemaIds
+    from topics.subscriptions import read_documents
+
+    ids = SchemaIds(settings)
+    try:
+        ids.load()
+        document = (documents if documents is not None else read_documents(settings)).get(subscriber, {})
+        single = list(document.get("schemas", {}).values())
+        decoder = FeedDecoder(lambda i: str(ids.schema_of(i)), single)
+        return [decoder.decode(m.value(), m.headers()) for m in read_all(settings, settings.topics.out(subscriber))]
+    finally:
+        ids.close()
 
 
 @contextmanager
@@ -50,7 +83,8 @@ def running_stage(settings: Settings, datasets: list[str], stage: BatchStage | N
     assert not failures, f"the stage failed: {failures[0]!r}"
 
 
-__all__ = ["create_stream_topics", "namespaced", "running_stage", "wait_for_group", "wait_until_idle"]
+__all__ = ["create_stream_topics", "feed_records", "namespaced", "running_registry", "running_stage", "wait_for_group",
+           "wait_until_idle"]
 
 
 def wait_for_group(settings: Settings, group: str, topics: list[str], timeout_s: float = 60.0) -> None:

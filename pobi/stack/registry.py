@@ -33,9 +33,7 @@ class RegistryService(Service):
         return [sys.executable, "-c", "from pobi.cli import main; main()", "registry"]
 
     def environment(self) -> dict[str, str]:
-        settings = {f"POBI_{name.upper()}": str(value) for name, value in self.settings.model_dump().items()
-                    if value is not None}
-        return {**os.environ, **settings}
+        return {**os.environ, **self.settings.as_environment()}
 
     def is_ready(self) -> bool:
         scheme = "https" if self.settings.secure else "http"

@@ -23,7 +23,14 @@ from streams.normalize.event import normalize_event
 from streams.normalize.fields import RuleClock
 from tests.kafka_helpers import create_topics, read_all
 from tests.samples import SAMPLE_ROWS
-from tests.stream_helpers import create_stream_topics, namespaced, running_stage, wait_for_group
+from tests.stream_helpers import (
+    create_stream_topics,
+    feed_records,
+    namespaced,
+    running_registry,
+    running_stage,
+    wait_for_group,
+)
 from topics.producer import Publisher
 from topics.subscriptions import CONTRACTS_DIR, apply_contracts, load_contracts, read_documents
 
@@ -118,10 +125,7 @@ def apply(settings: Settings, folder: Path) -> None:
 
 
 def feed(settings: Settings, subscriber: str, documents: dict) -> list[dict]:
-    from schemas.projection import DeliveryDecoder
-
-    decoder = DeliveryDecoder(list(documents[subscriber]["schemas"].values()))
-    return [decoder.decode(m.value()) for m in read_all(settings, settings.topics.out(subscriber))]
+    return feed_records(settings, subscriber, documents)
 
 
 SUBSCRIBERS = ["fuzhou-city", "credit-system", "all-people", "gulou-deletes"]
@@ -230,12 +234,16 @@ def test_pobi_subscribe_and_the_subscriptions_commands(live_stack: object, uniqu
     publish(settings, wave("w1"))
     with running_stage(settings, DATASETS, stage=FanoutStage(settings, datasets=DATASETS)):
         wait_for_group(settings, "pobi-fanout", [settings.topics.norm(d) for d in DATASETS])
-    tail = run("subscribe", "fuzhou-city", "--from-beginning", "--max", "3", "--json")
-    assert tail.returncode == 0, tail.stderr
-    records = [json.loads(line) for line in tail.stdout.splitlines()]
-    assert len(records) == 3 and all(r["row"]["name"] == "陈**" for r in records)
-    missing = run("subscribe", "nobody", "--max", "1")
-    assert missing.returncode == 1 and "no contract for 'nobody'" in missing.stderr
+    with running_registry(settings) as url:
+        env["POBI_REGISTRY_URL"] = url
+        tail = run("subscribe", "fuzhou-city", "--from-beginning", "--max", "3", "--json")
+        assert tail.returncode == 0, tail.stderr
+        records = [json.loads(line) for line in tail.stdout.splitlines()]
+        assert len(records) == 3 and all(r["row"]["name"] == "陈**" for r in records)
+        missing = run("subscribe", "nobody", "--max", "1")
+        assert missing.returncode == 1 and "no feed" in missing.stderr and "'nobody'" in missing.stderr
+    gone = run("subscribe", "fuzhou-city", "--max", "1")  # the registry is away: one line saying so
+    assert gone.returncode == 1 and "does not answer" in gone.stderr and "Traceback" not in gone.stderr
     listed = json.loads(run("subscriptions", "list", "--json").stdout)
     assert {c["subscriber"] for c in listed} == {"fuzhou-city", "credit-system"}
     key_file = tmp_path / "fuzhou.key"

@@ -6,9 +6,13 @@ from __future__ import annotations
 
 import io
 import json
+import os
+import shutil
+import subprocess
+import sys
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
+from datetime import date, datetime
+from pathlib import Path
 
 import httpx
 import pytest
@@ -17,24 +21,24 @@ from confluent_kafka.schema_registry import SchemaRegistryClient
 from confluent_kafka.schema_registry.avro import AvroDeserializer
 from fastavro import parse_schema, schemaless_writer
 
-from foundation.asgi import BackgroundServer
+from foundation.clock import CST
 from foundation.kafka import client_config
 from foundation.settings import Settings
-from pobi.registry.app import registry_app
+from schemas.codec import Codec
 from schemas.confluent import frame
 from schemas.envelope import SourceRef, build_envelope
-from schemas.registry import SCHEMA_ROOT, default_registry
+from schemas.registry import SCHEMA_ROOT, SchemaRegistry, default_registry
+from streams.fanout.stage import FanoutStage
+from streams.normalize.event import normalize_event
+from streams.normalize.fields import RuleClock
 from tests.kafka_helpers import create_topics, read_all
 from tests.samples import SAMPLE_ROWS
-from tests.stream_helpers import namespaced
+from tests.stream_helpers import create_stream_topics, namespaced, running_registry, running_stage, wait_for_group
+from topics.contract import load_contract
+from topics.producer import Publisher
+from topics.subscriptions import CONTRACTS_DIR, apply_contracts
 
 pytestmark = pytest.mark.stack
-
-
-@contextmanager
-def running_registry(settings: Settings) -> Iterator[str]:
-    with BackgroundServer(registry_app(settings), "127.0.0.1", 0) as server:
-        yield f"http://127.0.0.1:{server.port}"
 
 
 @pytest.fixture
@@ -129,3 +133,84 @@ def test_confluent_s_own_client_decodes_a_record_by_its_id(hub: Settings) -> Non
             consumer.close()
     assert message is not None and message.value()["event_id"] == "e-1"
     assert message.value()["after"]["name"] == SAMPLE_ROWS["person"]["name"]
+
+
+def _clean_people(settings: Settings, schemas: SchemaRegistry, tag: str, extra: dict[str, object]) -> None:
+    """Five Fuzhou residents' clean events on ``norm.person``, written with ``schemas``' latest person."""
+    from pobi.demo.traffic import valid_id_number
+
+    codec, today, now = Codec(schemas), datetime.now(CST).date(), int(time.time() * 1000)
+    schema = schemas.latest("person")
+    with Publisher(settings) as publisher:
+        for n in range(5):
+            row = {**SAMPLE_ROWS["person"], "id_number": valid_id_number("350102", date(1980, 1, 1 + n), 2 * n + 1),
+                   "birth_date": date(1980, 1, 1 + n).isoformat(), "division_code": "350102", **extra}
+            event = {"event_id": f"{tag}-{n}", "dataset": "person", "op": "c", "ts_ms": now,
+                     "source": {"department": "public-security", "system": "hukou", "position": str(n)},
+                     "before": None, "after": row}
+            clean = normalize_event(schema, event, RuleClock(today, now),
+                                    {"topic": "t", "partition": 0, "offset": n, "ts_ms": now})
+            publisher.produce(settings.topics.norm("person"), clean["entity"]["id"].encode(),
+                              codec.encode_with(schemas.latest("person.clean"), clean))
+
+
+def _fan_out(settings: Settings, schemas: SchemaRegistry) -> None:
+    stage = FanoutStage(settings, datasets=["person"], codec=Codec(schemas))
+    with running_stage(settings, ["person"], stage=stage):
+        wait_for_group(settings, "pobi-fanout", [settings.topics.norm("person")])
+
+
+def test_a_subscriber_s_own_client_reads_its_feed_as_pobi_subscribe_shows_it_across_a_v2(
+        live_stack: object, unique: str, tmp_path: Path) -> None:
+    settings = namespaced(unique, secrets_dir=tmp_path / "secrets")
+    create_stream_topics(settings, ["person"], partitions=1)
+    create_topics(settings, settings.topics.out("fuzhou-city"), settings.topics.audit_delivery, partitions=1)
+    create_topics(settings, settings.topics.subscriptions, partitions=1)
+    # v2 of person: a public field the department adds, which fuzhou-city's contract v2 then grants
+    root = tmp_path / "avro"
+    shutil.copytree(SCHEMA_ROOT, root)
+    row = json.loads((root / "person" / "v1.avsc").read_text(encoding="utf-8"))
+    row["fields"].append({"name": "ethnicity", "type": ["null", "string"], "default": None,
+                          "pobi.sensitivity": "public", "doc": "民族"})
+    (root / "person" / "v2.avsc").write_text(json.dumps(row, ensure_ascii=False), encoding="utf-8")
+    v1, v2 = default_registry(), SchemaRegistry(root)
+    text = (CONTRACTS_DIR / "fuzhou-city.yaml").read_text(encoding="utf-8")
+    contract_v2 = tmp_path / "v2" / "fuzhou-city.yaml"
+    contract_v2.parent.mkdir()
+    contract_v2.write_text(text.replace("version: 1", "version: 2").replace(
+        "address, phone]", "address, phone, ethnicity]"), encoding="utf-8")
+
+    apply_contracts(settings, [load_contract(CONTRACTS_DIR / "fuzhou-city.yaml", v1, date(2026, 12, 1))], v1)
+    _clean_people(settings, v1, "before", {})
+    _fan_out(settings, v1)
+    apply_contracts(settings, [load_contract(contract_v2, v2, date(2026, 12, 1))], v2)
+    _clean_people(settings, v2, "after", {"ethnicity": "畲族"})
+    _fan_out(settings, v2)
+
+    topic, subject = settings.topics.out("fuzhou-city"), f"{settings.topics.out('fuzhou-city')}-value"
+    with running_registry(settings, v2) as url:
+        client = SchemaRegistryClient({"url": url})
+        assert client.get_versions(subject) == [1, 2]
+        consumer = DeserializingConsumer({**client_config(settings), "auto.offset.reset": "earliest",
+                                          "group.id": settings.topics.named("fuzhou-city.own"),
+                                          "value.deserializer": AvroDeserializer(client)})
+        consumer.subscribe([topic])
+        theirs: list[dict[str, object]] = []
+        try:
+            deadline = time.monotonic() + 60
+            while len(theirs) < 10 and time.monotonic() < deadline:
+                message = consumer.poll(1)
+                if message is not None and message.error() is None:
+                    theirs.append(message.value())
+        finally:
+            consumer.close()
+        env = {**os.environ, **settings.as_environment(), "POBI_REGISTRY_URL": url}
+        shown = subprocess.run([sys.executable, "-c", "from pobi.cli import main; main()", "subscribe", "fuzhou-city",
+                                "--from-beginning", "--max", "10", "--idle", "30", "--json"],
+                               capture_output=True, text=True, env=env, timeout=120, check=False)
+    assert shown.returncode == 0, shown.stderr
+    ours = [json.loads(line) for line in shown.stdout.splitlines()]
+    assert len(theirs) == 10 and json.loads(json.dumps(theirs, ensure_ascii=False)) == ours
+    assert [r["contract_version"] for r in ours] == [1] * 5 + [2] * 5
+    assert all("ethnicity" not in r["row"] for r in ours[:5]) and {r["row"]["ethnicity"] for r in ours[5:]} == {"畲族"}
+    assert all(r["row"]["name"].endswith("*") and r["row"]["address"] is None for r in ours)  # masked as agreed

@@ -25,6 +25,7 @@ import redis
 from clickhouse_driver import Client
 from confluent_kafka import Consumer, KafkaError, KafkaException
 from confluent_kafka.admin import AdminClient
+from confluent_kafka.schema_registry import SchemaRegistryClient
 
 from foundation.clock import CST
 from foundation.connect import clickhouse_client, redis_client
@@ -39,7 +40,7 @@ from tests.kafka_helpers import create_topics
 from tests.samples import SAMPLE_ROWS
 from tests.secure_helpers import as_party, settings_env
 from tests.stream_helpers import create_stream_topics, namespaced
-from topics.access import GATEWAY_USER
+from topics.access import GATEWAY_USER, REGISTRY_USER
 from topics.admin import record_counts
 from topics.subscriptions import CONTRACTS_DIR, apply_contracts, load_contracts
 
@@ -48,12 +49,14 @@ CLI = [sys.executable, "-c", "from pobi.cli import main; main()"]
 SUBSCRIBERS = ["fuzhou-city", "credit-system"]
 API_PORT = 19565
 GATEWAY_PORT = 19566
+REGISTRY_PORT = 19567
+REGISTRY = {"POBI_REGISTRY_URL": f"https://127.0.0.1:{REGISTRY_PORT}"}  # this namespace's registry
 OUTPUTS: list[str] = []  # everything the CLI printed in this module, for the secret check at the end
 
 
-def run_cli(settings: Settings, *args: str, user: str | None = None,
-            timeout: float = 120) -> subprocess.CompletedProcess:
-    env = {**os.environ, **settings_env(as_party(settings, user) if user else settings)}
+def run_cli(settings: Settings, *args: str, user: str | None = None, timeout: float = 120,
+            extra: dict[str, str] | None = None) -> subprocess.CompletedProcess:
+    env = {**os.environ, **settings_env(as_party(settings, user) if user else settings), **(extra or {})}
     done = subprocess.run([*CLI, *args], env=env, capture_output=True, text=True, timeout=timeout, check=False)
     OUTPUTS.extend([done.stdout, done.stderr])
     return done
@@ -179,16 +182,65 @@ def worker(hub: Settings, tmp_path_factory: pytest.TempPathFactory) -> Iterator[
     OUTPUTS.append((tmp_path / "worker.log").read_text())
 
 
-def test_a_subscriber_reads_its_own_feed_and_is_refused_anothers(hub: Settings, worker: subprocess.Popen) -> None:
+@pytest.fixture(scope="module")
+def registry(hub: Settings, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """`pobi registry` for this namespace as its own Kafka user, over HTTPS; its URL."""
+    assert run_cli(hub, "access", "apply").returncode == 0  # the registry's user and ACLs
+    log_path = tmp_path_factory.mktemp("registry") / "registry.log"
+    log = log_path.open("w")
+    env = {**os.environ, **settings_env(as_party(hub, REGISTRY_USER)), "POBI_REGISTRY_PORT": str(REGISTRY_PORT)}
+    process = subprocess.Popen([*CLI, "registry"], env=env, stdout=log, stderr=subprocess.STDOUT)
+    deadline = time.monotonic() + 60
+    while not port_is_open("127.0.0.1", REGISTRY_PORT):
+        assert time.monotonic() < deadline and process.poll() is None, log_path.read_text()
+        time.sleep(0.3)
+    yield REGISTRY["POBI_REGISTRY_URL"]
+    process.send_signal(signal.SIGINT)
+    process.wait(30)
+    log.close()
+    OUTPUTS.append(log_path.read_text())
+
+
+def test_the_registry_shows_each_reader_only_its_own_subjects(hub: Settings, registry: str) -> None:
+    def basic(user: str) -> tuple[str, str]:
+        return user, hub.password_path("kafka", user).read_text().strip()
+
+    fuzhou_feed, credit_feed = (f"{hub.topics.out(s)}-value" for s in ("fuzhou-city", "credit-system"))
+    https = ssl.create_default_context(cafile=str(hub.ca_path))
+    with httpx.Client(base_url=registry, verify=https, timeout=30) as client:
+        anonymous = client.get("/subjects")
+        assert anonymous.status_code == 401 and anonymous.json()["error_code"] == 401
+        assert client.get("/subjects", auth=("sub-fuzhou-city", "wrong")).status_code == 401
+        fuzhou = basic("sub-fuzhou-city")
+        assert client.get("/subjects", auth=fuzhou).json() == [fuzhou_feed]
+        other = client.get(f"/subjects/{credit_feed}/versions/latest", auth=fuzhou)
+        assert other.status_code == 404 and other.json()["error_code"] == 40401
+        credit_id = client.get(f"/subjects/{credit_feed}/versions/latest", auth=basic("admin")).json()["id"]
+        assert client.get(f"/schemas/ids/{credit_id}", auth=fuzhou).status_code == 404  # not by its id either
+        police = client.get("/subjects", auth=basic("dept-public-security")).json()
+        assert police == [f"{hub.topics.ingest('person')}-value"]
+        assert {fuzhou_feed, credit_feed} <= set(client.get("/subjects", auth=basic("admin")).json())
+    # Confluent's own client, configured as a subscriber configures it
+    client = SchemaRegistryClient({"url": registry, "basic.auth.user.info": ":".join(fuzhou),
+                                   "ssl.ca.location": str(hub.ca_path)})
+    assert client.get_latest_version(fuzhou_feed).schema_id > 0
+    # and the contracts, every subscriber's terms, are no longer theirs to read
+    refused = refusal(as_party(hub, "sub-fuzhou-city"), hub.topics.subscriptions,
+                      hub.topics.named("fuzhou-city.contracts"))
+    assert refused is not None and refused.code() == KafkaError.TOPIC_AUTHORIZATION_FAILED
+
+
+def test_a_subscriber_reads_its_own_feed_and_is_refused_anothers(hub: Settings, worker: subprocess.Popen,
+                                                                 registry: str) -> None:
     fuzhou = as_party(hub, "sub-fuzhou-city")
     shown = run_cli(hub, "subscribe", "fuzhou-city", "--from-beginning", "--max", "1", "--idle", "60", "--json",
-                    user="sub-fuzhou-city", timeout=180)
+                    user="sub-fuzhou-city", timeout=180, extra=REGISTRY)
     assert worker.poll() is None, "the worker stopped"
     assert shown.returncode == 0, shown.stderr
     assert json.loads(shown.stdout.splitlines()[0])["dataset"] == "person"
     refused = run_cli(hub, "subscribe", "credit-system", "--from-beginning", "--idle", "5",
-                      user="sub-fuzhou-city")
-    assert refused.returncode == 1 and "may not read" in refused.stderr
+                      user="sub-fuzhou-city", extra=REGISTRY)
+    assert refused.returncode == 1 and "may not see it" in refused.stderr
     # the broker itself refuses, whatever the client: another's feed, and a group outside its own prefix
     other = refusal(fuzhou, hub.topics.out("credit-system"), hub.topics.named("fuzhou-city.reader"))
     assert other is not None and other.code() == KafkaError.TOPIC_AUTHORIZATION_FAILED
