@@ -91,7 +91,8 @@ class _Registry:
 
     def _rebuild(self) -> None:
         assert self._ids is not None and self._contracts is not None
-        current = {c.subscriber: contract_feed(c, self.schemas) for c in self._contracts.contracts(self.schemas)}
+        current = {c.subscriber: (c.version, contract_feed(c, self.schemas))
+                   for c in self._contracts.contracts(self.schemas)}
         subjects = {**self._own, **feed_subjects(self.settings.topics, self._contracts.documents, current)}
         wanted = {v.fingerprint: v.canonical for versions in subjects.values() for v in versions}
         self.ids = self._ids.ensure(wanted)
@@ -122,9 +123,10 @@ class _Registry:
             return versions[-1]
         if not version.isdigit() or int(version) < 1:
             raise RegistryError(422, 42202, f"The specified version '{version}' is not a valid version id.")
-        if int(version) > len(versions):
+        found = next((v for v in versions if v.version == int(version)), None)
+        if found is None:
             raise RegistryError(404, 40402, f"Version {version} not found.")
-        return versions[int(version) - 1]
+        return found
 
     def by_id(self, schema_id: int, reader: Reader) -> list[SubjectVersion]:
         found = [v for name, versions in self.subjects.items() if reader.sees(name) for v in versions

@@ -62,22 +62,29 @@ def hub_subjects(topics: Topics, registry: SchemaRegistry) -> dict[str, list[Sub
 
 
 def feed_subjects(topics: Topics, documents: dict[str, dict[str, Any]],
-                  current: dict[str, list[dict[str, Any]]]) -> dict[str, list[SubjectVersion]]:
-    """``out.<subscriber>-value`` for each contract in force: the feed schemas its document lists, oldest first,
-    then the one its contract has today (``current``, subscriber → feed schema) if that differs from them all
-    (a contract applied before feeds were recorded, or a dataset schema released since)."""
+                  current: dict[str, tuple[int, list[dict[str, Any]]]]) -> dict[str, list[SubjectVersion]]:
+    """``out.<subscriber>-value`` for each contract in force, its versions numbered as the contract's: version
+    N is the feed schema contract version N delivered with (what a record's ``contract_version`` and a webhook's
+    ``dataschema`` name), from the feeds its document lists and the one its contract has today (``current``,
+    subscriber → (contract version, feed schema)). A contract applied before feeds were recorded has today's
+    version alone."""
     subjects: dict[str, list[SubjectVersion]] = {}
-    for subscriber, schema_now in sorted(current.items()):
+    for subscriber, (version_now, schema_now) in sorted(current.items()):
         feeds = (documents.get(subscriber) or {}).get("feeds")
-        schemas = [f["schema"] for f in feeds if isinstance(f, dict) and isinstance(f.get("schema"), list)] \
-            if isinstance(feeds, list) else []
-        by_fingerprint: dict[str, list[Any]] = {}
-        for schema in [*schemas, schema_now]:
-            try:
-                by_fingerprint.setdefault(schema_fingerprint(schema), schema)
-            except Exception:
-                continue
+        by_version: dict[int, Any] = {}
+        for feed in feeds if isinstance(feeds, list) else []:
+            if isinstance(feed, dict) and isinstance(feed.get("contract_version"), int) \
+                    and isinstance(feed.get("schema"), list) and _is_avro(feed["schema"]):
+                by_version[feed["contract_version"]] = feed["schema"]
+        by_version.setdefault(version_now, schema_now)
         name = f"{topics.out(subscriber)}-value"
-        subjects[name] = [SubjectVersion(name, n, schema, None) for n, schema in
-                          enumerate(by_fingerprint.values(), start=1)]
+        subjects[name] = [SubjectVersion(name, n, by_version[n], None) for n in sorted(by_version)]
     return subjects
+
+
+def _is_avro(schema: Any) -> bool:
+    try:
+        schema_fingerprint(schema)
+    except Exception:  # noqa: BLE001 - a document written by hand: its schema is not served
+        return False
+    return True

@@ -32,6 +32,7 @@ from streams.fanout.stage import FanoutStage
 from streams.normalize.event import normalize_event
 from streams.normalize.fields import RuleClock
 from tests.kafka_helpers import create_topics, read_all
+from tests.readme import readme_function
 from tests.samples import SAMPLE_ROWS
 from tests.stream_helpers import create_stream_topics, namespaced, running_registry, running_stage, wait_for_group
 from topics.contract import load_contract
@@ -191,19 +192,8 @@ def test_a_subscriber_s_own_client_reads_its_feed_as_pobi_subscribe_shows_it_acr
     with running_registry(settings, v2) as url:
         client = SchemaRegistryClient({"url": url})
         assert client.get_versions(subject) == [1, 2]
-        consumer = DeserializingConsumer({**client_config(settings), "auto.offset.reset": "earliest",
-                                          "group.id": settings.topics.named("fuzhou-city.own"),
-                                          "value.deserializer": AvroDeserializer(client)})
-        consumer.subscribe([topic])
-        theirs: list[dict[str, object]] = []
-        try:
-            deadline = time.monotonic() + 60
-            while len(theirs) < 10 and time.monotonic() < deadline:
-                message = consumer.poll(1)
-                if message is not None and message.error() is None:
-                    theirs.append(message.value())
-        finally:
-            consumer.close()
+        read_feed = readme_function("read_feed")  # the README's consumer, exactly as a subscriber copies it
+        theirs = read_feed(client_config(settings), {"url": url}, topic, settings.topics.named("fuzhou-city.own"), 10)
         env = {**os.environ, **settings.as_environment(), "POBI_REGISTRY_URL": url}
         shown = subprocess.run([sys.executable, "-c", "from pobi.cli import main; main()", "subscribe", "fuzhou-city",
                                 "--from-beginning", "--max", "10", "--idle", "30", "--json"],

@@ -34,14 +34,9 @@ def test_a_receiver_refuses_a_replayed_or_altered_batch() -> None:
 
 
 def test_the_readme_s_receiver_snippet_accepts_once_and_refuses_a_replay() -> None:
-    import re
-    from pathlib import Path
+    from tests.readme import readme_function
 
-    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text(encoding="utf-8")
-    [snippet] = [block for block in re.findall(r"```python\n(.*?)```", readme, re.S) if "def accept" in block]
-    namespace: dict[str, object] = {}
-    exec(snippet, namespace)  # the receiver's code exactly as a subscriber would copy it
-    accept = namespace["accept"]
+    accept = readme_function("accept")  # the receiver's code exactly as a subscriber would copy it
     body = json.dumps(cloud_events([RECORD], "out.fuzhou-city", "http://127.0.0.1:8081")).encode()
     stamp = int(time.time())
     headers = {"X-Pobi-Timestamp": str(stamp), "X-Pobi-Signature": sign("k3y", body, stamp), "X-Pobi-Batch-Id": "b1"}

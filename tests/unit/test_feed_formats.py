@@ -107,13 +107,14 @@ def test_the_feed_subject_gains_a_version_per_contract_version_that_changed_it()
                               REGISTRY, previous=second)
     assert [f["contract_version"] for f in third["feeds"]] == [1, 2, 3]
     now = contract_feed(contract(version=3, datasets={"person": TERMS["datasets"]["person"]}), REGISTRY)
-    subjects = feed_subjects(Topics("t1"), {"tax-office": third}, {"tax-office": now})
+    subjects = feed_subjects(Topics("t1"), {"tax-office": third}, {"tax-office": (3, now)})
     versions = subjects["t1.out.tax-office-value"]
-    # v3 changed only its purpose: its records have v2's shape, so the subject keeps v2's schema (and id)
-    assert [v.version for v in versions] == [1, 2]
-    assert versions[-1].fingerprint == schema_fingerprint(now) and versions[0].wire is None
-    legacy = feed_subjects(Topics(""), {"tax-office": {"contract": {}}}, {"tax-office": now})
-    assert len(legacy["out.tax-office-value"]) == 1  # no recorded feeds: today's schema alone
+    # numbered as the contract: v3 changed only its purpose, so it has v2's schema (and so v2's id)
+    assert [v.version for v in versions] == [1, 2, 3]
+    assert versions[1].fingerprint == versions[2].fingerprint == schema_fingerprint(now)
+    assert versions[0].fingerprint != versions[1].fingerprint and versions[0].wire is None
+    legacy = feed_subjects(Topics(""), {"tax-office": {"contract": {}}}, {"tax-office": (4, now)})
+    assert [v.version for v in legacy["out.tax-office-value"]] == [4]  # nothing recorded: today's version alone
 
 
 def _basic(user: str, password: str) -> str:
