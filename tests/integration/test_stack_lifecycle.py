@@ -22,6 +22,7 @@ def private_settings(tmp_path: Path, settings: Settings) -> Settings:
         stack_dir=tmp_path / "stack", kafka_bootstrap="127.0.0.1:19192", kafka_controller_port=19193,
         clickhouse_port=19100, clickhouse_http_port=18223, redis_port=16479, prometheus_port=19190,
         metrics_port=19464, postgres_port=15532, connect_url="http://127.0.0.1:18083",
+        registry_port=18081,
     )
 
 
@@ -35,7 +36,7 @@ def private_stack(private_settings: Settings) -> Iterator[Stack]:
 def test_up_twice_is_a_no_op_and_down_leaves_no_process(private_stack: Stack) -> None:
     said: list[str] = []
     first = private_stack.up(report=said.append)
-    assert [s.state for s in first] == ["running"] * 6
+    assert [s.state for s in first] == ["running"] * 7
     assert all("started" in line for line in said)
     pids = [s.pid for s in first]
 
@@ -46,7 +47,7 @@ def test_up_twice_is_a_no_op_and_down_leaves_no_process(private_stack: Stack) ->
 
     private_stack.down(report=lambda _m: None)
     assert not any(_process_alive(pid) for pid in pids if pid)
-    assert [s.state for s in private_stack.status()] == ["stopped"] * 6
+    assert [s.state for s in private_stack.status()] == ["stopped"] * 7
     ports = [p for svc in private_stack.services for p in svc.ports]
     assert not any(port_is_open("127.0.0.1", p) for p in ports)
 
