@@ -56,8 +56,8 @@ DATASETS = ["person", "enterprise", "licence", "approval_case", "sensor_reading"
 def prepare(tag: str, folder: Path) -> tuple[Settings, object, str]:
     settings = load_settings(namespace=tag, clickhouse_database=tag)
     names = [settings.topics.named(f"{f}.{d}") for f in ("ingest", "norm") for d in DATASETS]
-    names += [settings.topics.dlq(s) for s in DLQ_STAGES] + [settings.topics.named(t) for t in ("audit.delivery",
-                                                                                             "out.everyone")]
+    names += [settings.topics.dlq(s) for s in DLQ_STAGES] + [settings.topics.named(t) for t in (
+        "audit.delivery", "audit.read", "out.everyone")]
     new = [NewTopic(n, 6, 1) for n in names] + [NewTopic(t, 1, 1) for t in (settings.topics.subscriptions,
                                                                             settings.topics.sources)]
     admin = admin_client(settings)  # must outlive its futures

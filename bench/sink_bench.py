@@ -57,8 +57,8 @@ SOURCE = SourceRef("public-security", "hukou")
 def prepare(tag: str) -> Settings:
     settings = load_settings(namespace=tag, clickhouse_database=tag)
     names = [settings.topics.named(f"{f}.{d}") for f in ("ingest", "norm") for d in DATASETS]
-    names += [settings.topics.dlq(s) for s in DLQ_STAGES] + [settings.topics.named(t) for t in ("audit.delivery",
-                                                                                             "out.everyone")]
+    names += [settings.topics.dlq(s) for s in DLQ_STAGES] + [settings.topics.named(t) for t in (
+        "audit.delivery", "audit.read", "out.everyone")]
     admin = admin_client(settings)
     new = [NewTopic(n, 6, 1) for n in names] + [NewTopic(settings.topics.subscriptions, 1, 1)]
     for fut in admin.create_topics(new).values():

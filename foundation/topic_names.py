@@ -33,6 +33,10 @@ class Topics:
         return self.named("audit.delivery")
 
     @property
+    def audit_read(self) -> str:
+        return self.named("audit.read")
+
+    @property
     def subscriptions(self) -> str:
         return self.named("pobi.subscriptions")
 

@@ -4,7 +4,14 @@
     GET /timeline/<id>?limit=N  every event about the entity, oldest first
     GET /search?q=<text>&limit=N
     GET /tracker/<id>?limit=N   who received the entity's data, when, which fields, under which contract
+    GET /reads/<id>?limit=N     who looked at the entity (console and API), newest first
+    GET /labels                 each field's name in Chinese, from the schemas' docs (the console's headings)
     GET /health
+    GET /console/               the web console (plaintext profile), its pages and assets shipped with pobi
+
+Every answered read of an entity (object, timeline, tracker) is recorded on ``audit.read`` when a read log is
+given: the reader is ``console@<address>`` or ``api@<address>`` on the plaintext profile (a request from the
+console says so in ``X-Pobi-Channel``), the token's holder ``api-token`` on the secure one.
 
 Answers are JSON; an id that fails its check is a 400 with ``{"error": "<why>"}``, an unknown entity a 404;
 a bad ``limit`` (not 1…1000) or an over-long id or query a 400 in pobi's words. At most ``MAX_IN_FLIGHT``
@@ -21,6 +28,7 @@ from __future__ import annotations
 import hmac
 import logging
 import threading
+from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, unquote, urlsplit
 
@@ -28,12 +36,15 @@ import orjson
 from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
-from starlette.responses import Response
-from starlette.routing import Route
+from starlette.responses import RedirectResponse, Response
+from starlette.routing import Mount, Route
+from starlette.staticfiles import StaticFiles
 
 from foundation.asgi import BackgroundServer
 from foundation.errors import PobiError, StoreError
-from pobi.objects import ObjectService
+from pobi.console.readlog import Reader, ReadLog
+from pobi.objects import ObjectService, field_labels
+from schemas.registry import default_registry
 
 __all__ = ["MAX_IN_FLIGHT", "ObjectApi", "TlsFiles"]
 
@@ -42,6 +53,8 @@ MAX_IN_FLIGHT = 16
 REQUEST_TIMEOUT_S = 10
 MAX_LIMIT = 1000
 MAX_ARGUMENT = 200  # characters of an id or a search text
+CONSOLE = Path(__file__).with_name("console") / "static"
+_RECORDED = ("object", "timeline", "tracker")  # the views whose reads go to the read log
 TlsFiles = tuple[str, str]  # the server's certificate and key (PEM files)
 
 
@@ -53,31 +66,45 @@ class ObjectApi:
     """The API on uvicorn in a thread of its own; the socket is bound by ``start()``, not here."""
 
     def __init__(self, service: ObjectService, host: str, port: int, *, tls: TlsFiles | None = None,
-                 token: str | None = None) -> None:
+                 token: str | None = None, reads: ReadLog | None = None) -> None:
         """``tls``: serve HTTPS with this certificate and key; ``token``: the bearer token every request must
-        carry."""
+        carry (and then no console: it has no login yet); ``reads``: where reads are recorded."""
         self.service = service
+        self.reads = reads
         self._expected = f"Bearer {token}".encode() if token else None
         self._in_flight = threading.BoundedSemaphore(MAX_IN_FLIGHT)
-        app = Starlette(routes=[Route("/{path:path}", self._endpoint, methods=["GET"])])
+        console = [] if token else [
+            Route("/console", lambda _r: RedirectResponse("/console/", status_code=308), methods=["GET"]),
+            Mount("/console", app=StaticFiles(directory=CONSOLE, html=True))]
+        app = Starlette(routes=[*console, Route("/{path:path}", self._endpoint, methods=["GET"])])
         self._server = BackgroundServer(app, host, port, tls=tls, timeout_keep_alive=REQUEST_TIMEOUT_S,
                                         limit_concurrency=MAX_IN_FLIGHT * 8)
 
-    def _limited_answer(self, target: str) -> tuple[int, Any]:
+    def _limited_answer(self, target: str, reader: Reader) -> tuple[int, Any]:
         if not self._in_flight.acquire(timeout=2):
             return 503, {"error": "the object services are busy; retry in a moment"}
         try:
-            return self.answer(target)
+            status, body = self.answer(target)
         finally:
             self._in_flight.release()
+        view = target.strip("/").partition("/")[0]
+        if status == 200 and view in _RECORDED and self.reads is not None:
+            self.reads.record(reader, body["entity_type"], body["entity_id"], view)
+        return status, body
 
     async def _endpoint(self, request: Request) -> Response:
         given = request.headers.get("authorization", "").encode()
         if self._expected is not None and not hmac.compare_digest(given, self._expected):
             return _json(401, {"error": "a bearer token is required (Authorization: Bearer …)"})
         target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
-        status, body = await run_in_threadpool(self._limited_answer, target)
+        status, body = await run_in_threadpool(self._limited_answer, target, self._reader(request))
         return _json(status, body)
+
+    def _reader(self, request: Request) -> Reader:
+        if self._expected is not None:
+            return Reader("api-token", "api", "api")
+        channel = "console" if request.headers.get("x-pobi-channel") == "console" else "api"
+        return Reader(f"{channel}@{request.client.host if request.client else 'unknown'}", "api", channel)
 
     @property
     def port(self) -> int:
@@ -116,6 +143,8 @@ class ObjectApi:
         limit = int(raw_limit) if raw_limit else None
         if route == "health":
             return 200, {"status": "ok"}
+        if route == "labels":
+            return 200, field_labels(default_registry())
         if route == "object" and arg:
             return 200, self.service.object(arg)
         if route == "timeline" and arg:
@@ -124,4 +153,7 @@ class ObjectApi:
             return 200, self.service.search(text, min(limit or 20, 100))
         if route == "tracker" and arg:
             return 200, self.service.tracker(arg, limit or 500)
-        return 404, {"error": "routes: /object/<id>, /timeline/<id>, /search?q=<text>, /tracker/<id>, /health"}
+        if route == "reads" and arg:
+            return 200, self.service.reads(arg, limit or 500)
+        return 404, {"error": "routes: /object/<id>, /timeline/<id>, /search?q=<text>, /tracker/<id>, /reads/<id>, "
+                              "/health, /console/"}

@@ -1,6 +1,6 @@
 """The object services: what pobi knows about a person, an enterprise or a licence (``object``), what
 happened to it (``timeline``), finding it (``search``), and who received its data (``tracker``). The CLI and
-the worker's HTTP API both call these.
+the worker's HTTP API (and the console on it) call these; ``reads`` answers who looked at an entity.
 
 An id may be given in any spelling the normaliser accepts (full-width, lower-case x, spaces, a legacy
 15-digit number); one that fails its check gets that said, rather than an empty answer.
@@ -9,21 +9,24 @@ An id may be given in any spelling the normaliser accepts (full-width, lower-cas
 from __future__ import annotations
 
 import queue
+import re
 import threading
 from collections.abc import Callable
 from datetime import date
 from typing import Any
 
 from foundation.errors import PobiError, StoreError
+from schemas.registry import SchemaRegistry
 from sinks.clickhouse.queries import OBJECT_QUERIES
 from sinks.clickhouse.search import fold, lookup_token
+from streams.normalize.classify import ENTITY_TYPES
 from streams.rules.credit_code import normalize_uscc
 from streams.rules.identity import normalize_id_number
 from streams.rules.licence import LICENCE_ROOT, normalize_licence_id
 from streams.rules.outcome import RuleViolation
 from streams.rules.text import compact_identifier
 
-__all__ = ["ConnectionPool", "ObjectService", "object_service", "resolve_id"]
+__all__ = ["ConnectionPool", "ObjectService", "current_values", "field_labels", "object_service", "resolve_id"]
 
 Execute = Callable[[str, dict[str, Any]], list[tuple[Any, ...]]]
 
@@ -56,6 +59,36 @@ def resolve_id(text: str, today: date) -> tuple[str, str]:
                     f"({LICENCE_ROOT}.…)")
 
 
+def field_labels(registry: SchemaRegistry) -> dict[str, dict[str, str]]:
+    """Per entity type, each field's name as a clerk reads it: its doc up to the first space or punctuation
+    (``姓名``, ``公民身份号码``; an enterprise's ``name`` is ``企业名称``). Pure."""
+    labels: dict[str, dict[str, str]] = {}
+    for dataset in registry.datasets:
+        mine = labels.setdefault(ENTITY_TYPES.get(dataset, dataset), {})
+        for spec in registry.latest(dataset).fields:
+            label = re.split(r"[\s:：(（,，;；]", spec.doc.strip(), maxsplit=1)[0]
+            if label:
+                mine.setdefault(spec.name, label)
+    return labels
+
+
+def current_values(said: list[tuple[Any, ...]]) -> dict[str, dict[str, Any]]:
+    """Per attribute, from (attribute, department, value, when) — each department's last word: the current
+    value (the newest word; the survivorship rule), who said it and when, every department that did, and the
+    other departments' words that differ from it. Pure."""
+    values: dict[str, dict[str, Any]] = {}
+    for attribute, department, value, ts_ms in sorted(said, key=lambda r: (r[0], -r[3], r[1])):
+        current = values.get(attribute)
+        if current is None:
+            values[attribute] = {"value": value, "department": department, "source_ts_ms": ts_ms,
+                                 "sources": [department], "others": []}
+            continue
+        current["sources"] = sorted({*current["sources"], department})
+        if value != current["value"]:
+            current["others"].append({"department": department, "value": value, "source_ts_ms": ts_ms})
+    return values
+
+
 class ObjectService:
     def __init__(self, execute: Execute, database: str, today: Callable[[], date],
                  purposes: Callable[[], dict[str, str]] = dict) -> None:
@@ -69,11 +102,10 @@ class ObjectService:
 
     def object(self, text: str) -> dict[str, Any]:
         kind, entity_id = resolve_id(text, self._today())
-        attributes = self._query("attributes", entity_type=kind, entity_id=entity_id)
-        if not attributes:
+        said = self._query("attributes", entity_type=kind, entity_id=entity_id)
+        if not said:
             raise PobiError(f"no {kind} {entity_id} has passed through pobi")
-        values = {a: {"value": v, "department": d, "source_ts_ms": ts, "sources": sorted(s)}
-                  for a, v, d, ts, s in attributes}
+        values = current_values(said)
         deleted = values.pop("__deleted", {}).get("value") == "1"
         return {"entity_type": kind, "entity_id": entity_id, "deleted": deleted,
                 "attributes": {k: v for k, v in values.items() if "." not in k},
@@ -107,6 +139,14 @@ class ObjectService:
                 found.setdefault((kind, entity_id), {"entity_type": kind, "entity_id": entity_id, "label": label,
                                                      "matched": attribute})
         return list(found.values())[:limit]
+
+    def reads(self, text: str, limit: int = 500) -> dict[str, Any]:
+        """Who looked at the entity through the console or the API, newest first."""
+        kind, entity_id = resolve_id(text, self._today())
+        rows = self._query("reads", entity_type=kind, entity_id=entity_id, limit=limit)
+        return {"entity_type": kind, "entity_id": entity_id, "reads": [
+            {"ts_ms": ts, "reader": reader, "role": role, "channel": channel, "view": view}
+            for ts, reader, role, channel, view in rows]}
 
     def tracker(self, text: str, limit: int = 500) -> dict[str, Any]:
         kind, entity_id = resolve_id(text, self._today())

@@ -29,6 +29,7 @@ def create_stream_topics(settings: Settings, datasets: list[str], partitions: in
     names = [settings.topics.named(f"{family}.{d}") for family in ("ingest", "norm") for d in datasets]
     create_topics(settings, *names, *(settings.topics.dlq(s) for s in DLQ_STAGES), partitions=partitions)
     create_topics(settings, settings.topics.schemas, partitions=1)  # the feeds' schema ids
+    create_topics(settings, settings.topics.audit_read)  # the object services' read log (the sink reads it)
 
 
 @contextmanager

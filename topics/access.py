@@ -99,7 +99,8 @@ def desired_acls(catalogue: Catalogue, subscribers: Iterable[str],
     acls.update(_topic(worker, topic_name("pobi.sources"), "READ", "DESCRIBE"))
     for family in ("norm.", "dlq.", "out."):
         acls.update(_topic(worker, topic_name(family), "READ", "WRITE", "DESCRIBE", pattern="PREFIXED"))
-    acls.update(_topic(worker, topic_name("audit.delivery"), "READ", "WRITE", "DESCRIBE"))  # the sink reads it
+    for audit in ("audit.delivery", "audit.read"):  # the sink reads them; the fan-out and the object API write
+        acls.update(_topic(worker, topic_name(audit), "READ", "WRITE", "DESCRIBE"))
     acls.update(_topic(worker, topic_name("pobi.subscriptions"), "READ", "DESCRIBE"))
     # the fan-out records the id of a feed schema it is first to write with, as the registry does
     for principal in (worker, REGISTRY_PRINCIPAL):

@@ -119,7 +119,8 @@ def run_demo(settings: Settings, console: Console, scale: int = 1, duplicate_sha
     print_table("local stack", ["service", "state", "address"],
                 [(s.name, s.state, s.address) for s in Stack(settings).status()])
     console.print("next: `pobi worker` (runs every stage until Ctrl-C; object API on 127.0.0.1:"
-                  f"{settings.api_port}), `pobi ledger`, `pobi dlq list`, `pobi subscribe fuzhou-city --max 5`, "
+                  f"{settings.api_port}, the console at http://127.0.0.1:{settings.api_port}/console/), "
+                  "`pobi ledger`, `pobi dlq list`, `pobi subscribe fuzhou-city --max 5`, "
                   "`pobi search 陈`, `docker compose up` for Grafana; `pobi stack down` stops the services.",
                   soft_wrap=True)
     return {"sent": dict(sent), "rejected": summary.rejected, "repeats": repeats, "counts": counts,

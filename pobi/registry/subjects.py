@@ -3,7 +3,8 @@ each with its versions, oldest first: the schemas the hub writes its topics with
 
 - ``<ns>ingest.<dataset>-value``: the change event a department publishes (one version per ``vN.avsc``);
 - ``<ns>norm.<dataset>-value``: the clean event the normaliser writes;
-- ``<ns>dlq.<stage>-value``: the dead letter; ``<ns>audit.delivery-value``: the delivery record;
+- ``<ns>dlq.<stage>-value``: the dead letter; ``<ns>audit.delivery-value``, ``<ns>audit.read-value``: the
+  delivery and read logs;
 - ``<ns>out.<subscriber>-value``: a subscriber's feed, one version per contract version whose feed schema
   differed (a union of the contract's per-dataset delivery records). A contract may take fields away, so a
   feed's rule is NONE: its consumers read each record with the schema it names.
@@ -56,8 +57,8 @@ def hub_subjects(topics: Topics, registry: SchemaRegistry) -> dict[str, list[Sub
     for stage in DLQ_STAGES:
         name = f"{topics.dlq(stage)}-value"
         subjects[name] = _versions(name, registry.versions("dead_letter"))
-    audit = f"{topics.audit_delivery}-value"
-    subjects[audit] = _versions(audit, registry.versions("delivery_record"))
+    for topic, record in ((topics.audit_delivery, "delivery_record"), (topics.audit_read, "read_record")):
+        subjects[f"{topic}-value"] = _versions(f"{topic}-value", registry.versions(record))
     return subjects
 
 

@@ -21,6 +21,7 @@ from foundation.connect import faust_credentials
 from foundation.errors import PobiError
 from foundation.settings import Settings
 from pobi.api import MAX_IN_FLIGHT, ObjectApi
+from pobi.console.readlog import ReadLog
 from pobi.worker.spec import StageSpec, run_copies
 from streams.agents.dead_letters import DeadLetterWatch
 
@@ -83,6 +84,7 @@ class ApiService(Service):
         super().__init__(**kwargs)  # type: ignore[arg-type]
         self.settings = settings
         self.api: ObjectApi | None = None
+        self.reads: ReadLog | None = None
 
     async def on_start(self) -> None:
         from pobi.objects import object_service
@@ -96,14 +98,18 @@ class ApiService(Service):
             tls = (str(files.server_cert), str(files.server_key))
             token = ensure_password(self.settings, "api", "token")
         service = object_service(self.settings, connections=MAX_IN_FLIGHT)
+        self.reads = ReadLog(self.settings)
+        self.reads.setup()
         self.api = ObjectApi(service, self.settings.bind_host, self.settings.api_port,
-                             tls=tls, token=token)
+                             tls=tls, token=token, reads=self.reads)
         self.api.start()
         logger.info("object services on %s://127.0.0.1:%d/", "https" if tls else "http", self.api.port)
 
     async def on_stop(self) -> None:
         if self.api is not None:
             self.api.stop()
+        if self.reads is not None:
+            self.reads.close()
 
 
 class Worker:

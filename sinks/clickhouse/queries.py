@@ -9,16 +9,15 @@ OBJECT_QUERIES: dict[str, str] = {
     # The object services read one entity's key range, without FINAL: each answer is grouped or limited by its
     # key, so the copies a replayed batch leaves until the next merge do not show (FINAL merges every monthly
     # partition's range first: 60-70 ms instead of 10 at 200 k persons).
-    # The 360° view: each attribute's current value, who said it last and when, and every department that did
-    # — grouped after the WHERE (18.16 does not push a predicate into a view: entity_current grouped it all)
+    # The 360° view: each attribute's value as each department said it last, and when (the service picks the
+    # current one and shows the others that differ: survivorship visible) — grouped after the WHERE (18.16
+    # does not push a predicate into a view: entity_current grouped it all)
     "attributes": """
-        SELECT attribute, argMax(value, source_ts_ms) AS current_value,
-               argMax(department, source_ts_ms) AS last_department, max(source_ts_ms) AS last_ts_ms,
-               groupUniqArray(department) AS sources
+        SELECT attribute, department, argMax(value, source_ts_ms) AS value, max(source_ts_ms) AS last_ts_ms
         FROM {db}.attributes
         WHERE entity_type = %(entity_type)s AND entity_id = %(entity_id)s
-        GROUP BY attribute
-        ORDER BY attribute""",
+        GROUP BY attribute, department
+        ORDER BY attribute, last_ts_ms DESC, department""",
     "links": """
         SELECT 'out' AS direction, role, to_type AS other_type, to_id AS other_id,
                argMax(department, source_ts_ms) AS said_by, max(source_ts_ms) AS newest
@@ -59,6 +58,14 @@ OBJECT_QUERIES: dict[str, str] = {
               LIMIT %(limit)s)
         GROUP BY entity_type, entity_id
         ORDER BY entity_type, entity_id""",
+    # who looked at the entity through the console or the API: its key range of the read log, newest first
+    "reads": """
+        SELECT ts_ms, reader, role, channel, view
+        FROM {db}.entity_reads
+        WHERE entity_type = %(entity_type)s AND entity_id = %(entity_id)s
+        ORDER BY ts_ms DESC, reader, channel, view
+        LIMIT 1 BY ts_ms, reader, channel, view
+        LIMIT %(limit)s""",
     "tracker": """
         SELECT subscriber, contract_version, dataset, event_id, fields, mode, ts_ms
         FROM {db}.deliveries

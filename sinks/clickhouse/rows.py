@@ -37,6 +37,7 @@ COLUMNS: dict[str, tuple[str, ...]] = {
                      "dead_at"),
     "arrivals": ("topic", "partition", "offset", "dataset", "department", "event_id", "ingest_ts_ms",
                  "ingest_time"),
+    "entity_reads": ("entity_type", "entity_id", "ts_ms", "reader", "role", "channel", "view", "day"),
 }
 
 
@@ -131,6 +132,11 @@ def delivery_rows(entry: dict[str, Any], rows: Rows) -> None:
     rows.add("deliveries", (entry["subscriber"], entry["contract_version"], entry["dataset"], entry["event_id"],
                             entry["entity_type"], entry["entity_id"], entry["fields"], entry["mode"], entry["ts_ms"],
                             _time(entry["ts_ms"])))
+
+
+def read_rows(entry: dict[str, Any], rows: Rows) -> None:
+    rows.add("entity_reads", (entry["entity_type"], entry["entity_id"], entry["ts_ms"], entry["reader"],
+                              entry["role"], entry["channel"], entry["view"], _time(entry["ts_ms"]).date()))
 
 
 def dead_letter_rows(letter: dict[str, Any], position: tuple[str, int, int], rows: Rows) -> None:

@@ -1,4 +1,4 @@
-"""The ClickHouse sink stage: clean events (``norm.*``), the delivery log (``audit.delivery``), dead letters
+"""The ClickHouse sink stage: clean events (``norm.*``), the delivery and read logs (``audit.*``), dead letters
 (``dlq.*``) and arrivals (``ingest.*``) become rows of pobi's tables.
 
 The runner hands it batches of up to 10,000 records or whatever arrived within a second, whichever comes
@@ -34,6 +34,7 @@ from sinks.clickhouse.rows import (
     clean_event_rows,
     dead_letter_rows,
     delivery_rows,
+    read_rows,
 )
 from sinks.clickhouse.tallies import TALLY_COLUMNS, Tally, tally_key
 from sinks.clickhouse.writer import ClickHouseWriter, server_message
@@ -54,6 +55,7 @@ def _topic_kinds(settings: Settings, datasets: list[str]) -> dict[str, str]:
     kinds |= {topics.ingest(d): "arrival" for d in datasets}
     kinds |= {topics.dlq(s): "dead_letter" for s in DLQ_STAGES}
     kinds[topics.audit_delivery] = "delivery"
+    kinds[topics.audit_read] = "read"
     return kinds
 
 
@@ -135,6 +137,8 @@ class SinkStage:
                 clean_event_rows(record, rows)
             elif kind == "delivery":
                 delivery_rows(record, rows)
+            elif kind == "read":
+                read_rows(record, rows)
             elif kind == "dead_letter":
                 dead_letter_rows(record, position, rows)
             elif "event_id" in record:

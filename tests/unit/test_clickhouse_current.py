@@ -11,7 +11,7 @@ from chdb import session as chdb_session
 
 from sinks.clickhouse.migrate import apply_migrations, load_migrations
 from sinks.clickhouse.queries import OBJECT_QUERIES, TALLY_COVER, VIEW_QUERIES
-from sinks.clickhouse.rows import COLUMNS, Rows, clean_event_rows, dead_letter_rows, delivery_rows
+from sinks.clickhouse.rows import COLUMNS, Rows, clean_event_rows, dead_letter_rows, delivery_rows, read_rows
 from sinks.clickhouse.search import name_tokens
 from sinks.clickhouse.tallies import TALLY_COLUMNS, Tally, tally_key
 from tests.unit.test_clickhouse_rows import clean
@@ -58,7 +58,7 @@ def insert(sess: Any, table: str, rows: list[tuple[Any, ...]]) -> None:
 
 def test_migrations_and_every_query_run_on_current_clickhouse(session: Any) -> None:
     applied = apply_migrations(lambda q: run(session, q), DB)
-    assert [m.version for m in applied] == [1, 2, 3, 4, 5, 6, 7]
+    assert [m.version for m in applied] == [1, 2, 3, 4, 5, 6, 7, 8]
     assert apply_migrations(lambda q: run(session, q), DB) == []  # idempotent
 
     rows, tally = Rows(), Tally()
@@ -75,6 +75,8 @@ def test_migrations_and_every_query_run_on_current_clickhouse(session: Any) -> N
               "source_topic": "ingest.person", "source_partition": 0, "source_offset": 3,
               "context": {"department": "d", "event_id": "x"}, "ts_ms": 1_795_650_003_000}
     dead_letter_rows(letter, ("dlq.normalize", 0, 0), rows)
+    read_rows({"entity_type": "person", "entity_id": "350102199003071234", "view": "object", "reader": "clerk-1",
+               "role": "viewer", "channel": "console", "ts_ms": 1_795_650_004_000}, rows)
     tally.add(6, ("dlq.normalize", 0, 0), tally_key("dead_letter", letter, 0))
     for _ in range(2):  # the same batch twice: a replay must not double anything
         for table, table_rows in rows.tables.items():
@@ -86,7 +88,8 @@ def test_migrations_and_every_query_run_on_current_clickhouse(session: Any) -> N
     params = {**person, "text": "陈", "token": "陈", "prefix": "350102%"}
     results = {name: run(session, query, params) for name, query in OBJECT_QUERIES.items()}
     results |= {name: run(session, query) for name, query in VIEW_QUERIES.items()}
-    assert {r[0]: r[1] for r in results["attributes"]}["name"] == "陈志明"
+    assert {r[0]: r[2] for r in results["attributes"]}["name"] == "陈志明"
+    assert [r[1:] for r in results["reads"]] == [["clerk-1", "viewer", "console", "object"]]
     assert len(results["timeline"]) == 1
     assert results["tracker"][0][0] == "fuzhou-city"
     assert sorted(r[:4] for r in results["search_names"]) == [

@@ -35,15 +35,20 @@ def service(answers: dict[str, list[tuple[Any, ...]]]) -> tuple[ObjectService, S
 
 def test_the_360_view_splits_attributes_derived_values_and_relations() -> None:
     objects, store = service({
-        "attributes": [("name", "陈志明", "civil-affairs", 2, ["civil-affairs", "public-security"]),
-                       ("phone", "13905910002", "civil-affairs", 2, ["civil-affairs"]),
-                       ("division_code.city", "福州市", "public-security", 1, ["public-security"]),
-                       ("__deleted", "0", "civil-affairs", 2, ["civil-affairs"])],
+        "attributes": [("name", "public-security", "陈志民", 1), ("name", "civil-affairs", "陈志明", 2),
+                       ("name", "health", "陈志明", 1),
+                       ("phone", "civil-affairs", "13905910002", 2),
+                       ("division_code.city", "public-security", "福州市", 1),
+                       ("__deleted", "civil-affairs", "0", 2)],
         "links": [("in", "legal_representative", "enterprise", "91350100M000100Y43", "market-regulation", 5)]})
     view = objects.object("３５０１０２１９９００３０７１２３４")
     assert view["entity_id"] == PERSON and view["deleted"] is False
-    assert view["attributes"]["name"] == {"value": "陈志明", "department": "civil-affairs", "source_ts_ms": 2,
-                                          "sources": ["civil-affairs", "public-security"]}
+    # the newest word is current; a department that says something else is shown beside it, one that agrees
+    # is only among the sources
+    assert view["attributes"]["name"] == {
+        "value": "陈志明", "department": "civil-affairs", "source_ts_ms": 2,
+        "sources": ["civil-affairs", "health", "public-security"],
+        "others": [{"department": "public-security", "value": "陈志民", "source_ts_ms": 1}]}
     assert view["derived"] == {"division_code.city": "福州市"} and "__deleted" not in view["attributes"]
     assert view["related"][0]["role"] == "legal_representative"
     assert all(params["entity_id"] == PERSON for _name, params in store.asked)
@@ -52,7 +57,7 @@ def test_the_360_view_splits_attributes_derived_values_and_relations() -> None:
 def test_an_entity_never_seen_is_said_so_and_a_deleted_one_shows_it() -> None:
     with pytest.raises(PobiError, match=f"no person {PERSON} has passed through pobi"):
         service({})[0].object(PERSON)
-    deleted = service({"attributes": [("__deleted", "1", "public-security", 9, ["public-security"])]})[0]
+    deleted = service({"attributes": [("__deleted", "public-security", "1", 9)]})[0]
     assert deleted.object(PERSON)["deleted"] is True
 
 
@@ -83,3 +88,13 @@ def test_the_tracker_names_each_delivery_s_purpose() -> None:
                                            ("gone-system", 3, "person", "e-2", ["id_number"], "webhook", 8)]})
     deliveries = objects.tracker(PERSON)["deliveries"]
     assert [(d["subscriber"], d["purpose"]) for d in deliveries] == [("fuzhou-city", "一网通办"), ("gone-system", "")]
+
+
+def test_field_labels_are_the_schemas_chinese_names_per_entity_type() -> None:
+    from pobi.objects import field_labels
+    from schemas.registry import default_registry
+
+    labels = field_labels(default_registry())
+    assert labels["person"]["name"] == "姓名" and labels["enterprise"]["name"] == "企业名称"
+    assert labels["person"]["id_number"] == "公民身份号码" and labels["case"]["item_name"] == "事项名称"
+    assert all(label and " " not in label for fields in labels.values() for label in fields.values())

@@ -1,0 +1,271 @@
+// pobi console: search, the 360° view, the lifecycle graph and the data tracker, on the object-services API.
+// No framework and no network beyond the hub: a government network is often air-gapped.
+"use strict";
+
+const WORDS = {
+  zh: {
+    "brand": "破壁 · 一人一档", "search.placeholder": "姓名、身份证号、统一社会信用代码或证照编号",
+    "tab.attributes": "360° 视图", "tab.lifecycle": "生命周期", "tab.tracker": "数据足迹",
+    "related": "关联对象", "flags": "数据质量提示", "deliveries": "谁收到了这些数据", "reads": "谁查看过",
+    "zoom.reset": "全部", "none": "无", "no.results": "没有找到", "deleted": "已注销",
+    "col.attribute": "属性", "col.value": "当前值", "col.source": "来源部门", "col.when": "时间",
+    "col.others": "其他部门的不同说法", "col.subscriber": "订阅方", "col.purpose": "用途",
+    "col.fields": "字段", "col.dataset": "数据集", "col.reader": "查看者", "col.view": "视图",
+    "col.channel": "渠道", "col.role": "角色",
+    "person": "自然人", "enterprise": "企业", "licence": "证照", "case": "办件", "sensor": "监测点",
+    "matched.id": "编号匹配", "op.c": "新增", "op.u": "变更", "op.d": "注销", "op.r": "快照",
+    "events": "个事件", "language": "English",
+    "flag.id_number.converted_from_15": "15 位旧号码，已升为 18 位",
+    "flag.id_number.born_before_1900": "出生早于 1900 年：号码有效但罕见",
+    "flag.division_code.unknown": "行政区划代码不在 GB/T 2260 表中",
+    "flag.division_code.retired": "行政区划代码已撤销",
+    "flag.phone.unknown_segment": "手机号段不是工信部已分配的号段",
+    "flag.uscc.organisation_code": "统一社会信用代码内嵌的组织机构代码校验不通过",
+    "flag.uscc.unknown_type": "登记管理部门与机构类别的组合少见",
+    "flag.licence_id.checksum": "证照编号校验位不正确", "flag.licence_id.issuer": "证照编号中的签发机构代码无效",
+    "flag.date.open_ended": "长期有效（无截止日期）", "flag.date.excel_serial": "日期来自表格序列号",
+    "flag.case.two_decisions": "办件有两次办结决定", "flag.case.stage_order": "办理环节时间顺序颠倒",
+    "flag.case.stage_skipped": "跳过了办理环节", "flag.sensor.unit_converted": "监测值已换算单位",
+    "flag.sensor.late": "监测数据迟到",
+  },
+  en: {
+    "brand": "pobi · one file per person", "search.placeholder": "Name, ID number, credit code or licence id",
+    "tab.attributes": "360° view", "tab.lifecycle": "Lifecycle", "tab.tracker": "Data tracker",
+    "related": "Related", "flags": "Data quality notes", "deliveries": "Who received this data",
+    "reads": "Who looked at it", "zoom.reset": "All", "none": "none", "no.results": "Nothing found",
+    "deleted": "deleted", "col.attribute": "Attribute", "col.value": "Current value", "col.source": "Said by",
+    "col.when": "When", "col.others": "Other departments say", "col.subscriber": "Subscriber",
+    "col.purpose": "Purpose", "col.fields": "Fields", "col.dataset": "Dataset", "col.reader": "Reader",
+    "col.view": "View", "col.channel": "Channel", "col.role": "Role",
+    "person": "Person", "enterprise": "Enterprise", "licence": "Licence", "case": "Case", "sensor": "Sensor",
+    "matched.id": "id match", "op.c": "created", "op.u": "changed", "op.d": "deleted", "op.r": "snapshot",
+    "events": "events", "language": "中文",
+    "flag.id_number.converted_from_15": "a legacy 15-digit number, converted to 18",
+    "flag.id_number.born_before_1900": "born before 1900: valid, but rare",
+    "flag.division_code.unknown": "the division code is not in GB/T 2260",
+    "flag.division_code.retired": "the division code has been retired",
+    "flag.phone.unknown_segment": "not a mobile segment MIIT has assigned",
+    "flag.uscc.organisation_code": "the credit code's embedded organisation code fails its check",
+    "flag.uscc.unknown_type": "an unusual registering authority and organisation type",
+    "flag.licence_id.checksum": "the licence id's check character is wrong",
+    "flag.licence_id.issuer": "the licence id's issuer part is not a valid credit code",
+    "flag.date.open_ended": "open-ended (no end date)", "flag.date.excel_serial": "a date read from a spreadsheet serial",
+    "flag.case.two_decisions": "the case was decided twice", "flag.case.stage_order": "stages dated out of order",
+    "flag.case.stage_skipped": "a stage was skipped", "flag.sensor.unit_converted": "the value's unit was converted",
+    "flag.sensor.late": "the reading arrived late",
+  },
+};
+
+let language = localStorage.getItem("pobi.language") || "zh";
+const t = (key) => WORDS[language][key] ?? WORDS.zh[key] ?? key;
+const $ = (id) => document.getElementById(id);
+
+function el(tag, attributes = {}, ...children) {
+  const node = document.createElement(tag);
+  for (const [name, value] of Object.entries(attributes)) node.setAttribute(name, value);
+  for (const child of children) node.append(child ?? "");
+  return node;
+}
+
+function when(ms) {
+  return new Date(Number(ms)).toLocaleString(language === "zh" ? "zh-CN" : "en-GB",
+    { hour12: false, timeZone: "Asia/Shanghai" });  // the province's time, as the CLI shows it
+}
+
+async function api(path) {
+  const answer = await fetch(path, { headers: { "X-Pobi-Channel": "console" } });
+  const body = await answer.json();
+  if (!answer.ok) throw new Error(body.error || String(answer.status));
+  return body;
+}
+
+function say(text) {
+  $("message").textContent = text;
+  $("message").hidden = !text;
+}
+
+function table(node, headings, rows) {
+  node.replaceChildren(el("tr", {}, ...headings.map((h) => el("th", {}, t(h)))));
+  if (!rows.length) node.append(el("tr", {}, el("td", { colspan: headings.length }, t("none"))));
+  for (const cells of rows) node.append(el("tr", {}, ...cells.map((c) => el("td", {}, c))));
+}
+
+// -- search: results as they are typed, ranked as the CLI ranks them ----------------------------------------
+let typed = 0;
+async function search(text) {
+  const mine = ++typed;
+  const needle = text.trim();
+  if (!needle || (/^[\x00-\x7f]*$/.test(needle) && needle.length < 2)) {
+    $("results").hidden = true;
+    return say("");
+  }
+  try {
+    const found = await api(`/search?q=${encodeURIComponent(needle)}&limit=20`);
+    if (mine !== typed) return;  // a newer keystroke already asked
+    const list = $("results");
+    list.replaceChildren(...found.map((f) => el("a", { href: `#/entity/${encodeURIComponent(f.entity_id)}`,
+      class: "result" }, el("span", {}, f.label || f.entity_id),
+      el("span", { class: "kind" }, `${t(f.entity_type)} · ${f.entity_id} · ${t("matched." + f.matched)}`))));
+    list.hidden = !found.length;
+    say(found.length ? "" : t("no.results"));
+    if (!found.length && /^[0-9a-zA-Z０-９ｘＸ .]{15,}$/.test(needle)) {
+      await api(`/object/${encodeURIComponent(needle)}`).catch((e) => say(e.message));  // why an id is wrong
+    }
+  } catch (error) {
+    if (mine === typed) say(error.message);
+  }
+}
+
+// -- one entity: the 360° view, its lifecycle and its tracker --------------------------------------------------
+let labels = null;  // entity type → field → its Chinese name (from the schemas' docs)
+const label = (kind, field) => (labels?.[kind]?.[field] && language === "zh"
+  ? `${labels[kind][field]} ${field}` : field);
+
+async function showEntity(id) {
+  $("results").hidden = true;
+  say("");
+  let view;
+  try {
+    view = await api(`/object/${encodeURIComponent(id)}`);
+  } catch (error) {
+    $("entity").hidden = true;
+    return say(error.message);
+  }
+  const [timeline, tracker, reads] = await Promise.all([
+    api(`/timeline/${encodeURIComponent(id)}`), api(`/tracker/${encodeURIComponent(id)}`),
+    api(`/reads/${encodeURIComponent(id)}`)]);
+  labels = labels || await api("/labels").catch(() => ({}));
+  const name = view.attributes.name || view.attributes.licence_name || view.attributes.item_name;
+  $("entity-title").textContent = `${name ? name.value : view.entity_id}${view.deleted ? ` (${t("deleted")})` : ""}`;
+  $("entity-subtitle").textContent = `${t(view.entity_type)} · ${view.entity_id}`;
+  table($("attributes"), ["col.attribute", "col.value", "col.source", "col.when", "col.others"],
+    Object.entries(view.attributes).map(([attribute, a]) => [label(view.entity_type, attribute), a.value ?? "",
+      el("span", { class: "source" }, a.department), when(a.source_ts_ms),
+      el("span", { class: "other" }, a.others.map((o) => `${o.department}: ${o.value}`).join("；"))]));
+  $("related").replaceChildren(...view.related.map((r) => el("li", {}, `${r.role} → `,
+    el("a", { href: `#/entity/${encodeURIComponent(r.id)}` }, `${t(r.type)} ${r.id}`))));
+  const flags = [...new Set(timeline.events.flatMap((e) => e.quality_flags))];
+  $("flags").replaceChildren(...(flags.length ? flags.map((f) => el("li", { "data-flag": f },
+    `${t("flag." + f) === "flag." + f ? f : t("flag." + f)} (${f})`)) : [el("li", {}, t("none"))]));
+  drawLifecycle(timeline.events);
+  table($("deliveries"), ["col.when", "col.subscriber", "col.purpose", "col.dataset", "col.fields"],
+    tracker.deliveries.map((d) => [when(d.ts_ms), d.subscriber, d.purpose, d.dataset, d.fields.join(", ")]));
+  table($("reads"), ["col.when", "col.reader", "col.view", "col.channel"],
+    reads.reads.map((r) => [when(r.ts_ms), r.reader, r.view, r.channel]));
+  $("entity").hidden = false;
+}
+
+// -- the lifecycle graph: one mark per event, a lane per department and dataset, zoomable ----------------------
+let events = [], span = null;
+function drawLifecycle(all, range = null) {
+  events = all;
+  const svg = $("lifecycle");
+  const width = svg.clientWidth || 900, left = 190, right = 20, top = 20, laneHeight = 34;
+  const lanes = [...new Set(all.map((e) => `${e.department} · ${e.dataset}`))];
+  const times = all.map((e) => Number(e.ts_ms));
+  const lo = range ? range[0] : Math.min(...times) - 60_000, hi = range ? range[1] : Math.max(...times) + 60_000;
+  span = [lo, hi];
+  const x = (ms) => left + ((ms - lo) / Math.max(1, hi - lo)) * (width - left - right);
+  const height = top + lanes.length * laneHeight + 30;
+  svg.setAttribute("viewBox", `0 0 ${width} ${height}`);
+  svg.style.height = `${height}px`;
+  const ns = "http://www.w3.org/2000/svg", shape = (tag, a) => {
+    const node = document.createElementNS(ns, tag);
+    for (const [k, v] of Object.entries(a)) node.setAttribute(k, v);
+    return node;
+  };
+  svg.replaceChildren();
+  lanes.forEach((lane, i) => {
+    const y = top + i * laneHeight + laneHeight / 2;
+    svg.append(shape("line", { x1: left, x2: width - right, y1: y, y2: y, class: "axis" }));
+    const label = shape("text", { x: 8, y: y + 4, class: "lane" });
+    label.textContent = lane;
+    svg.append(label);
+  });
+  for (const [fraction, anchor] of [[0, "start"], [0.5, "middle"], [1, "end"]]) {
+    const ms = lo + fraction * (hi - lo);
+    const tick = shape("text", { x: x(ms), y: height - 8, class: "tick", "text-anchor": anchor });
+    tick.textContent = when(ms);
+    svg.append(tick);
+  }
+  for (const event of all) {
+    if (Number(event.ts_ms) < lo || Number(event.ts_ms) > hi) continue;
+    const y = top + lanes.indexOf(`${event.department} · ${event.dataset}`) * laneHeight + laneHeight / 2;
+    const mark = shape("circle", { cx: x(Number(event.ts_ms)), cy: y, r: 7, class: `event-mark op-${event.op}`,
+      "data-event": event.event_id, tabindex: 0 });
+    const title = shape("title", {});
+    title.textContent = `${t("op." + event.op)} ${event.dataset} ${when(event.ts_ms)}`;
+    mark.append(title);
+    mark.addEventListener("click", () => {
+      $("event-detail").textContent = JSON.stringify({ ...event, time: when(event.ts_ms) }, null, 2);
+      $("event-detail").hidden = false;
+    });
+    svg.append(mark);
+  }
+}
+
+function zoom(factor) {
+  if (!span) return;
+  const middle = (span[0] + span[1]) / 2, half = ((span[1] - span[0]) / 2) * factor;
+  drawLifecycle(events, [middle - half, middle + half]);
+}
+
+// -- routing, tabs, language ------------------------------------------------------------------------------------
+function showTab(name) {
+  for (const tab of ["attributes", "lifecycle", "tracker"]) {
+    $(`tab-${tab}`).hidden = tab !== name;
+    document.querySelector(`[data-tab=${tab}]`).classList.toggle("active", tab === name);
+  }
+  if (name === "lifecycle") drawLifecycle(events, span);
+}
+
+function translate() {
+  document.documentElement.lang = language === "zh" ? "zh-CN" : "en";
+  for (const node of document.querySelectorAll("[data-i18n]")) node.textContent = t(node.dataset.i18n);
+  for (const node of document.querySelectorAll("[data-i18n-placeholder]")) {
+    node.placeholder = t(node.dataset.i18nPlaceholder);
+  }
+  $("language").textContent = t("language");
+}
+
+function route() {
+  const match = location.hash.match(/^#\/entity\/(.+)$/);
+  if (match) {
+    showEntity(decodeURIComponent(match[1]));
+    showTab("attributes");
+  } else {
+    $("entity").hidden = true;
+  }
+}
+
+let pending;
+$("search").addEventListener("input", (e) => {
+  clearTimeout(pending);
+  pending = setTimeout(() => search(e.target.value), 150);
+});
+$("search-form").addEventListener("submit", (e) => {
+  e.preventDefault();
+  search($("search").value);
+});
+for (const link of document.querySelectorAll("[data-tab]")) {
+  link.addEventListener("click", (e) => {
+    e.preventDefault();
+    showTab(link.dataset.tab);
+  });
+}
+$("zoom-in").addEventListener("click", () => zoom(0.5));
+$("zoom-out").addEventListener("click", () => zoom(2));
+$("zoom-reset").addEventListener("click", () => drawLifecycle(events));
+$("lifecycle").addEventListener("wheel", (e) => {
+  e.preventDefault();
+  zoom(e.deltaY < 0 ? 0.8 : 1.25);
+}, { passive: false });
+$("language").addEventListener("click", () => {
+  language = language === "zh" ? "en" : "zh";
+  localStorage.setItem("pobi.language", language);
+  translate();
+  route();
+});
+window.addEventListener("hashchange", route);
+translate();
+route();

@@ -1,0 +1,216 @@
+"""The console in a real headless Chromium (Debian's package, driven by Selenium through its chromedriver) on the
+real stack: search 陈 and open a result; the 360° view shows every attribute with its source and the department
+that says otherwise; the lifecycle graph draws one mark per event; the tracker lists the deliveries and the read
+just made; an invalid check digit is explained; the English switch. Each test saves a screenshot under the
+state folder (``<stack_dir>/screenshots/``)."""
+
+from __future__ import annotations
+
+import shutil
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from foundation.settings import Settings
+from pobi.api import ObjectApi
+from pobi.console.readlog import ReadLog
+from pobi.objects import object_service
+from schemas.envelope import SourceRef, build_envelope
+from schemas.registry import default_registry
+from sinks.clickhouse.stage import SinkStage
+from streams.fanout.stage import FanoutStage
+from tests.samples import SAMPLE_ROWS
+from tests.stream_helpers import running_stage, wait_for_group, whole_hub
+from topics.producer import Publisher
+
+pytestmark = pytest.mark.stack
+DATASETS = ["person", "enterprise", "licence"]
+PERSON = SAMPLE_ROWS["person"]["id_number"]
+WRONG_CHECK_DIGIT = PERSON[:-1] + ("5" if PERSON[-1] != "5" else "6")
+
+
+def _publish(settings: Settings) -> None:
+    """陈志明 as public security registers him, then civil affairs with another phone number; two more 陈; the
+    enterprise he represents and its licence."""
+    now = int(time.time() * 1000)
+    rows: list[tuple[str, str, str, dict[str, Any]]] = [
+        ("person", "public-security", "c", SAMPLE_ROWS["person"]),
+        ("person", "public-security", "u", SAMPLE_ROWS["person"] | {"address": "福州市鼓楼区五四路 2 号"}),
+        ("person", "civil-affairs", "u", SAMPLE_ROWS["person"] | {"phone": "13905910009"}),
+        ("person", "public-security", "c", SAMPLE_ROWS["person"] | {"id_number": "350102198512121236",
+                                                                    "name": "陈美玲", "birth_date": None}),
+        ("enterprise", "market-regulation", "c", SAMPLE_ROWS["enterprise"]),
+        ("licence", "housing", "c", SAMPLE_ROWS["licence"]),
+    ]
+    with Publisher(settings) as publisher:
+        for n, (dataset, department, op, row) in enumerate(rows):
+            publisher.send_event(dataset, build_envelope(
+                default_registry().latest(dataset), event_id=f"console-{n}", op=op,
+                source=SourceRef(department, "system"), position=str(n), ts_ms=now - (len(rows) - n) * 60_000,
+                before=None, after=row), topic=settings.topics.ingest(dataset))
+
+
+@pytest.fixture(scope="module")
+def console(tmp_path_factory: pytest.TempPathFactory, live_stack: object) -> Iterator[tuple[str, Settings]]:
+    import uuid
+
+    settings, _writer = whole_hub(uuid.uuid4().hex[:10], tmp_path_factory.mktemp("secrets"), DATASETS)
+    _publish(settings)
+    sink = SinkStage(settings, datasets=DATASETS)
+    reads = ReadLog(settings)
+    reads.setup()
+    with running_stage(settings, DATASETS), \
+            running_stage(settings, DATASETS, stage=FanoutStage(settings, datasets=DATASETS)), \
+            running_stage(settings, DATASETS, stage=sink):
+        wait_for_group(settings, "pobi-normalize", [settings.topics.ingest(d) for d in DATASETS])
+        wait_for_group(settings, "pobi-fanout", [settings.topics.norm(d) for d in DATASETS])
+        wait_for_group(settings, "pobi-sink", sink.topics())
+        api = ObjectApi(object_service(settings, connections=4), "127.0.0.1", 0, reads=reads)
+        api.start()
+        try:
+            yield f"http://127.0.0.1:{api.port}", settings  # the sink keeps running: reads reach ClickHouse
+        finally:
+            api.stop()
+            reads.close()
+
+
+@pytest.fixture(scope="module")
+def browser(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
+    from selenium import webdriver
+    from selenium.webdriver.chrome.service import Service
+
+    from pobi.stack.install import apt_install
+
+    fonts = Path("/usr/share/fonts/truetype/wqy/wqy-microhei.ttc")  # Chinese glyphs for the screenshots
+    if not (shutil.which("chromium") and shutil.which("chromedriver") and fonts.exists()):
+        apt_install(["chromium", "chromium-driver", "fonts-wqy-microhei"], tmp_path_factory.mktemp("apt") / "apt.log")
+    options = webdriver.ChromeOptions()
+    options.binary_location = shutil.which("chromium") or "/usr/bin/chromium"
+    # the flags a closed network needs (no background lookups) and a root user needs (no sandbox)
+    for flag in ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+                 "--disable-background-networking", "--disable-component-update", "--disable-sync",
+                 "--disable-dev-shm-usage", "--window-size=1280,900",
+                 f"--user-data-dir={tmp_path_factory.mktemp('chromium')}"):
+        options.add_argument(flag)
+    driver = webdriver.Chrome(options=options, service=Service(shutil.which("chromedriver") or "chromedriver"))
+    driver.set_page_load_timeout(30)
+    try:
+        yield driver
+    finally:
+        driver.quit()
+
+
+def _wait(check: Callable[[], Any], timeout_s: float = 20.0) -> Any:
+    deadline = time.monotonic() + timeout_s
+    while True:
+        try:
+            found = check()
+        except Exception:  # an element not there yet
+            found = None
+        if found:
+            return found
+        if time.monotonic() > deadline:
+            raise AssertionError("the console did not show it in time")
+        time.sleep(0.2)
+
+
+def _screenshot(browser: Any, settings: Settings, name: str) -> Path:
+    folder = settings.stack_path / "screenshots"
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / f"{name}.png"
+    assert browser.save_screenshot(str(path)) and path.stat().st_size > 10_000
+    return path
+
+
+def _open_person(browser: Any, url: str) -> None:
+    from selenium.webdriver.common.by import By
+
+    browser.get(f"{url}/console/")
+    box = browser.find_element(By.ID, "search")
+    box.clear()
+    box.send_keys("陈")
+    results = _wait(lambda: browser.find_elements(By.CSS_SELECTOR, "#results a.result"))
+    assert len(results) >= 2  # 陈志明 and 陈美玲 (and the enterprise his name is on)
+    next(r for r in results if PERSON in r.text).click()
+    _wait(lambda: browser.find_element(By.ID, "entity").is_displayed())
+
+
+def test_search_and_the_360_view_with_every_source(console: tuple[str, Settings], browser: Any) -> None:
+    from selenium.webdriver.common.by import By
+
+    url, settings = console
+    _open_person(browser, url)
+    view = object_service(settings).object(PERSON)
+    rows = _wait(lambda: browser.find_elements(By.CSS_SELECTOR, "#attributes tr")[1:])
+    # a row is headed by the field's Chinese name and the field ("联系电话 phone")
+    shown = {r.find_elements(By.TAG_NAME, "td")[0].text.split()[-1]: [c.text for c in r.find_elements(
+        By.TAG_NAME, "td")] for r in rows}
+    assert set(shown) == set(view["attributes"])  # every attribute…
+    assert all(cells[2] for cells in shown.values())  # …with the department that said it
+    assert shown["phone"][0] == "联系电话 phone" and shown["name"][0] == "姓名 name"
+    assert shown["phone"][1] == "13905910009" and shown["phone"][2] == "civil-affairs"  # the newest word
+    assert "public-security" in shown["phone"][4] and SAMPLE_ROWS["person"]["phone"] in shown["phone"][4]
+    related = browser.find_element(By.ID, "related").text
+    assert SAMPLE_ROWS["enterprise"]["uscc"] in related  # the enterprise he represents, as a link
+    _screenshot(browser, settings, "360-view")
+
+
+def test_the_lifecycle_draws_one_mark_per_event(console: tuple[str, Settings], browser: Any) -> None:
+    from selenium.webdriver.common.by import By
+
+    url, settings = console
+    _open_person(browser, url)
+    browser.find_element(By.CSS_SELECTOR, "[data-tab=lifecycle]").click()
+    events = object_service(settings).timeline(PERSON)["events"]
+    marks = _wait(lambda: browser.find_elements(By.CSS_SELECTOR, "#lifecycle circle.event-mark"))
+    assert len(events) == 3 and sorted(m.get_attribute("data-event") for m in marks) == sorted(
+        e["event_id"] for e in events)
+    lanes = {t.text for t in browser.find_elements(By.CSS_SELECTOR, "#lifecycle text.lane")}
+    assert lanes == {"public-security · person", "civil-affairs · person"}
+    marks[0].click()
+    assert marks[0].get_attribute("data-event") in browser.find_element(By.ID, "event-detail").text
+    browser.find_element(By.ID, "zoom-in").click()
+    _screenshot(browser, settings, "lifecycle")
+
+
+def test_the_tracker_lists_the_deliveries_and_the_read_just_made(console: tuple[str, Settings],
+                                                                 browser: Any) -> None:
+    from selenium.webdriver.common.by import By
+
+    url, settings = console
+    started = int(time.time() * 1000)
+    _open_person(browser, url)  # a read: recorded on audit.read, written to ClickHouse by the sink
+    deliveries = object_service(settings).tracker(PERSON)["deliveries"]
+    assert deliveries and {d["subscriber"] for d in deliveries} == {"fuzhou-city"}
+
+    def read_shown() -> bool:
+        browser.refresh()
+        _wait(lambda: browser.find_element(By.ID, "entity").is_displayed())
+        browser.find_element(By.CSS_SELECTOR, "[data-tab=tracker]").click()
+        text = browser.find_element(By.ID, "reads").text
+        return "console@127.0.0.1" in text and "object" in text
+
+    _wait(read_shown, timeout_s=60)
+    reads = object_service(settings).reads(PERSON)["reads"]
+    assert any(r["ts_ms"] >= started and r["channel"] == "console" and r["view"] == "object" for r in reads)
+    delivered = browser.find_elements(By.CSS_SELECTOR, "#deliveries tr")[1:]
+    assert len(delivered) == len(deliveries) and "fuzhou-city" in delivered[0].text
+    _screenshot(browser, settings, "tracker")
+
+
+def test_a_wrong_check_digit_is_explained_and_english_is_one_click_away(console: tuple[str, Settings],
+                                                                        browser: Any) -> None:
+    from selenium.webdriver.common.by import By
+
+    url, settings = console
+    browser.get(f"{url}/console/")
+    browser.find_element(By.ID, "search").send_keys(WRONG_CHECK_DIGIT)
+    message = _wait(lambda: browser.find_element(By.ID, "message").text)
+    assert "not an ID number" in message and f"should be {PERSON[-1]}" in message  # the digit it should have
+    browser.find_element(By.ID, "language").click()
+    assert browser.find_element(By.CSS_SELECTOR, "[data-tab=tracker]").get_attribute("textContent") == \
+        "Data tracker"
+    _screenshot(browser, settings, "check-digit")
