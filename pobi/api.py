@@ -88,8 +88,8 @@ class ObjectApi:
         finally:
             self._in_flight.release()
         view = target.strip("/").partition("/")[0]
-        if status == 200 and view in _RECORDED and self.reads is not None:
-            self.reads.record(reader, body["entity_type"], body["entity_id"], view)
+        if status == 200 and view in _RECORDED and self.reads is not None and "entity_id" in body:
+            self.reads.record(reader, str(body.get("entity_type", "")), str(body["entity_id"]), view)
         return status, body
 
     async def _endpoint(self, request: Request) -> Response:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import queue
 import re
 import threading
+import time
 from collections.abc import Callable
 from datetime import date
 from typing import Any
@@ -26,7 +27,8 @@ from streams.rules.licence import LICENCE_ROOT, normalize_licence_id
 from streams.rules.outcome import RuleViolation
 from streams.rules.text import compact_identifier
 
-__all__ = ["ConnectionPool", "ObjectService", "current_values", "field_labels", "object_service", "resolve_id"]
+__all__ = ["ConnectionPool", "ContractPurposes", "ObjectService", "current_values", "field_labels", "object_service",
+           "resolve_id"]
 
 Execute = Callable[[str, dict[str, Any]], list[tuple[Any, ...]]]
 
@@ -197,13 +199,34 @@ def object_service(settings: Any, *, connections: int = 1) -> ObjectService:
     from sinks.clickhouse.writer import ClickHouseWriter
 
     pool = ConnectionPool(lambda: ClickHouseWriter(settings, wait=False, query=True), size=connections)
+    return ObjectService(pool, settings.clickhouse_database, lambda: datetime.now(CST).date(),
+                         ContractPurposes(settings))
 
-    def purposes() -> dict[str, str]:
-        from topics.subscriptions import read_documents  # the tracker's alone: Kafka, and slow to import
 
-        try:
-            return {s: d["contract"]["purpose"] for s, d in read_documents(settings).items()}
-        except PobiError:
-            return {}
+class ContractPurposes:
+    """subscriber → purpose, from the contracts on the hub: read once, then followed (a poll at most once a
+    second, which returns at once when nothing changed) — not a Kafka read per tracker request. With Kafka
+    away the last purposes known are kept."""
 
-    return ObjectService(pool, settings.clickhouse_database, lambda: datetime.now(CST).date(), purposes)
+    def __init__(self, settings: Any) -> None:
+        self._settings = settings
+        self._book: Any = None
+        self._lock = threading.Lock()
+        self._polled = 0.0
+
+    def __call__(self) -> dict[str, str]:
+        from topics.subscriptions import ContractBook  # the tracker's alone: Kafka, and slow to import
+
+        with self._lock:
+            try:
+                if self._book is None:
+                    book = ContractBook(self._settings)
+                    book.load()
+                    self._book = book
+                elif time.monotonic() - self._polled > 1.0:
+                    self._book.refresh()
+                self._polled = time.monotonic()
+            except PobiError:
+                if self._book is None:
+                    return {}
+            return {s: str((d.get("contract") or {}).get("purpose", "")) for s, d in self._book.documents.items()}

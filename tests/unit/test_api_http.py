@@ -73,3 +73,54 @@ def test_a_full_server_answers_503_instead_of_piling_up() -> None:
             thread.join(20)
         api.stop()
     assert answers == [200] * MAX_IN_FLIGHT
+
+
+class FakeReadLog:
+    def __init__(self) -> None:
+        self.reads: list[tuple[Any, ...]] = []
+
+    def record(self, reader: Any, entity_type: str, entity_id: str, view: str) -> None:
+        self.reads.append((reader.name, reader.channel, entity_type, entity_id, view))
+
+
+class KnownService:
+    def object(self, text: str) -> Any:
+        if text == "bad":
+            from foundation.errors import PobiError
+
+            raise PobiError("'bad' is not an ID number")
+        return {"entity_type": "person", "entity_id": text}
+
+    def search(self, text: str, limit: int) -> Any:
+        return []
+
+
+def test_each_answered_read_is_recorded_with_its_reader_and_the_console_is_served() -> None:
+    log = FakeReadLog()
+    api = ObjectApi(KnownService(), "127.0.0.1", 0, reads=log)  # type: ignore[arg-type]
+    api.start()
+    try:
+        console = urllib.request.Request(f"http://127.0.0.1:{api.port}/object/p1",
+                                         headers={"X-Pobi-Channel": "console"})
+        with urllib.request.urlopen(console, timeout=20) as response:
+            assert response.status == 200
+        assert get(api.port, "/object/p2")[0] == 200
+        assert get(api.port, "/object/bad")[0] == 400  # not answered: not a read
+        assert get(api.port, "/search?q=陈".replace("陈", "%E9%99%88"))[0] == 200  # a search reads no entity
+        with urllib.request.urlopen(f"http://127.0.0.1:{api.port}/console/", timeout=20) as page:
+            assert b"console.js" in page.read()
+        with urllib.request.urlopen(f"http://127.0.0.1:{api.port}/console/console.js", timeout=20) as script:
+            assert b"drawLifecycle" in script.read()
+    finally:
+        api.stop()
+    assert log.reads == [("console@127.0.0.1", "console", "person", "p1", "object"),
+                         ("api@127.0.0.1", "api", "person", "p2", "object")]
+
+
+def test_with_a_token_the_console_is_not_served_until_it_has_a_login() -> None:
+    api = ObjectApi(KnownService(), "127.0.0.1", 0, token="t0ken")  # type: ignore[arg-type]
+    api.start()
+    try:
+        assert get(api.port, "/console/", token="t0ken")[0] == 404
+    finally:
+        api.stop()
