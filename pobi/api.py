@@ -6,6 +6,10 @@
     GET /tracker/<id>?limit=N   who received the entity's data, when, which fields, under which contract
     GET /reads/<id>?limit=N     who looked at the entity (console and API), newest first
     GET /labels                 each field's name in Chinese, from the schemas' docs (the console's headings)
+    GET /views/<name>           one dashboard's rows (the business dashboards and the operator's desk)
+    GET /dead-letters?stage=S&reason=R&limit=N   the newest dead letters of a stage and reason, with origins
+    POST /dlq/replay            {"stage", "reason", "dry_run"}: replay a reason's letters (plaintext profile;
+                                the request must say ``X-Pobi-Channel: console``, which no other site's page can)
     GET /health
     GET /console/               the web console (plaintext profile), its pages and assets shipped with pobi
 
@@ -42,6 +46,7 @@ from starlette.staticfiles import StaticFiles
 
 from foundation.asgi import BackgroundServer
 from foundation.errors import PobiError, StoreError
+from pobi.console.desk import ReplayDesk
 from pobi.console.readlog import Reader, ReadLog
 from pobi.objects import ObjectService, field_labels
 from schemas.registry import default_registry
@@ -66,16 +71,19 @@ class ObjectApi:
     """The API on uvicorn in a thread of its own; the socket is bound by ``start()``, not here."""
 
     def __init__(self, service: ObjectService, host: str, port: int, *, tls: TlsFiles | None = None,
-                 token: str | None = None, reads: ReadLog | None = None) -> None:
+                 token: str | None = None, reads: ReadLog | None = None, desk: ReplayDesk | None = None) -> None:
         """``tls``: serve HTTPS with this certificate and key; ``token``: the bearer token every request must
-        carry (and then no console: it has no login yet); ``reads``: where reads are recorded."""
+        carry (and then no console: it has no login yet); ``reads``: where reads are recorded; ``desk``: the
+        operator's replays."""
         self.service = service
         self.reads = reads
+        self.desk = desk
         self._expected = f"Bearer {token}".encode() if token else None
         self._in_flight = threading.BoundedSemaphore(MAX_IN_FLIGHT)
         console = [] if token else [
             Route("/console", lambda _r: RedirectResponse("/console/", status_code=308), methods=["GET"]),
-            Mount("/console", app=StaticFiles(directory=CONSOLE, html=True))]
+            Mount("/console", app=StaticFiles(directory=CONSOLE, html=True)),
+            Route("/dlq/replay", self._replay, methods=["POST"])]
         app = Starlette(routes=[*console, Route("/{path:path}", self._endpoint, methods=["GET"])])
         self._server = BackgroundServer(app, host, port, tls=tls, timeout_keep_alive=REQUEST_TIMEOUT_S,
                                         limit_concurrency=MAX_IN_FLIGHT * 8)
@@ -99,6 +107,21 @@ class ObjectApi:
         target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
         status, body = await run_in_threadpool(self._limited_answer, target, self._reader(request))
         return _json(status, body)
+
+    async def _replay(self, request: Request) -> Response:
+        if request.headers.get("x-pobi-channel") != "console":  # a page of another site cannot set this header
+            return _json(403, {"error": "replays come from the console (X-Pobi-Channel: console)"})
+        if self.desk is None:
+            return _json(404, {"error": "this API has no operator's desk"})
+        try:
+            asked = orjson.loads(await request.body())
+            stage, reason, dry_run = str(asked["stage"]), str(asked["reason"]), asked.get("dry_run", True) is not False
+        except (orjson.JSONDecodeError, KeyError, TypeError):
+            return _json(400, {"error": 'expected {"stage": …, "reason": …, "dry_run": true|false}'})
+        try:
+            return _json(200, await run_in_threadpool(self.desk.replay, stage, reason, dry_run=dry_run))
+        except PobiError as exc:
+            return _json(400, {"error": str(exc)})
 
     def _reader(self, request: Request) -> Reader:
         if self._expected is not None:
@@ -155,5 +178,9 @@ class ObjectApi:
             return 200, self.service.tracker(arg, limit or 500)
         if route == "reads" and arg:
             return 200, self.service.reads(arg, limit or 500)
+        if route == "views" and arg:
+            return 200, self.service.view(arg)
+        if route == "dead-letters" and query.get("stage") and query.get("reason"):
+            return 200, self.service.dead_letters(query["stage"], query["reason"], limit or 50)
         return 404, {"error": "routes: /object/<id>, /timeline/<id>, /search?q=<text>, /tracker/<id>, /reads/<id>, "
                               "/health, /console/"}

@@ -17,8 +17,9 @@ from datetime import date
 from typing import Any
 
 from foundation.errors import PobiError, StoreError
+from foundation.topic_names import Topics
 from schemas.registry import SchemaRegistry
-from sinks.clickhouse.queries import OBJECT_QUERIES
+from sinks.clickhouse.queries import OBJECT_QUERIES, VIEW_QUERIES
 from sinks.clickhouse.search import fold, lookup_token
 from streams.normalize.classify import ENTITY_TYPES
 from streams.rules.credit_code import normalize_uscc
@@ -26,6 +27,7 @@ from streams.rules.identity import normalize_id_number
 from streams.rules.licence import LICENCE_ROOT, normalize_licence_id
 from streams.rules.outcome import RuleViolation
 from streams.rules.text import compact_identifier
+from topics.dead_letters import DLQ_STAGES
 
 __all__ = ["ConnectionPool", "ContractPurposes", "ObjectService", "current_values", "field_labels", "object_service",
            "resolve_id"]
@@ -93,8 +95,9 @@ def current_values(said: list[tuple[Any, ...]]) -> dict[str, dict[str, Any]]:
 
 class ObjectService:
     def __init__(self, execute: Execute, database: str, today: Callable[[], date],
-                 purposes: Callable[[], dict[str, str]] = dict) -> None:
+                 purposes: Callable[[], dict[str, str]] = dict, topics: Topics | None = None) -> None:
         self._execute = execute
+        self._topics = topics or Topics("")
         self._db = database
         self._today = today
         self._purposes = purposes
@@ -150,6 +153,24 @@ class ObjectService:
             {"ts_ms": ts, "reader": reader, "role": role, "channel": channel, "view": view}
             for ts, reader, role, channel, view in rows]}
 
+    def view(self, name: str) -> dict[str, Any]:
+        """One dashboard's rows (``VIEW_QUERIES``)."""
+        if name not in VIEW_QUERIES:
+            raise PobiError(f"no view {name!r}; views: {', '.join(VIEW_QUERIES)}")
+        rows = self._execute(VIEW_QUERIES[name].replace("{db}", self._db), {})
+        return {"view": name, "rows": [list(row) for row in rows]}
+
+    def dead_letters(self, stage: str, reason: str, limit: int = 50) -> dict[str, Any]:
+        """The newest dead letters of one stage and reason, with each record's reason and origin."""
+        if stage not in DLQ_STAGES:
+            raise PobiError(f"no stage {stage!r}; stages: {', '.join(DLQ_STAGES)}")
+        rows = self._query("dead_letters", dlq_topic=self._topics.dlq(stage), reason=reason, limit=limit)
+        return {"letters": [
+            {"ts_ms": ts, "stage": stage, "reason": why, "message": message, "dataset": dataset,
+             "origin": f"{topic}/{partition}/{offset}" if topic else "", "department": department,
+             "event_id": event_id}
+            for ts, stage, why, message, dataset, topic, partition, offset, department, event_id in rows]}
+
     def tracker(self, text: str, limit: int = 500) -> dict[str, Any]:
         kind, entity_id = resolve_id(text, self._today())
         purposes = self._purposes()
@@ -200,7 +221,7 @@ def object_service(settings: Any, *, connections: int = 1) -> ObjectService:
 
     pool = ConnectionPool(lambda: ClickHouseWriter(settings, wait=False, query=True), size=connections)
     return ObjectService(pool, settings.clickhouse_database, lambda: datetime.now(CST).date(),
-                         ContractPurposes(settings))
+                         ContractPurposes(settings), settings.topics)
 
 
 class ContractPurposes:

@@ -21,6 +21,7 @@ from foundation.connect import faust_credentials
 from foundation.errors import PobiError
 from foundation.settings import Settings
 from pobi.api import MAX_IN_FLIGHT, ObjectApi
+from pobi.console.desk import ReplayDesk
 from pobi.console.readlog import ReadLog
 from pobi.worker.spec import StageSpec, run_copies
 from streams.agents.dead_letters import DeadLetterWatch
@@ -100,8 +101,9 @@ class ApiService(Service):
         service = object_service(self.settings, connections=MAX_IN_FLIGHT)
         self.reads = ReadLog(self.settings)
         self.reads.setup()
+        desk = None if self.settings.secure else ReplayDesk(self.settings)  # replays need a login there first
         self.api = ObjectApi(service, self.settings.bind_host, self.settings.api_port,
-                             tls=tls, token=token, reads=self.reads)
+                             tls=tls, token=token, reads=self.reads, desk=desk)
         self.api.start()
         logger.info("object services on %s://127.0.0.1:%d/", "https" if tls else "http", self.api.port)
 

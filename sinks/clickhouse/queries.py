@@ -66,6 +66,16 @@ OBJECT_QUERIES: dict[str, str] = {
         ORDER BY ts_ms DESC, reader, channel, view
         LIMIT 1 BY ts_ms, reader, channel, view
         LIMIT %(limit)s""",
+    # the operator's desk: the newest dead letters of one stage and reason (the DLQ is small next to the data;
+    # its table is sorted by topic and offset, so this reads one stage's letters)
+    "dead_letters": """
+        SELECT ts_ms, stage, reason, message, dataset, source_topic, source_partition, source_offset, department,
+               event_id
+        FROM {db}.dead_letters
+        WHERE dlq_topic = %(dlq_topic)s AND reason = %(reason)s
+        ORDER BY ts_ms DESC
+        LIMIT 1 BY dlq_topic, dlq_partition, dlq_offset
+        LIMIT %(limit)s""",
     "tracker": """
         SELECT subscriber, contract_version, dataset, event_id, fields, mode, ts_ms
         FROM {db}.deliveries

@@ -1,7 +1,8 @@
 """The console in a real headless Chromium (Debian's package, driven by Selenium through its chromedriver) on the
 real stack: search 陈 and open a result; the 360° view shows every attribute with its source and the department
 that says otherwise; the lifecycle graph draws one mark per event; the tracker lists the deliveries and the read
-just made; an invalid check digit is explained; the English switch. Each test saves a screenshot under the
+just made; an invalid check digit is explained; the English switch; the business dashboards; the operator
+replays a reason in dry run. Each test saves a screenshot under the
 state folder (``<stack_dir>/screenshots/``)."""
 
 from __future__ import annotations
@@ -9,6 +10,7 @@ from __future__ import annotations
 import shutil
 import time
 from collections.abc import Callable, Iterator
+from datetime import date
 from pathlib import Path
 from typing import Any
 
@@ -16,7 +18,9 @@ import pytest
 
 from foundation.settings import Settings
 from pobi.api import ObjectApi
+from pobi.console.desk import ReplayDesk
 from pobi.console.readlog import ReadLog
+from pobi.demo.traffic import valid_id_number
 from pobi.objects import object_service
 from schemas.envelope import SourceRef, build_envelope
 from schemas.registry import default_registry
@@ -27,7 +31,7 @@ from tests.stream_helpers import running_stage, wait_for_group, whole_hub
 from topics.producer import Publisher
 
 pytestmark = pytest.mark.stack
-DATASETS = ["person", "enterprise", "licence"]
+DATASETS = ["person", "enterprise", "licence", "approval_case"]
 PERSON = SAMPLE_ROWS["person"]["id_number"]
 WRONG_CHECK_DIGIT = PERSON[:-1] + ("5" if PERSON[-1] != "5" else "6")
 
@@ -40,10 +44,16 @@ def _publish(settings: Settings) -> None:
         ("person", "public-security", "c", SAMPLE_ROWS["person"]),
         ("person", "public-security", "u", SAMPLE_ROWS["person"] | {"address": "福州市鼓楼区五四路 2 号"}),
         ("person", "civil-affairs", "u", SAMPLE_ROWS["person"] | {"phone": "13905910009"}),
-        ("person", "public-security", "c", SAMPLE_ROWS["person"] | {"id_number": "350102198512121236",
-                                                                    "name": "陈美玲", "birth_date": None}),
+        ("person", "public-security", "c", SAMPLE_ROWS["person"] | {
+            "id_number": valid_id_number("350102", date(1985, 12, 12), 3), "name": "陈美玲", "birth_date": None}),
         ("enterprise", "market-regulation", "c", SAMPLE_ROWS["enterprise"]),
         ("licence", "housing", "c", SAMPLE_ROWS["licence"]),
+        # a case applied for and approved two days later (within half its 20-day statutory limit)
+        ("approval_case", "market-regulation", "c", SAMPLE_ROWS["approval_case"]),
+        ("approval_case", "market-regulation", "u", SAMPLE_ROWS["approval_case"] | {
+            "stage": "approved", "stage_time": "2026-11-28T09:30:00+08:00"}),
+        # and a record the normaliser refuses: its letter waits on the operator's desk
+        ("person", "public-security", "c", SAMPLE_ROWS["person"] | {"id_number": WRONG_CHECK_DIGIT}),
     ]
     with Publisher(settings) as publisher:
         for n, (dataset, department, op, row) in enumerate(rows):
@@ -68,7 +78,8 @@ def console(tmp_path_factory: pytest.TempPathFactory, live_stack: object) -> Ite
         wait_for_group(settings, "pobi-normalize", [settings.topics.ingest(d) for d in DATASETS])
         wait_for_group(settings, "pobi-fanout", [settings.topics.norm(d) for d in DATASETS])
         wait_for_group(settings, "pobi-sink", sink.topics())
-        api = ObjectApi(object_service(settings, connections=4), "127.0.0.1", 0, reads=reads)
+        api = ObjectApi(object_service(settings, connections=4), "127.0.0.1", 0, reads=reads,
+                        desk=ReplayDesk(settings))
         api.start()
         try:
             yield f"http://127.0.0.1:{api.port}", settings  # the sink keeps running: reads reach ClickHouse
@@ -214,3 +225,39 @@ def test_a_wrong_check_digit_is_explained_and_english_is_one_click_away(console:
     assert browser.find_element(By.CSS_SELECTOR, "[data-tab=tracker]").get_attribute("textContent") == \
         "Data tracker"
     _screenshot(browser, settings, "check-digit")
+
+
+def test_the_dashboards_show_timeliness_licences_and_deliveries(console: tuple[str, Settings],
+                                                                browser: Any) -> None:
+    from selenium.webdriver.common.by import By
+
+    url, settings = console
+    browser.get(f"{url}/console/#/dashboards")
+    cases = _wait(lambda: browser.find_elements(By.CSS_SELECTOR, "#dash-timeliness tr")[1:])
+    case = next(r for r in cases if SAMPLE_ROWS["approval_case"]["item_code"] in r.text)
+    cells = [c.text for c in case.find_elements(By.TAG_NAME, "td")]
+    assert cells[2] == "1" and cells[3] == "2.0" and cells[6] == "100%"  # decided in 2 days of 20: within half
+    licences = browser.find_element(By.ID, "dash-licences").text
+    assert SAMPLE_ROWS["licence"]["licence_type"] in licences
+    assert "fuzhou-city" in browser.find_element(By.ID, "dash-deliveries").text
+    _screenshot(browser, settings, "dashboards")
+
+
+def test_the_operator_replays_a_reason_in_dry_run_first(console: tuple[str, Settings], browser: Any) -> None:
+    from selenium.webdriver.common.by import By
+
+    url, settings = console
+    browser.get(f"{url}/console/#/desk")
+    reasons = _wait(lambda: browser.find_elements(By.CSS_SELECTOR, "#desk-reasons tr[data-reason]"))
+    refused = next(r for r in reasons if r.get_attribute("data-stage") == "normalize")
+    reason = refused.get_attribute("data-reason")
+    assert reason.startswith("id_number")
+    refused.click()
+    letters = _wait(lambda: browser.find_elements(By.CSS_SELECTOR, "#desk-letters tr")[1:])
+    assert len(letters) == 1 and settings.topics.ingest("person") in letters[0].text, [x.text for x in letters]
+    assert browser.find_element(By.ID, "replay-real").get_attribute("disabled")  # a dry run first
+    browser.find_element(By.ID, "replay-dry").click()
+    report = _wait(lambda: browser.find_element(By.ID, "replay-report").text)
+    assert "1" in report and ("试运行" in report or "Dry run" in report)
+    assert not browser.find_element(By.ID, "replay-real").get_attribute("disabled")
+    _screenshot(browser, settings, "operator-desk")

@@ -15,6 +15,18 @@ const WORDS = {
     "person": "自然人", "enterprise": "企业", "licence": "证照", "case": "办件", "sensor": "监测点",
     "matched.id": "编号匹配", "op.c": "新增", "op.u": "变更", "op.d": "注销", "op.r": "快照",
     "events": "个事件", "language": "English",
+    "nav.search": "查询", "nav.dashboards": "业务看板", "nav.desk": "运维台",
+    "dash.timeliness": "审批时效（半数法定时限内办结的比例，目标 ≥ 50%）", "dash.licences": "证照：签发、有效、30 天内到期",
+    "dash.sensors": "监测：近一小时每分钟读数", "dash.deliveries": "各订阅方收到的数据",
+    "desk.throughput": "近一小时各环节处理量", "desk.letters": "死信：按环节和原因", "desk.dry": "试运行重放",
+    "desk.replay": "重放", "desk.would": "试运行：将重放 {n} 条，跳过 {s} 条", "desk.did": "已重放 {n} 条，跳过 {s} 条",
+    "desk.confirm": "确定把这些死信重放回原主题吗？",
+    "col.item": "事项", "col.department": "部门", "col.decided": "已办结", "col.avg_days": "平均天数",
+    "col.promised": "承诺时限内", "col.statutory": "法定时限内", "col.half": "半数法定时限内", "col.trips": "平均跑动",
+    "col.type": "证照", "col.issuer": "颁发机构", "col.issued": "签发", "col.valid": "有效", "col.expiring": "30 天内到期",
+    "col.minute": "分钟", "col.sensor": "传感器", "col.metric": "监测项", "col.readings": "读数", "col.avg": "平均值",
+    "col.deliveries": "条数", "col.last_day": "最近一天", "col.stage": "环节", "col.events": "事件数",
+    "col.reason": "原因", "col.letters": "死信数", "col.message": "说明", "col.origin": "来源位置",
     "flag.id_number.converted_from_15": "15 位旧号码，已升为 18 位",
     "flag.id_number.born_before_1900": "出生早于 1900 年：号码有效但罕见",
     "flag.division_code.unknown": "行政区划代码不在 GB/T 2260 表中",
@@ -40,6 +52,20 @@ const WORDS = {
     "person": "Person", "enterprise": "Enterprise", "licence": "Licence", "case": "Case", "sensor": "Sensor",
     "matched.id": "id match", "op.c": "created", "op.u": "changed", "op.d": "deleted", "op.r": "snapshot",
     "events": "events", "language": "中文",
+    "nav.search": "Search", "nav.dashboards": "Dashboards", "nav.desk": "Operator's desk",
+    "dash.timeliness": "Approval timeliness (share decided within half the statutory limit; target ≥ 50 %)",
+    "dash.licences": "Licences: issued, valid, expiring within 30 days",
+    "dash.sensors": "Sensors: readings per minute, last hour", "dash.deliveries": "Deliveries per subscriber",
+    "desk.throughput": "Per-stage throughput, last hour", "desk.letters": "Dead letters by stage and reason",
+    "desk.dry": "Dry-run replay", "desk.replay": "Replay", "desk.would": "Dry run: would replay {n}, skip {s}",
+    "desk.did": "Replayed {n}, skipped {s}", "desk.confirm": "Replay these dead letters to their topic?",
+    "col.item": "Item", "col.department": "Department", "col.decided": "Decided", "col.avg_days": "Avg days",
+    "col.promised": "Within promised", "col.statutory": "Within statutory", "col.half": "Within half statutory",
+    "col.trips": "Avg trips", "col.type": "Licence", "col.issuer": "Issuer", "col.issued": "Issued",
+    "col.valid": "Valid", "col.expiring": "Expiring in 30 days", "col.minute": "Minute", "col.sensor": "Sensor",
+    "col.metric": "Metric", "col.readings": "Readings", "col.avg": "Average", "col.deliveries": "Deliveries",
+    "col.last_day": "Last day", "col.stage": "Stage", "col.events": "Events", "col.reason": "Reason",
+    "col.letters": "Letters", "col.message": "Message", "col.origin": "Origin",
     "flag.id_number.converted_from_15": "a legacy 15-digit number, converted to 18",
     "flag.id_number.born_before_1900": "born before 1900: valid, but rare",
     "flag.division_code.unknown": "the division code is not in GB/T 2260",
@@ -210,6 +236,69 @@ function zoom(factor) {
   drawLifecycle(events, [middle - half, middle + half]);
 }
 
+// -- the business dashboards -------------------------------------------------------------------------------------
+const percent = (share) => {
+  const value = Math.round(Number(share) * 1000) / 10;
+  return el("span", {}, el("span", { class: `bar${value >= 50 ? " met" : ""}`, style: `width:${value}px` }),
+    `${value}%`);
+};
+
+async function showDashboards() {
+  const [cases, licences, sensors, deliveries] = await Promise.all(
+    ["case_timeliness", "licence_status", "sensor_minutes", "deliveries_per_subscriber"].map((v) => api(`/views/${v}`)));
+  table($("dash-timeliness"), ["col.item", "col.department", "col.decided", "col.avg_days", "col.promised",
+    "col.statutory", "col.half", "col.trips"], cases.rows.map(([code, name, dept, n, days, promised, statutory,
+    half, trips]) => [`${name} (${code})`, dept, n, Number(days).toFixed(1), percent(promised), percent(statutory),
+    percent(half), Number(trips).toFixed(1)]));
+  table($("dash-licences"), ["col.type", "col.issuer", "col.issued", "col.valid", "col.expiring"],
+    licences.rows.map(([type, name, issuer, issued, valid, expiring]) => [`${name} (${type})`, issuer, issued,
+      valid, expiring]));
+  table($("dash-sensors"), ["col.minute", "col.sensor", "col.metric", "col.readings", "col.avg"],
+    sensors.rows.slice(0, 30).map(([minute, sensor, metric, n, _lo, _hi, avg]) => [minute, sensor, metric, n,
+      Number(avg).toFixed(2)]));
+  table($("dash-deliveries"), ["col.subscriber", "col.deliveries", "col.last_day"],
+    deliveries.rows.map(([subscriber, n, day]) => [subscriber, n, day]));
+}
+
+// -- the operator's desk: throughput, dead letters by reason, a reason's letters and their replay ------------------
+let chosen = null;
+async function showDesk() {
+  const [throughput, reasons] = await Promise.all([api("/views/throughput"), api("/views/dead_letters_by_reason")]);
+  const perStage = {};
+  for (const [_minute, _dataset, stage, n] of throughput.rows) perStage[stage] = (perStage[stage] || 0) + Number(n);
+  table($("desk-throughput"), ["col.stage", "col.events"], Object.entries(perStage));
+  table($("desk-reasons"), ["col.stage", "col.reason", "col.letters"], reasons.rows);
+  reasons.rows.forEach(([stage, reason], i) => {
+    const row = $("desk-reasons").rows[i + 1];
+    row.dataset.reason = reason;
+    row.dataset.stage = stage;
+    row.addEventListener("click", () => chooseReason(stage, reason));
+  });
+}
+
+async function chooseReason(stage, reason) {
+  chosen = { stage, reason };
+  $("desk-chosen").hidden = false;
+  $("desk-chosen-title").textContent = `${stage} · ${reason}`;
+  $("replay-report").textContent = "";
+  $("replay-real").disabled = true;  // a dry run first
+  const found = await api(`/dead-letters?stage=${encodeURIComponent(stage)}&reason=${encodeURIComponent(reason)}`);
+  table($("desk-letters"), ["col.when", "col.message", "col.origin", "col.department"],
+    found.letters.map((l) => [when(l.ts_ms), l.message, l.origin, l.department]));
+}
+
+async function replay(dryRun) {
+  if (!chosen || (!dryRun && !confirm(t("desk.confirm")))) return;
+  const answer = await fetch("/dlq/replay", { method: "POST", body: JSON.stringify({ ...chosen, dry_run: dryRun }),
+    headers: { "X-Pobi-Channel": "console", "Content-Type": "application/json" } });
+  const report = await answer.json();
+  if (!answer.ok) return ($("replay-report").textContent = report.error);
+  const skipped = Object.values(report.skipped).reduce((a, b) => a + b, 0);
+  $("replay-report").textContent = t(dryRun ? "desk.would" : "desk.did").replace("{n}", report.replayed)
+    .replace("{s}", skipped);
+  $("replay-real").disabled = !dryRun || report.replayed === 0;
+}
+
 // -- routing, tabs, language ------------------------------------------------------------------------------------
 function showTab(name) {
   for (const tab of ["attributes", "lifecycle", "tracker"]) {
@@ -230,7 +319,19 @@ function translate() {
 
 function route() {
   const match = location.hash.match(/^#\/entity\/(.+)$/);
-  if (match) {
+  const page = location.hash.startsWith("#/dashboards") ? "dashboards" : location.hash.startsWith("#/desk")
+    ? "desk" : "search";
+  $("dashboards").hidden = page !== "dashboards";
+  $("desk").hidden = page !== "desk";
+  for (const link of document.querySelectorAll(".pages a")) {
+    link.classList.toggle("active", link.getAttribute("href") === (page === "search" ? "#/" : `#/${page}`));
+  }
+  if (page === "dashboards") showDashboards().catch((e) => say(e.message));
+  if (page === "desk") showDesk().catch((e) => say(e.message));
+  if (page !== "search") {
+    $("entity").hidden = $("results").hidden = true;
+    say("");
+  } else if (match) {
     showEntity(decodeURIComponent(match[1]));
     showTab("attributes");
   } else {
@@ -254,6 +355,8 @@ for (const link of document.querySelectorAll("[data-tab]")) {
   });
 }
 $("zoom-in").addEventListener("click", () => zoom(0.5));
+$("replay-dry").addEventListener("click", () => replay(true));
+$("replay-real").addEventListener("click", () => replay(false));
 $("zoom-out").addEventListener("click", () => zoom(2));
 $("zoom-reset").addEventListener("click", () => drawLifecycle(events));
 $("lifecycle").addEventListener("wheel", (e) => {
