@@ -8,14 +8,12 @@
     GET /labels                 each field's name in Chinese, from the schemas' docs (the console's headings)
     GET /views/<name>           one dashboard's rows (the business dashboards and the operator's desk)
     GET /dead-letters?stage=S&reason=R&limit=N   the newest dead letters of a stage and reason, with origins
-    POST /dlq/replay            {"stage", "reason", "dry_run"}: replay a reason's letters (plaintext profile;
-                                the request must say ``X-Pobi-Channel: console``, which no other site's page can)
     GET /health
-    GET /console/               the web console (plaintext profile), its pages and assets shipped with pobi
+    GET /console/               the web console, its login and the operator's replays (``pobi.console.web``)
 
 Every answered read of an entity (object, timeline, tracker) is recorded on ``audit.read`` when a read log is
 given: the reader is ``console@<address>`` or ``api@<address>`` on the plaintext profile (a request from the
-console says so in ``X-Pobi-Channel``), the token's holder ``api-token`` on the secure one.
+console says so in ``X-Pobi-Channel``); on the secure one the console user, or ``api-token`` for a program.
 
 Answers are JSON; an id that fails its check is a 400 with ``{"error": "<why>"}``, an unknown entity a 404;
 a bad ``limit`` (not 1…1000) or an over-long id or query a 400 in pobi's words. At most ``MAX_IN_FLIGHT``
@@ -24,30 +22,29 @@ moment, then gets 503 (retry later). A store that fails answers 503 without the 
 logged). An idle connection is closed after ``REQUEST_TIMEOUT_S``. Served by uvicorn (Starlette), the
 stack the ingest gateway runs on.
 In the secure profile the API speaks HTTPS only and every request needs ``Authorization: Bearer <token>``
-(the token is in ``<secrets_dir>/api/token.password``, 0600); without it: 401.
+(the token is in ``<secrets_dir>/api/token.password``, 0600) or a console user's session; without: 401. A
+viewer sees protected fields partially (``pobi.console.access``); the desk's data is for operators (403).
 """
 
 from __future__ import annotations
 
-import hmac
 import logging
 import threading
-from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, unquote, urlsplit
 
-import orjson
 from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
-from starlette.responses import RedirectResponse, Response
-from starlette.routing import Mount, Route
-from starlette.staticfiles import StaticFiles
+from starlette.responses import Response
+from starlette.routing import Route
 
 from foundation.asgi import BackgroundServer
 from foundation.errors import PobiError, StoreError
+from pobi.console.access import ConsoleUser, ConsoleUsers, Gate, Sessions, role_masks, shown_to
 from pobi.console.desk import ReplayDesk
 from pobi.console.readlog import Reader, ReadLog
+from pobi.console.web import caller, console_routes, json_response
 from pobi.objects import ObjectService, field_labels
 from schemas.registry import default_registry
 
@@ -58,76 +55,54 @@ MAX_IN_FLIGHT = 16
 REQUEST_TIMEOUT_S = 10
 MAX_LIMIT = 1000
 MAX_ARGUMENT = 200  # characters of an id or a search text
-CONSOLE = Path(__file__).with_name("console") / "static"
 _RECORDED = ("object", "timeline", "tracker")  # the views whose reads go to the read log
+_DESK_VIEWS = ("/views/throughput", "/views/dead_letters_by_reason")  # the operator's desk's, not a viewer's
 TlsFiles = tuple[str, str]  # the server's certificate and key (PEM files)
-
-
-def _json(status: int, body: Any) -> Response:
-    return Response(orjson.dumps(body), status_code=status, media_type="application/json; charset=utf-8")
 
 
 class ObjectApi:
     """The API on uvicorn in a thread of its own; the socket is bound by ``start()``, not here."""
 
     def __init__(self, service: ObjectService, host: str, port: int, *, tls: TlsFiles | None = None,
-                 token: str | None = None, reads: ReadLog | None = None, desk: ReplayDesk | None = None) -> None:
-        """``tls``: serve HTTPS with this certificate and key; ``token``: the bearer token every request must
-        carry (and then no console: it has no login yet); ``reads``: where reads are recorded; ``desk``: the
-        operator's replays."""
+                 token: str | None = None, reads: ReadLog | None = None, desk: ReplayDesk | None = None,
+                 users: ConsoleUsers | None = None, sessions: Sessions | None = None) -> None:
+        """``tls``: serve HTTPS with this certificate and key; ``token``: the bearer token a program must carry
+        (and then console users log in: ``users``, ``sessions``); ``reads``: where reads are recorded;
+        ``desk``: the operator's replays."""
         self.service = service
         self.reads = reads
-        self.desk = desk
-        self._expected = f"Bearer {token}".encode() if token else None
+        self._gate = Gate(token, sessions)
+        self._masks = role_masks(default_registry())
         self._in_flight = threading.BoundedSemaphore(MAX_IN_FLIGHT)
-        console = [] if token else [
-            Route("/console", lambda _r: RedirectResponse("/console/", status_code=308), methods=["GET"]),
-            Mount("/console", app=StaticFiles(directory=CONSOLE, html=True)),
-            Route("/dlq/replay", self._replay, methods=["POST"])]
-        app = Starlette(routes=[*console, Route("/{path:path}", self._endpoint, methods=["GET"])])
+        app = Starlette(routes=[*console_routes(self._gate, users, desk),
+                                Route("/{path:path}", self._endpoint, methods=["GET"])])
         self._server = BackgroundServer(app, host, port, tls=tls, timeout_keep_alive=REQUEST_TIMEOUT_S,
                                         limit_concurrency=MAX_IN_FLIGHT * 8)
 
-    def _limited_answer(self, target: str, reader: Reader) -> tuple[int, Any]:
+    def _limited_answer(self, target: str, user: ConsoleUser, channel: str) -> tuple[int, Any]:
+        view = target.strip("/").partition("/")[0].partition("?")[0]
+        if not user.operates and (view == "dead-letters" or target.startswith(_DESK_VIEWS)):
+            return 403, {"error": "the operator's desk is for operators"}
         if not self._in_flight.acquire(timeout=2):
             return 503, {"error": "the object services are busy; retry in a moment"}
         try:
             status, body = self.answer(target)
         finally:
             self._in_flight.release()
-        view = target.strip("/").partition("/")[0]
         if status == 200 and view in _RECORDED and self.reads is not None and "entity_id" in body:
-            self.reads.record(reader, str(body.get("entity_type", "")), str(body["entity_id"]), view)
-        return status, body
+            self.reads.record(Reader(user.name, user.role, channel), str(body.get("entity_type", "")),
+                              str(body["entity_id"]), view)
+        return status, shown_to(user, view, body, self._masks) if status == 200 else body
 
     async def _endpoint(self, request: Request) -> Response:
-        given = request.headers.get("authorization", "").encode()
-        if self._expected is not None and not hmac.compare_digest(given, self._expected):
-            return _json(401, {"error": "a bearer token is required (Authorization: Bearer …)"})
+        user = caller(self._gate, request)
+        if user is None:
+            return json_response(401, {"error": "a bearer token (Authorization: Bearer …) or a console login is "
+                                                "required"})
         target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
-        status, body = await run_in_threadpool(self._limited_answer, target, self._reader(request))
-        return _json(status, body)
-
-    async def _replay(self, request: Request) -> Response:
-        if request.headers.get("x-pobi-channel") != "console":  # a page of another site cannot set this header
-            return _json(403, {"error": "replays come from the console (X-Pobi-Channel: console)"})
-        if self.desk is None:
-            return _json(404, {"error": "this API has no operator's desk"})
-        try:
-            asked = orjson.loads(await request.body())
-            stage, reason, dry_run = str(asked["stage"]), str(asked["reason"]), asked.get("dry_run", True) is not False
-        except (orjson.JSONDecodeError, KeyError, TypeError):
-            return _json(400, {"error": 'expected {"stage": …, "reason": …, "dry_run": true|false}'})
-        try:
-            return _json(200, await run_in_threadpool(self.desk.replay, stage, reason, dry_run=dry_run))
-        except PobiError as exc:
-            return _json(400, {"error": str(exc)})
-
-    def _reader(self, request: Request) -> Reader:
-        if self._expected is not None:
-            return Reader("api-token", "api", "api")
         channel = "console" if request.headers.get("x-pobi-channel") == "console" else "api"
-        return Reader(f"{channel}@{request.client.host if request.client else 'unknown'}", "api", channel)
+        status, body = await run_in_threadpool(self._limited_answer, target, user, channel)
+        return json_response(status, body)
 
     @property
     def port(self) -> int:

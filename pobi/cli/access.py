@@ -91,3 +91,32 @@ def list_acls(as_json: bool = JsonOption) -> None:
         return
     print_table("ACLs", ["principal", "operation", "resource", "name", "pattern"],
                 [(a.principal, a.operation, a.resource_type.lower(), a.name, a.pattern.lower()) for a in acls])
+
+
+@app.command("console-user")
+def console_user(name: str = typer.Argument(..., help="the user's login name (letters, digits, '.', '_', '-')"),
+                 role: str = typer.Option(..., "--role", help="viewer (protected fields partially shown) or "
+                                                               "operator (in clear, and the operator's desk)")) -> None:
+    """Make a console user of the secure profile: a password in a new owner-only file under
+    POBI_SECRETS_DIR/console/<role>/, to be handed to its person; never printed.
+
+    Example: `pobi access console-user clerk-01 --role viewer`
+    """
+    import re
+
+    from foundation.secrets import ensure_password
+    from pobi.console.access import ROLES
+
+    if role not in ROLES:
+        raise typer.BadParameter(f"one of {', '.join(ROLES)}", param_hint="--role")
+    if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,63}", name):
+        raise typer.BadParameter("letters, digits, '.', '_' and '-', at most 64", param_hint="NAME")
+    settings = _secure_settings()
+    others = [r for r in ROLES if r != role and settings.password_path(f"console/{r}", name).exists()]
+    if others:
+        raise PobiError(f"{name} is already a console {others[0]}; remove "
+                        f"{settings.password_path(f'console/{others[0]}', name)} first")
+    path = settings.password_path(f"console/{role}", name)
+    made = not path.exists()
+    ensure_password(settings, f"console/{role}", name)
+    console.print(f"console {role} {name}: password {'written to' if made else 'already in'} {path}")

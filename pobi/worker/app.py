@@ -21,6 +21,7 @@ from foundation.connect import faust_credentials
 from foundation.errors import PobiError
 from foundation.settings import Settings
 from pobi.api import MAX_IN_FLIGHT, ObjectApi
+from pobi.console.access import ConsoleUsers, Sessions
 from pobi.console.desk import ReplayDesk
 from pobi.console.readlog import ReadLog
 from pobi.worker.spec import StageSpec, run_copies
@@ -101,9 +102,16 @@ class ApiService(Service):
         service = object_service(self.settings, connections=MAX_IN_FLIGHT)
         self.reads = ReadLog(self.settings)
         self.reads.setup()
-        desk = None if self.settings.secure else ReplayDesk(self.settings)  # replays need a login there first
-        self.api = ObjectApi(service, self.settings.bind_host, self.settings.api_port,
-                             tls=tls, token=token, reads=self.reads, desk=desk)
+        users, sessions = None, None
+        if self.settings.secure:  # console users log in; a session is signed with a key from the hub key
+            from foundation.secrets import hub_key
+
+            try:
+                users, sessions = ConsoleUsers(self.settings), Sessions(hub_key(self.settings))
+            except PobiError as exc:  # no hub key before the first contract: programs only, until then
+                logger.warning("console logins are off: %s", exc)
+        self.api = ObjectApi(service, self.settings.bind_host, self.settings.api_port, tls=tls, token=token,
+                             reads=self.reads, desk=ReplayDesk(self.settings), users=users, sessions=sessions)
         self.api.start()
         logger.info("object services on %s://127.0.0.1:%d/", "https" if tls else "http", self.api.port)
 

@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import shutil
 import time
+import uuid
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from datetime import date
 from pathlib import Path
 from typing import Any
@@ -63,11 +65,10 @@ def _publish(settings: Settings) -> None:
                 before=None, after=row), topic=settings.topics.ingest(dataset))
 
 
-@pytest.fixture(scope="module")
-def console(tmp_path_factory: pytest.TempPathFactory, live_stack: object) -> Iterator[tuple[str, Settings]]:
-    import uuid
-
-    settings, _writer = whole_hub(uuid.uuid4().hex[:10], tmp_path_factory.mktemp("secrets"), DATASETS)
+@contextmanager
+def _console_on(settings: Settings, **api: Any) -> Iterator[str]:
+    """The demo-like data through every stage on ``settings``' stack, and the API with the console; its URL. The
+    sink keeps running meanwhile, so reads reach ClickHouse."""
     _publish(settings)
     sink = SinkStage(settings, datasets=DATASETS)
     reads = ReadLog(settings)
@@ -78,14 +79,37 @@ def console(tmp_path_factory: pytest.TempPathFactory, live_stack: object) -> Ite
         wait_for_group(settings, "pobi-normalize", [settings.topics.ingest(d) for d in DATASETS])
         wait_for_group(settings, "pobi-fanout", [settings.topics.norm(d) for d in DATASETS])
         wait_for_group(settings, "pobi-sink", sink.topics())
-        api = ObjectApi(object_service(settings, connections=4), "127.0.0.1", 0, reads=reads,
-                        desk=ReplayDesk(settings))
-        api.start()
+        server = ObjectApi(object_service(settings, connections=4), "127.0.0.1", 0, reads=reads,
+                           desk=ReplayDesk(settings), **api)
+        server.start()
         try:
-            yield f"http://127.0.0.1:{api.port}", settings  # the sink keeps running: reads reach ClickHouse
+            yield f"{'https' if 'tls' in api else 'http'}://127.0.0.1:{server.port}"
         finally:
-            api.stop()
+            server.stop()
             reads.close()
+
+
+@pytest.fixture(scope="module")
+def console(tmp_path_factory: pytest.TempPathFactory, live_stack: object) -> Iterator[tuple[str, Settings]]:
+    settings, _writer = whole_hub(uuid.uuid4().hex[:10], tmp_path_factory.mktemp("secrets"), DATASETS)
+    with _console_on(settings) as url:
+        yield url, settings
+
+
+@pytest.fixture(scope="module")
+def secure_console(secure_stack: Settings) -> Iterator[tuple[str, Settings]]:
+    """The same on the secure stack: HTTPS, the API's bearer token, a viewer and an operator who log in."""
+    from foundation.secrets import ensure_password, hub_key
+    from pobi.console.access import ConsoleUsers, Sessions
+    from pobi.stack.tls import tls_files
+
+    settings, _writer = whole_hub(uuid.uuid4().hex[:10], None, DATASETS, base=secure_stack)
+    for role, user in (("viewer", "clerk"), ("operator", "oncall")):
+        ensure_password(settings, f"console/{role}", user)
+    files = tls_files(settings)
+    with _console_on(settings, tls=(str(files.server_cert), str(files.server_key)), token="t0ken-" + "x" * 20,
+                     users=ConsoleUsers(settings), sessions=Sessions(hub_key(settings))) as url:
+        yield url, settings
 
 
 @pytest.fixture(scope="module")
@@ -104,6 +128,7 @@ def browser(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
     for flag in ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
                  "--disable-background-networking", "--disable-component-update", "--disable-sync",
                  "--disable-dev-shm-usage", "--window-size=1280,900",
+                 "--ignore-certificate-errors",  # the secure stack's own CA is not in this throwaway profile
                  f"--user-data-dir={tmp_path_factory.mktemp('chromium')}"):
         options.add_argument(flag)
     driver = webdriver.Chrome(options=options, service=Service(shutil.which("chromedriver") or "chromedriver"))
@@ -261,3 +286,50 @@ def test_the_operator_replays_a_reason_in_dry_run_first(console: tuple[str, Sett
     assert "1" in report and ("试运行" in report or "Dry run" in report)
     assert not browser.find_element(By.ID, "replay-real").get_attribute("disabled")
     _screenshot(browser, settings, "operator-desk")
+
+
+def _log_in(browser: Any, url: str, settings: Settings, user: str, role: str) -> None:
+    from selenium.webdriver.common.by import By
+
+    browser.get(f"{url}/console/")
+    _wait(lambda: browser.find_element(By.ID, "login").is_displayed())
+    browser.find_element(By.ID, "login-user").send_keys(user)
+    browser.find_element(By.ID, "login-password").send_keys(
+        settings.password_path(f"console/{role}", user).read_text().strip())
+    browser.find_element(By.ID, "login-submit").click()
+    _wait(lambda: browser.find_element(By.ID, "who").is_displayed())
+
+
+def test_on_the_secure_profile_a_viewer_logs_in_sees_less_and_cannot_open_the_desk(
+        secure_console: tuple[str, Settings], browser: Any) -> None:
+    from selenium.webdriver.common.by import By
+
+    url, settings = secure_console
+    browser.get(f"{url}/console/")
+    browser.delete_all_cookies()
+    _log_in(browser, url, settings, "clerk", "viewer")
+    assert "clerk" in browser.find_element(By.ID, "who").text
+    assert not browser.find_element(By.ID, "login").is_displayed()
+    assert not browser.find_element(By.CSS_SELECTOR, '.pages a[href="#/desk"]').is_displayed()
+    box = browser.find_element(By.ID, "search")
+    box.send_keys("陈")
+    results = _wait(lambda: browser.find_elements(By.CSS_SELECTOR, "#results a.result"))
+    person = next(r for r in results if PERSON in r.text)
+    # a person's name partially shown; an enterprise's legal representative is public (as the registry says)
+    assert person.text.startswith("陈**") and "陈志明" not in person.text
+    person.click()
+    rows = _wait(lambda: browser.find_elements(By.CSS_SELECTOR, "#attributes tr")[1:])
+    shown = {r.find_elements(By.TAG_NAME, "td")[0].text.split()[-1]: r.find_elements(By.TAG_NAME, "td")[1].text
+             for r in rows}
+    assert shown["name"] == "陈**" and shown["phone"] == "139****0009" and shown["id_number"] == "350102********1234"
+    _screenshot(browser, settings, "secure-viewer")
+    browser.get(f"{url}/console/#/desk")
+    message = _wait(lambda: browser.find_element(By.ID, "message").text)
+    assert "operators" in message and not browser.find_elements(By.CSS_SELECTOR, "#desk-reasons tr[data-reason]")
+
+    browser.find_element(By.ID, "logout").click()
+    _log_in(browser, url, settings, "oncall", "operator")
+    browser.get(f"{url}/console/#/desk")
+    reasons = _wait(lambda: browser.find_elements(By.CSS_SELECTOR, "#desk-reasons tr[data-reason]"))
+    assert any(r.get_attribute("data-stage") == "normalize" for r in reasons)
+    _screenshot(browser, settings, "secure-operator-desk")

@@ -16,6 +16,8 @@ const WORDS = {
     "matched.id": "编号匹配", "op.c": "新增", "op.u": "变更", "op.d": "注销", "op.r": "快照",
     "events": "个事件", "language": "English",
     "nav.search": "查询", "nav.dashboards": "业务看板", "nav.desk": "运维台",
+    "login.title": "登录", "login.user": "用户名", "login.password": "密码", "login.submit": "登录",
+    "logout": "退出", "role.viewer": "查询员", "role.operator": "运维", "role.api": "程序",
     "dash.timeliness": "审批时效（半数法定时限内办结的比例，目标 ≥ 50%）", "dash.licences": "证照：签发、有效、30 天内到期",
     "dash.sensors": "监测：近一小时每分钟读数", "dash.deliveries": "各订阅方收到的数据",
     "desk.throughput": "近一小时各环节处理量", "desk.letters": "死信：按环节和原因", "desk.dry": "试运行重放",
@@ -53,6 +55,8 @@ const WORDS = {
     "matched.id": "id match", "op.c": "created", "op.u": "changed", "op.d": "deleted", "op.r": "snapshot",
     "events": "events", "language": "中文",
     "nav.search": "Search", "nav.dashboards": "Dashboards", "nav.desk": "Operator's desk",
+    "login.title": "Log in", "login.user": "User", "login.password": "Password", "login.submit": "Log in",
+    "logout": "Log out", "role.viewer": "viewer", "role.operator": "operator", "role.api": "program",
     "dash.timeliness": "Approval timeliness (share decided within half the statutory limit; target ≥ 50 %)",
     "dash.licences": "Licences: issued, valid, expiring within 30 days",
     "dash.sensors": "Sensors: readings per minute, last hour", "dash.deliveries": "Deliveries per subscriber",
@@ -98,12 +102,50 @@ function when(ms) {
     { hour12: false, timeZone: "Asia/Shanghai" });  // the province's time, as the CLI shows it
 }
 
-async function api(path) {
-  const answer = await fetch(path, { headers: { "X-Pobi-Channel": "console" } });
+async function api(path, options = {}) {
+  const answer = await fetch(path, { ...options, headers: { "X-Pobi-Channel": "console", ...options.headers } });
   const body = await answer.json();
+  if (answer.status === 401 && path !== "/console/login") showLogin();
   if (!answer.ok) throw new Error(body.error || String(answer.status));
   return body;
 }
+
+// -- who is using the console: on the secure profile a login, as a viewer or an operator -------------------------
+let me = null;
+function showLogin() {
+  me = null;
+  $("login").hidden = false;
+  for (const id of ["entity", "results", "dashboards", "desk", "who", "logout"]) $(id).hidden = true;
+}
+
+async function whoAmI() {
+  try {
+    me = await api("/console/whoami");
+  } catch (_error) {
+    return false;
+  }
+  $("login").hidden = true;
+  $("who").hidden = $("logout").hidden = !me.login;
+  $("who").textContent = `${me.user} · ${t("role." + me.role)}`;
+  document.querySelector('.pages a[href="#/desk"]').hidden = me.role === "viewer";
+  return true;
+}
+
+$("login").addEventListener("submit", async (e) => {
+  e.preventDefault();
+  try {
+    await api("/console/login", { method: "POST", headers: { "Content-Type": "application/json" },
+      body: JSON.stringify({ user: $("login-user").value, password: $("login-password").value }) });
+    $("login-password").value = $("login-error").textContent = "";
+    if (await whoAmI()) route();
+  } catch (error) {
+    $("login-error").textContent = error.message;
+  }
+});
+$("logout").addEventListener("click", async () => {
+  await fetch("/console/logout", { method: "POST", headers: { "X-Pobi-Channel": "console" } });
+  showLogin();
+});
 
 function say(text) {
   $("message").textContent = text;
@@ -371,4 +413,4 @@ $("language").addEventListener("click", () => {
 });
 window.addEventListener("hashchange", route);
 translate();
-route();
+whoAmI().then((known) => known && route());
