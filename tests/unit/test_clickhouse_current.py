@@ -85,11 +85,13 @@ def test_migrations_and_every_query_run_on_current_clickhouse(session: Any) -> N
         insert(session, "stage_tallies", tally.rows(covered, set()))
 
     person = {"entity_type": "person", "entity_id": "350102199003071234", "limit": 50}
-    params = {**person, "text": "陈", "token": "陈", "prefix": "350102%"}
+    params = {**person, "text": "陈", "token": "陈", "prefix": "350102%", "dlq_topic": "dlq.normalize",
+              "reason": "id_number.checksum"}
     results = {name: run(session, query, params) for name, query in OBJECT_QUERIES.items()}
     results |= {name: run(session, query) for name, query in VIEW_QUERIES.items()}
     assert {r[0]: r[2] for r in results["attributes"]}["name"] == "陈志明"
     assert [r[1:] for r in results["reads"]] == [["clerk-1", "viewer", "console", "object"]]
+    assert [r[2] for r in results["dead_letters"]] == ["id_number.checksum"]
     assert len(results["timeline"]) == 1
     assert results["tracker"][0][0] == "fuzhou-city"
     assert sorted(r[:4] for r in results["search_names"]) == [
