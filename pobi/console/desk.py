@@ -1,5 +1,5 @@
-"""The operator's desk behind the console: replaying the dead letters of one stage and reason, a dry run first
-(the same rule as `pobi dlq replay`: ``pobi.dlq.plan_replay``)."""
+"""The operator's desk behind the console: each stage's consumer lag now, and replaying the dead letters of one
+stage and reason, a dry run first (the same rule as `pobi dlq replay`: ``pobi.dlq.plan_replay``)."""
 
 from __future__ import annotations
 
@@ -16,6 +16,21 @@ __all__ = ["ReplayDesk"]
 class ReplayDesk:
     def __init__(self, settings: Settings) -> None:
         self._settings = settings
+
+    def lag(self) -> dict[str, Any]:
+        """Per stage, the records on its topics that its consumer group has not yet committed past."""
+        from schemas.registry import default_registry
+        from sinks.clickhouse.stage import SinkStage
+        from topics.admin import group_progress
+
+        topics, datasets = self._settings.topics, default_registry().datasets
+        reads = {"normalize": [topics.ingest(d) for d in datasets], "fanout": [topics.norm(d) for d in datasets],
+                 "sink": SinkStage.topics_for(self._settings)}
+        lags = {}
+        for stage, names in reads.items():
+            progress = group_progress(self._settings, topics.group(stage), names)
+            lags[stage] = sum(max(0, written - done) for written, done in progress.values())
+        return {"lag": lags}
 
     def replay(self, stage: str, reason: str, *, dry_run: bool) -> dict[str, Any]:
         if stage not in DLQ_STAGES:

@@ -84,8 +84,22 @@ def console_routes(gate: Gate, users: ConsoleUsers | None, desk: ReplayDesk | No
         except PobiError as exc:
             return json_response(400, {"error": str(exc)})
 
+    async def lag(request: Request) -> Response:
+        user = caller(gate, request)
+        if user is None:
+            return json_response(401, {"error": "log in"})
+        if not user.operates:
+            return json_response(403, {"error": "the operator's desk is for operators"})
+        if desk is None:
+            return json_response(404, {"error": "this API has no operator's desk"})
+        try:
+            return json_response(200, await run_in_threadpool(desk.lag))
+        except PobiError as exc:
+            return json_response(503, {"error": str(exc)})
+
     return [
         Route("/console", lambda _r: RedirectResponse("/console/", status_code=308), methods=["GET"]),
+        Route("/lag", lag, methods=["GET"]),
         Route("/console/login", login, methods=["POST"]),
         Route("/console/logout", logout, methods=["POST"]),
         Route("/console/whoami", whoami, methods=["GET"]),

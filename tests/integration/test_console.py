@@ -274,6 +274,9 @@ def test_the_operator_replays_a_reason_in_dry_run_first(console: tuple[str, Sett
     url, settings = console
     browser.get(f"{url}/console/#/desk")
     reasons = _wait(lambda: browser.find_elements(By.CSS_SELECTOR, "#desk-reasons tr[data-reason]"))
+    lag = {r.find_elements(By.TAG_NAME, "td")[0].text: r.find_elements(By.TAG_NAME, "td")[1].text
+           for r in _wait(lambda: browser.find_elements(By.CSS_SELECTOR, "#desk-lag tr")[1:])}
+    assert lag["normalize"] == "0" and lag["fanout"] == "0"  # every stage caught up with this namespace
     refused = next(r for r in reasons if r.get_attribute("data-stage") == "normalize")
     reason = refused.get_attribute("data-reason")
     assert reason.startswith("id_number")

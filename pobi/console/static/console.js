@@ -29,6 +29,7 @@ const WORDS = {
     "col.minute": "分钟", "col.sensor": "传感器", "col.metric": "监测项", "col.readings": "读数", "col.avg": "平均值",
     "col.deliveries": "条数", "col.last_day": "最近一天", "col.stage": "环节", "col.events": "事件数",
     "col.reason": "原因", "col.letters": "死信数", "col.message": "说明", "col.origin": "来源位置",
+    "col.lag": "待处理", "desk.lag": "各环节积压（尚未处理的记录）",
     "flag.id_number.converted_from_15": "15 位旧号码，已升为 18 位",
     "flag.id_number.born_before_1900": "出生早于 1900 年：号码有效但罕见",
     "flag.division_code.unknown": "行政区划代码不在 GB/T 2260 表中",
@@ -70,6 +71,7 @@ const WORDS = {
     "col.metric": "Metric", "col.readings": "Readings", "col.avg": "Average", "col.deliveries": "Deliveries",
     "col.last_day": "Last day", "col.stage": "Stage", "col.events": "Events", "col.reason": "Reason",
     "col.letters": "Letters", "col.message": "Message", "col.origin": "Origin",
+    "col.lag": "Not yet processed", "desk.lag": "Per-stage lag (records not yet processed)",
     "flag.id_number.converted_from_15": "a legacy 15-digit number, converted to 18",
     "flag.id_number.born_before_1900": "born before 1900: valid, but rare",
     "flag.division_code.unknown": "the division code is not in GB/T 2260",
@@ -305,10 +307,12 @@ async function showDashboards() {
 // -- the operator's desk: throughput, dead letters by reason, a reason's letters and their replay ------------------
 let chosen = null;
 async function showDesk() {
-  const [throughput, reasons] = await Promise.all([api("/views/throughput"), api("/views/dead_letters_by_reason")]);
+  const [throughput, reasons, lag] = await Promise.all([api("/views/throughput"),
+    api("/views/dead_letters_by_reason"), api("/lag").catch(() => ({ lag: {} }))]);
   const perStage = {};
   for (const [_minute, _dataset, stage, n] of throughput.rows) perStage[stage] = (perStage[stage] || 0) + Number(n);
   table($("desk-throughput"), ["col.stage", "col.events"], Object.entries(perStage));
+  table($("desk-lag"), ["col.stage", "col.lag"], Object.entries(lag.lag));
   table($("desk-reasons"), ["col.stage", "col.reason", "col.letters"], reasons.rows);
   reasons.rows.forEach(([stage, reason], i) => {
     const row = $("desk-reasons").rows[i + 1];
