@@ -35,9 +35,13 @@ __all__ = ["ConnectionPool", "ContractPurposes", "ObjectService", "current_value
 Execute = Callable[[str, dict[str, Any]], list[tuple[Any, ...]]]
 
 
+_CASE_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{5,63}")
+
+
 def resolve_id(text: str, today: date) -> tuple[str, str]:
-    """(entity type, normalised id) of an ID number, credit code or licence id; PobiError saying what is
-    wrong with it otherwise."""
+    """(entity type, normalised id) of an ID number, credit code, licence id or approval case number; PobiError
+    saying what is wrong with it otherwise. A number of 15 or 18 characters is judged as an ID number or a
+    credit code first, so a mistyped one is explained rather than looked up as a case."""
     raw = text.strip()
     if raw.replace(" ", "").startswith(LICENCE_ROOT):
         try:
@@ -59,8 +63,10 @@ def resolve_id(text: str, today: date) -> tuple[str, str]:
         except RuleViolation as exc:
             what = f"an ID number ({person_error}) nor a credit code" if looks_personal else "a valid credit code"
             raise PobiError(f"{raw!r} is not {what}: {exc.message}") from None
-    raise PobiError(f"{raw!r} is not an ID number (18 or 15 characters), a credit code (18) or a licence id "
-                    f"({LICENCE_ROOT}.…)")
+    if _CASE_ID.fullmatch(raw) and not raw.isdigit():
+        return "case", raw  # an approval case's number, as its department wrote it
+    raise PobiError(f"{raw!r} is not an ID number (18 or 15 characters), a credit code (18), a licence id "
+                    f"({LICENCE_ROOT}.…) or a case number")
 
 
 def field_labels(registry: SchemaRegistry) -> dict[str, dict[str, str]]:
@@ -112,7 +118,10 @@ class ObjectService:
             raise PobiError(f"no {kind} {entity_id} has passed through pobi")
         values = current_values(said)
         deleted = values.pop("__deleted", {}).get("value") == "1"
-        return {"entity_type": kind, "entity_id": entity_id, "deleted": deleted,
+        stages = [{"stage": st, "stage_ms": ms, "statutory_limit_days": statutory, "promised_limit_days": promised}
+                  for st, ms, statutory, promised in self._query("case_stages", entity_id=entity_id)] \
+            if kind == "case" else []
+        return {"entity_type": kind, "entity_id": entity_id, "deleted": deleted, "stages": stages,
                 "attributes": {k: v for k, v in values.items() if "." not in k},
                 "derived": {k: v["value"] for k, v in values.items() if "." in k},
                 "related": [{"direction": d, "role": r, "type": t, "id": i, "department": dep, "source_ts_ms": ts}

@@ -18,6 +18,13 @@ OBJECT_QUERIES: dict[str, str] = {
         WHERE entity_type = %(entity_type)s AND entity_id = %(entity_id)s
         GROUP BY attribute, department
         ORDER BY attribute, last_ts_ms DESC, department""",
+    # an approval case's stages and its limits: one key range of case_stages
+    "case_stages": """
+        SELECT stage, min(stage_ms) AS first_ms, any(statutory_limit_days), any(promised_limit_days)
+        FROM {db}.case_stages
+        WHERE case_id = %(entity_id)s
+        GROUP BY stage
+        ORDER BY first_ms, stage""",
     "links": """
         SELECT 'out' AS direction, role, to_type AS other_type, to_id AS other_id,
                argMax(department, source_ts_ms) AS said_by, max(source_ts_ms) AS newest

@@ -212,6 +212,25 @@ def test_the_lifecycle_draws_one_mark_per_event(console: tuple[str, Settings], b
     _screenshot(browser, settings, "lifecycle")
 
 
+def test_a_case_s_lifecycle_draws_its_stages_against_its_limits(console: tuple[str, Settings],
+                                                                browser: Any) -> None:
+    from selenium.webdriver.common.by import By
+
+    url, settings = console
+    case = SAMPLE_ROWS["approval_case"]
+    browser.get(f"{url}/console/#/entity/{case['case_id']}")
+    _wait(lambda: browser.find_element(By.ID, "entity").is_displayed())
+    browser.find_element(By.CSS_SELECTOR, "[data-tab=lifecycle]").click()
+    stages = _wait(lambda: browser.find_elements(By.CSS_SELECTOR, "#lifecycle circle.stage-mark"))
+    assert sorted(m.get_attribute("data-stage") for m in stages) == ["applied", "approved"]
+    limits = browser.find_elements(By.CSS_SELECTOR, "#lifecycle line.limit")
+    assert len(limits) == 2  # promised (5 days) and statutory (20 days), counted from the application
+    x = {m.get_attribute("data-stage"): float(m.get_attribute("cx")) for m in stages}
+    promised, statutory = sorted(float(line.get_attribute("x1")) for line in limits)
+    assert x["applied"] < x["approved"] < promised < statutory  # decided in two days: within both
+    _screenshot(browser, settings, "case-lifecycle")
+
+
 def test_the_tracker_lists_the_deliveries_and_the_read_just_made(console: tuple[str, Settings],
                                                                  browser: Any) -> None:
     from selenium.webdriver.common.by import By

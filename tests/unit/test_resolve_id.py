@@ -32,9 +32,15 @@ def test_every_accepted_spelling_resolves(text: str, kind: str, entity_id: str) 
     ("360426199113010079", "not a valid ID number"),
     ("91110000600037341N", "not a valid credit code"),
     ("1.2.156.3005.2.x", "not a valid licence identifier"),
-    ("陈志明", "is not an ID number (18 or 15 characters), a credit code (18) or a licence id"),
+    ("陈志明", "is not an ID number (18 or 15 characters), a credit code (18), a licence id"),
+    ("3501021990030712", "or a case number"),  # a mistyped number is not looked up as a case
     ("", "is not an ID number"),
 ])
 def test_a_failing_id_says_what_is_wrong(text: str, words: str) -> None:
     with pytest.raises(PobiError, match=words.replace("(", r"\(").replace(")", r"\)")):
         resolve_id(text, TODAY)
+
+
+def test_an_approval_case_number_resolves_as_written() -> None:
+    assert resolve_id(" FJ2026112600001 ", TODAY) == ("case", "FJ2026112600001")
+    assert resolve_id("350100-XK-2026-0001", TODAY) == ("case", "350100-XK-2026-0001")

@@ -16,6 +16,7 @@ const WORDS = {
     "matched.id": "编号匹配", "op.c": "新增", "op.u": "变更", "op.d": "注销", "op.r": "快照",
     "events": "个事件", "language": "English",
     "nav.search": "查询", "nav.dashboards": "业务看板", "nav.desk": "运维台",
+    "lane.stages": "办理环节", "limit.promised": "承诺时限", "limit.statutory": "法定时限", "days": "天",
     "login.title": "登录", "login.user": "用户名", "login.password": "密码", "login.submit": "登录",
     "logout": "退出", "role.viewer": "查询员", "role.operator": "运维", "role.api": "程序",
     "dash.timeliness": "审批时效（半数法定时限内办结的比例，目标 ≥ 50%）", "dash.licences": "证照：签发、有效、30 天内到期",
@@ -56,6 +57,8 @@ const WORDS = {
     "matched.id": "id match", "op.c": "created", "op.u": "changed", "op.d": "deleted", "op.r": "snapshot",
     "events": "events", "language": "中文",
     "nav.search": "Search", "nav.dashboards": "Dashboards", "nav.desk": "Operator's desk",
+    "lane.stages": "case stages", "limit.promised": "promised limit", "limit.statutory": "statutory limit",
+    "days": "days",
     "login.title": "Log in", "login.user": "User", "login.password": "Password", "login.submit": "Log in",
     "logout": "Log out", "role.viewer": "viewer", "role.operator": "operator", "role.api": "program",
     "dash.timeliness": "Approval timeliness (share decided within half the statutory limit; target ≥ 50 %)",
@@ -217,6 +220,7 @@ async function showEntity(id) {
   const flags = [...new Set(timeline.events.flatMap((e) => e.quality_flags))];
   $("flags").replaceChildren(...(flags.length ? flags.map((f) => el("li", { "data-flag": f },
     `${t("flag." + f) === "flag." + f ? f : t("flag." + f)} (${f})`)) : [el("li", {}, t("none"))]));
+  stages = view.stages || [];
   drawLifecycle(timeline.events);
   table($("deliveries"), ["col.when", "col.subscriber", "col.purpose", "col.dataset", "col.fields"],
     tracker.deliveries.map((d) => [when(d.ts_ms), d.subscriber, d.purpose, d.dataset, d.fields.join(", ")]));
@@ -226,13 +230,25 @@ async function showEntity(id) {
 }
 
 // -- the lifecycle graph: one mark per event, a lane per department and dataset, zoomable ----------------------
-let events = [], span = null;
+let events = [], span = null, stages = [];
+function caseLimits() {
+  // an approval case: its promised and statutory limits, counted in days from its application
+  const applied = stages.find((s) => s.stage === "applied");
+  if (!applied) return [];
+  return [["limit.promised", applied.promised_limit_days], ["limit.statutory", applied.statutory_limit_days]]
+    .filter(([, days]) => days !== null && days !== undefined)
+    .map(([key, days]) => ({ key, days, ms: Number(applied.stage_ms) + Number(days) * 86_400_000 }));
+}
+
 function drawLifecycle(all, range = null) {
   events = all;
   const svg = $("lifecycle");
   const width = svg.clientWidth || 900, left = 190, right = 20, top = 20, laneHeight = 34;
   const lanes = [...new Set(all.map((e) => `${e.department} · ${e.dataset}`))];
-  const times = all.map((e) => Number(e.ts_ms));
+  if (stages.length) lanes.push(t("lane.stages"));
+  const limits = caseLimits();
+  const times = [...all.map((e) => Number(e.ts_ms)), ...stages.map((st) => Number(st.stage_ms)),
+    ...limits.map((l) => l.ms)];
   const lo = range ? range[0] : Math.min(...times) - 60_000, hi = range ? range[1] : Math.max(...times) + 60_000;
   span = [lo, hi];
   const x = (ms) => left + ((ms - lo) / Math.max(1, hi - lo)) * (width - left - right);
@@ -271,6 +287,24 @@ function drawLifecycle(all, range = null) {
       $("event-detail").hidden = false;
     });
     svg.append(mark);
+  }
+  const stageLane = top + (lanes.length - 1) * laneHeight + laneHeight / 2;
+  for (const st of stages) {
+    if (Number(st.stage_ms) < lo || Number(st.stage_ms) > hi) continue;
+    const mark = shape("circle", { cx: x(Number(st.stage_ms)), cy: stageLane, r: 6, class: "stage-mark",
+      "data-stage": st.stage });
+    const title = shape("title", {});
+    title.textContent = `${st.stage} ${when(st.stage_ms)}`;
+    mark.append(title);
+    svg.append(mark);
+  }
+  for (const limit of limits) {
+    if (limit.ms < lo || limit.ms > hi) continue;
+    svg.append(shape("line", { x1: x(limit.ms), x2: x(limit.ms), y1: top - 10, y2: height - 24,
+      class: `limit ${limit.key.replace(".", "-")}` }));
+    const label = shape("text", { x: x(limit.ms) - 4, y: top - 8, class: "limit-label", "text-anchor": "end" });
+    label.textContent = `${t(limit.key)} ${limit.days} ${t("days")}`;
+    svg.append(label);
   }
 }
 
