@@ -221,6 +221,7 @@ async function showEntity(id) {
   $("flags").replaceChildren(...(flags.length ? flags.map((f) => el("li", { "data-flag": f },
     `${t("flag." + f) === "flag." + f ? f : t("flag." + f)} (${f})`)) : [el("li", {}, t("none"))]));
   stages = view.stages || [];
+  $("event-detail").hidden = true;  // an event of the entity shown before
   drawLifecycle(timeline.events);
   table($("deliveries"), ["col.when", "col.subscriber", "col.purpose", "col.dataset", "col.fields"],
     tracker.deliveries.map((d) => [when(d.ts_ms), d.subscriber, d.purpose, d.dataset, d.fields.join(", ")]));
