@@ -63,9 +63,8 @@ def console_routes(gate: Gate, users: ConsoleUsers | None, desk: ReplayDesk | No
             return json_response(401, {"error": "log in"})
         return json_response(200, {"user": user.name, "role": user.role, "login": gate.secure})
 
-    async def replay(request: Request) -> Response:
-        if request.headers.get("x-pobi-channel") != "console":
-            return json_response(403, {"error": "replays come from the console (X-Pobi-Channel: console)"})
+    def desk_for(request: Request) -> ReplayDesk | Response:
+        """The operator's desk, or the answer saying why ``request`` may not use it."""
         user = caller(gate, request)
         if user is None:
             return json_response(401, {"error": "log in"})
@@ -73,6 +72,14 @@ def console_routes(gate: Gate, users: ConsoleUsers | None, desk: ReplayDesk | No
             return json_response(403, {"error": "the operator's desk is for operators"})
         if desk is None:
             return json_response(404, {"error": "this API has no operator's desk"})
+        return desk
+
+    async def replay(request: Request) -> Response:
+        if request.headers.get("x-pobi-channel") != "console":
+            return json_response(403, {"error": "replays come from the console (X-Pobi-Channel: console)"})
+        allowed = desk_for(request)
+        if isinstance(allowed, Response):
+            return allowed
         try:
             asked = orjson.loads(await request.body())
             stage, reason = str(asked["stage"]), str(asked["reason"])
@@ -80,20 +87,16 @@ def console_routes(gate: Gate, users: ConsoleUsers | None, desk: ReplayDesk | No
         except (orjson.JSONDecodeError, KeyError, TypeError):
             return json_response(400, {"error": 'expected {"stage": …, "reason": …, "dry_run": true|false}'})
         try:
-            return json_response(200, await run_in_threadpool(desk.replay, stage, reason, dry_run=dry_run))
+            return json_response(200, await run_in_threadpool(allowed.replay, stage, reason, dry_run=dry_run))
         except PobiError as exc:
             return json_response(400, {"error": str(exc)})
 
     async def lag(request: Request) -> Response:
-        user = caller(gate, request)
-        if user is None:
-            return json_response(401, {"error": "log in"})
-        if not user.operates:
-            return json_response(403, {"error": "the operator's desk is for operators"})
-        if desk is None:
-            return json_response(404, {"error": "this API has no operator's desk"})
+        allowed = desk_for(request)
+        if isinstance(allowed, Response):
+            return allowed
         try:
-            return json_response(200, await run_in_threadpool(desk.lag))
+            return json_response(200, await run_in_threadpool(allowed.lag))
         except PobiError as exc:
             return json_response(503, {"error": str(exc)})
 
