@@ -25,8 +25,8 @@ from pobi.cli.output import console, get_settings, print_json, print_table
 
 BENCH = Path(__file__).resolve().parents[2] / "bench"
 progress = Console(stderr=True, highlight=False)  # progress lines: standard output holds only the results
-SIZES = {True: {"normalize": 50_000, "fanout": 20_000, "sink": 20_000, "seconds": 10},
-         False: {"normalize": 200_000, "fanout": 50_000, "sink": 50_000, "seconds": 30}}
+SIZES = {True: {"normalize": 50_000, "fanout": 20_000, "sink": 20_000, "seconds": 10, "profile": 5_000},
+         False: {"normalize": 200_000, "fanout": 50_000, "sink": 50_000, "seconds": 30, "profile": 20_000}}
 
 
 def _run(script: str, *args: str, name: str = "") -> dict[str, Any]:
@@ -100,11 +100,13 @@ def bench(ctx: typer.Context,
         progress.print(f"end to end at {share:.0%} of {capacity:,} events/s …")
         run = _run("sink_bench.py", "--latency-only", "--rate", str(rate), "--seconds", str(size["seconds"]))
         end_to_end[f"{share:.0%}"] = run["results"]["publish-to-visible latency"]
+    progress.print("where each stage's time goes (profiled) …")
+    profile = _run("stage_profile.py", "--events", str(size["profile"]))["stages"]
     minutes = round((time.perf_counter() - started) / 60, 1)
     report = {"quick": quick, "machine": normalize["machine"], "minutes": minutes,
               "normalize": normalize["results"], "fanout": fanout["results"],
               "sink": {k: v for k, v in sink["results"].items() if k != "publish-to-visible latency"},
-              "end_to_end": end_to_end}
+              "end_to_end": end_to_end, "profile": profile}
     (BENCH / "results" / "bench.json").write_text(json.dumps(report, indent=2, ensure_ascii=False) + "\n")
     if as_json:
         print_json(report)
@@ -119,5 +121,9 @@ def bench(ctx: typer.Context,
                      f"{v['p50_ms']} / {v['p99_ms']} / {v['p999_ms']} ms; worker {v['worker_max_rss_mb']} MB", ""))
         rows.append((f"end to end at {k}: p50 / p99 / p99.9 to a subscriber's feed",
                      f"{v['feed_p50_ms']} / {v['feed_p99_ms']} / {v['feed_p999_ms']} ms", ""))
+    for stage, measured in profile.items():
+        phases = sorted(measured["phases_us"].items(), key=lambda kv: -kv[1])
+        rows.append((f"{stage}, profiled: where an event's time goes",
+                     "; ".join(f"{phase} {us} µs" for phase, us in phases[:4]), ""))
     print_table(f"pobi bench ({'quick' if quick else 'full'}, {report['minutes']} min, {report['machine']})",
                 ["run", "figure", "vs baseline"], rows)
