@@ -17,7 +17,8 @@ from foundation.connect import read_password, require_owner_only
 from foundation.errors import ConfigError
 from foundation.settings import Settings
 
-__all__ = ["ensure_password", "hub_key", "hub_key_id", "new_password", "replace_private", "write_private"]
+__all__ = ["ensure_password", "hub_key", "hub_key_id", "new_password", "replace_private", "secret_digest",
+           "write_private"]
 
 
 def write_private(path: Path, data: bytes) -> None:
@@ -35,6 +36,12 @@ def replace_private(path: Path, data: bytes) -> None:
     temporary.unlink(missing_ok=True)
     write_private(temporary, data)
     temporary.replace(path)
+
+
+def secret_digest(secret: str) -> bytes:
+    """SHA-256 of a password or token: what a server keeps in memory and compares (in constant time) against
+    the digest of what a caller presents."""
+    return hashlib.sha256(secret.encode()).digest()
 
 
 def new_password() -> str:

@@ -44,7 +44,7 @@ from foundation.errors import PobiError, StoreError
 from pobi.console.access import ConsoleUser, ConsoleUsers, Gate, Sessions, role_masks, shown_to
 from pobi.console.desk import ReplayDesk
 from pobi.console.readlog import Reader, ReadLog
-from pobi.console.web import caller, console_routes, json_response
+from pobi.console.web import caller, channel_of, console_routes, json_response
 from pobi.objects import ObjectService, field_labels
 from schemas.registry import default_registry
 
@@ -100,8 +100,7 @@ class ObjectApi:
             return json_response(401, {"error": "a bearer token (Authorization: Bearer …) or a console login is "
                                                 "required"})
         target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
-        channel = "console" if request.headers.get("x-pobi-channel") == "console" else "api"
-        status, body = await run_in_threadpool(self._limited_answer, target, user, channel)
+        status, body = await run_in_threadpool(self._limited_answer, target, user, channel_of(request))
         return json_response(status, body)
 
     @property

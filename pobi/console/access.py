@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from foundation.connect import require_owner_only
+from foundation.secrets import secret_digest
 from foundation.settings import Settings
 from schemas.registry import SchemaRegistry
 from streams.fanout.masking import mask_value
@@ -53,8 +54,8 @@ class ConsoleUsers:
             path = self._settings.secrets_path / "console" / role / f"{name}.password"
             if path.is_file():
                 require_owner_only(path)
-                known = path.read_text(encoding="utf-8").strip().encode()
-                if hmac.compare_digest(hashlib.sha256(known).digest(), hashlib.sha256(password.encode()).digest()):
+                known = path.read_text(encoding="utf-8").strip()
+                if hmac.compare_digest(secret_digest(known), secret_digest(password)):
                     return ConsoleUser(name, role)
                 return None
         return None

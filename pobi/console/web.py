@@ -18,7 +18,7 @@ from foundation.errors import PobiError
 from pobi.console.access import SESSION_COOKIE, SESSION_S, ConsoleUser, ConsoleUsers, Gate
 from pobi.console.desk import ReplayDesk
 
-__all__ = ["STATIC", "caller", "console_routes", "json_response"]
+__all__ = ["STATIC", "caller", "channel_of", "console_routes", "json_response"]
 
 STATIC = Path(__file__).with_name("static")
 
@@ -27,15 +27,21 @@ def json_response(status: int, body: Any) -> Response:
     return Response(orjson.dumps(body), status_code=status, media_type="application/json; charset=utf-8")
 
 
+def channel_of(request: Request) -> str:
+    """``console`` when the request says it comes from the console (a header no other site's page can send
+    here), else ``api``."""
+    return "console" if request.headers.get("x-pobi-channel") == "console" else "api"
+
+
 def caller(gate: Gate, request: Request) -> ConsoleUser | None:
-    channel = "console" if request.headers.get("x-pobi-channel") == "console" else "api"
-    return gate.identify(request.headers.get("authorization", ""), request.cookies.get(SESSION_COOKIE), channel,
+    return gate.identify(request.headers.get("authorization", ""), request.cookies.get(SESSION_COOKIE),
+                         channel_of(request),
                          request.client.host if request.client else "unknown")
 
 
 def console_routes(gate: Gate, users: ConsoleUsers | None, desk: ReplayDesk | None) -> list[BaseRoute]:
     async def login(request: Request) -> Response:
-        if request.headers.get("x-pobi-channel") != "console":
+        if channel_of(request) != "console":
             return json_response(403, {"error": "log in from the console"})
         if users is None or gate.sessions is None:
             return json_response(404, {"error": "no login here: on the plaintext profile the console is open"})
@@ -75,7 +81,7 @@ def console_routes(gate: Gate, users: ConsoleUsers | None, desk: ReplayDesk | No
         return desk
 
     async def replay(request: Request) -> Response:
-        if request.headers.get("x-pobi-channel") != "console":
+        if channel_of(request) != "console":
             return json_response(403, {"error": "replays come from the console (X-Pobi-Channel: console)"})
         allowed = desk_for(request)
         if isinstance(allowed, Response):

@@ -10,10 +10,10 @@ ignored: the token speaks for the caller.
 
 from __future__ import annotations
 
-import hashlib
 import re
 from dataclasses import dataclass
 
+from foundation.secrets import secret_digest
 from foundation.settings import Settings
 from topics.catalogue import Catalogue
 
@@ -34,10 +34,6 @@ class CallerRefused(Exception):  # noqa: N818 - an answer (401/403), not a bug
         self.status, self.message = status, message
 
 
-def _digest(token: str) -> bytes:
-    return hashlib.sha256(token.encode()).digest()
-
-
 class CallerBook:
     def __init__(self, settings: Settings, catalogue: Catalogue) -> None:
         self.secure = settings.secure
@@ -52,7 +48,7 @@ class CallerBook:
             return
         folder = self._settings.secrets_path / "gateway"
         for path in sorted(folder.glob("*.password")) if folder.is_dir() else []:
-            self._departments[_digest(path.read_text(encoding="utf-8").strip())] = path.stem
+            self._departments[secret_digest(path.read_text(encoding="utf-8").strip())] = path.stem
 
     @property
     def departments(self) -> int:
@@ -64,7 +60,7 @@ class CallerBook:
             raise CallerRefused(400, "X-Pobi-System: letters, digits, '.', '_' and '-', at most 64")
         if self.secure:
             scheme, _, token = (authorization or "").partition(" ")
-            found = self._departments.get(_digest(token.strip())) if scheme.lower() == "bearer" else None
+            found = self._departments.get(secret_digest(token.strip())) if scheme.lower() == "bearer" else None
             if found is None:
                 raise CallerRefused(401, "a department's bearer token is required (Authorization: Bearer …)")
             return Caller(found, system_name)

@@ -15,11 +15,11 @@ from __future__ import annotations
 
 import base64
 import binascii
-import hashlib
 import hmac
 import time
 from dataclasses import dataclass
 
+from foundation.secrets import secret_digest
 from foundation.settings import Settings
 from pobi.stack.profile import KAFKA_ADMIN
 from topics.access import GATEWAY_USER, REGISTRY_USER, WORKER_USER, department_user, subscriber_user
@@ -60,7 +60,7 @@ class RegistryReaders:
 
     def _reload(self) -> None:
         folder = self._settings.secrets_path / "kafka"
-        self._digests = {path.stem: _digest(path.read_text(encoding="utf-8").strip())
+        self._digests = {path.stem: secret_digest(path.read_text(encoding="utf-8").strip())
                          for path in sorted(folder.glob("*.password"))} if folder.is_dir() else {}
         self._read_at = time.monotonic()
 
@@ -71,7 +71,7 @@ class RegistryReaders:
         if user not in self._digests and time.monotonic() - self._read_at > _RELOAD_AFTER_S:
             self._reload()
         known = self._digests.get(user)
-        if known is None or not hmac.compare_digest(known, _digest(password)):
+        if known is None or not hmac.compare_digest(known, secret_digest(password)):
             raise RegistryError(401, 401, "Unauthorized: give a Kafka user and its password as HTTP Basic "
                                           "credentials (basic.auth.user.info)")
         return Reader(user, self.visible_to(user))
@@ -85,10 +85,6 @@ class RegistryReaders:
         if user == subscriber_user(subscriber):
             return frozenset({f"{self._topics.out(subscriber)}-value"})
         return frozenset()
-
-
-def _digest(secret: str) -> bytes:
-    return hashlib.sha256(secret.encode()).digest()
 
 
 def _basic(authorization: str | None) -> tuple[str, str]:
