@@ -39,6 +39,8 @@ class Settings(BaseSettings):
 
     kafka_bootstrap: str = Field("127.0.0.1:9092", description="Kafka bootstrap servers, host:port[,…]")
     kafka_controller_port: Port = Field(9093, ge=1, le=65535, description="KRaft controller port (local stack)")
+    kafka_replication: int = Field(0, ge=0, le=5, description="replicas of each of pobi's topics (0: the "
+                                   "catalogue's); min.insync.replicas follows as a majority of them")
     kafka_version: str = Field("3.9.2", pattern=r"^3\.9\.\d+$", description="Apache Kafka version to run")
     clickhouse_host: str = "127.0.0.1"
     clickhouse_port: Port = Field(9000, ge=1, le=65535, description="ClickHouse native protocol port")

@@ -41,9 +41,10 @@ def _slot(settings: Settings, source: str) -> str:
     return re.sub(r"[^a-z0-9_]", "_", settings.topics.named(f"pobi_{source}").lower())[:63]
 
 
-def _replication() -> int:
-    """The replication factor of pobi's own topics, as the catalogue says (Debezium's topics follow it)."""
-    return next(t.replication for t in load_catalogue().topics if t.name == "pobi.sources")
+def _replication(settings: Settings) -> int:
+    """The replication factor of pobi's own topics, as the deployment says (Debezium's topics follow it)."""
+    catalogue = load_catalogue().replicated(settings.kafka_replication)
+    return next(t.replication for t in catalogue.topics if t.name == "pobi.sources")
 
 
 def source_topics(settings: Settings, source: SourceDefinition) -> Catalogue:
@@ -51,7 +52,7 @@ def source_topics(settings: Settings, source: SourceDefinition) -> Catalogue:
     Created before the connector, so the CDC stage (which reads ``cdc.*`` by pattern) already follows them
     when the first change arrives, instead of finding a new topic at its next metadata refresh."""
     prefix = settings.topics.cdc_prefix(source.source)
-    replication = _replication()
+    replication = _replication(settings)
     names = [*(f"{prefix}.{table}" for table in source.tables), f"{prefix}.transaction",
              f"{settings.topics.cdc_heartbeats}.{prefix}"]
     return Catalogue({}, [TopicSpec(n, 3, replication, description=f"Debezium: {source.source}") for n in names])
@@ -63,7 +64,7 @@ def connector_config(settings: Settings, source: SourceDefinition) -> dict[str, 
     if connection is None:
         raise SourceError(f"source {source.source} has no connection: it can map files, not feed a connector")
     password = connection.password_path(settings)
-    replication = str(_replication())
+    replication = str(_replication(settings))
     return {
         "connector.class": "io.debezium.connector.postgresql.PostgresConnector",
         "tasks.max": "1",

@@ -71,16 +71,25 @@ def _cluster_topics(admin: AdminClient) -> dict[str, int]:
 
 
 def _cluster_configs(admin: AdminClient, names: list[str]) -> dict[str, dict[str, str]]:
-    if not names:
-        return {}
-    futures = admin.describe_configs([ConfigResource(ResourceType.TOPIC, n) for n in names])
+    """Each topic's configuration. On a cluster, a topic created a moment ago may still be unknown to the broker
+    that answers (its metadata has not reached it): asked again for up to ``_TIMEOUT_S``."""
     found: dict[str, dict[str, str]] = {}
-    for resource, fut in futures.items():
-        try:
-            entries = fut.result(timeout=_TIMEOUT_S)
-        except KafkaException as exc:
-            raise TopicError(f"cannot read the configs of topic {resource.name}: {exc.args[0]}") from exc
-        found[resource.name] = {k: v.value for k, v in entries.items()}
+    deadline = time.monotonic() + _TIMEOUT_S
+    while names:
+        futures = admin.describe_configs([ConfigResource(ResourceType.TOPIC, n) for n in names])
+        names = []
+        for resource, fut in futures.items():
+            try:
+                entries = fut.result(timeout=_TIMEOUT_S)
+            except KafkaException as exc:
+                error = exc.args[0]
+                if error.code() == KafkaError.UNKNOWN_TOPIC_OR_PART and time.monotonic() < deadline:
+                    names.append(resource.name)
+                    continue
+                raise TopicError(f"cannot read the configs of topic {resource.name}: {error}") from exc
+            found[resource.name] = {k: v.value for k, v in entries.items()}
+        if names:
+            time.sleep(0.2)
     return found
 
 

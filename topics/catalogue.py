@@ -52,6 +52,15 @@ class Catalogue:
         """The same catalogue with every name as the deployment calls it (``Settings.topic``)."""
         return Catalogue(self.datasets, [replace(t, name=topic_name(t.name)) for t in self.topics])
 
+    def replicated(self, replication: int) -> Catalogue:
+        """Every topic with ``replication`` replicas and a majority of them in sync for a write (3 → 2);
+        0 keeps the catalogue's own. This is how the catalogue follows a deployment's cluster."""
+        if replication < 1:
+            return self
+        min_isr = replication // 2 + 1
+        return Catalogue(self.datasets, [replace(t, replication=replication, min_insync_replicas=min_isr)
+                                         for t in self.topics])
+
     def with_subscribers(self, subscribers: list[str], partitions: int, retention_hours: int,
                          replication: int) -> Catalogue:
         feeds = [TopicSpec(f"out.{s}", partitions, replication, retention_hours=retention_hours,

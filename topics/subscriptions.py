@@ -44,8 +44,10 @@ def subscribers_in(folder: Path) -> list[str]:
 
 def deployment_catalogue(settings: Settings, contracts: Path = CONTRACTS_DIR,
                          path: Path = CATALOGUE_PATH) -> Catalogue:
-    """The topic catalogue with one feed per contract in ``contracts``, named as the deployment names topics."""
-    return load_catalogue(path, subscribers_in(contracts)).in_namespace(settings.topics.named)
+    """The topic catalogue with one feed per contract in ``contracts``, named and replicated as the deployment
+    names and replicates topics."""
+    catalogue = load_catalogue(path, subscribers_in(contracts)).in_namespace(settings.topics.named)
+    return catalogue.replicated(settings.kafka_replication)
 
 
 def load_contracts(folder: Path, registry: SchemaRegistry, today: date,

@@ -16,20 +16,26 @@ app = typer.Typer(help="Start, stop and inspect the local stack (Kafka, ClickHou
 
 
 
-def _stack(secure: bool = False) -> Stack:
+def _stack(secure: bool = False, brokers: int | None = None) -> Stack:
     from pobi.stack.manager import Stack
 
-    return Stack(get_settings(), secure=secure)
+    return Stack(get_settings(), secure=secure, brokers=brokers)
 
 
 @app.command()
 def up(secure: bool = typer.Option(False, "--secure", help="TLS and passwords everywhere, Kafka with SASL/SCRAM "
-                                   "and deny-by-default ACLs (also POBI_SECURITY=secure)")) -> None:
+                                   "and deny-by-default ACLs (also POBI_SECURITY=secure)"),
+       brokers: int = typer.Option(1, "--brokers", help="Kafka nodes: 1, or 3 (a KRaft cluster; pobi's topics "
+                                   "replicated 3 times, min.insync.replicas 2)")) -> None:
     """Install what is missing, start every service and wait until each one answers.
 
-    Example: `pobi stack up --secure`
+    Example: `pobi stack up --secure`, `pobi stack up --brokers 3`
     """
-    _stack(secure).up(report=console.print)
+    from pobi.stack.manager import CLUSTER_SIZES
+
+    if brokers not in CLUSTER_SIZES:
+        raise typer.BadParameter(f"1 or 3, not {brokers}", param_hint="--brokers")
+    _stack(secure, brokers).up(report=console.print)
 
 
 @app.command()

@@ -86,7 +86,8 @@ def list_topics(as_json: bool = JsonOption, catalogue: Path | None = CatalogueOp
         except PobiError:  # no contracts topic yet: the repository's example contracts it is
             in_force = None
         if in_force is not None:
-            wanted = load_catalogue(path, in_force).in_namespace(settings.topics.named)
+            wanted = load_catalogue(path, in_force).in_namespace(settings.topics.named).replicated(
+                settings.kafka_replication)
     states = compare_catalogue(admin_client(settings), wanted)
     if as_json:
         print_json(_as_json(states))

@@ -93,15 +93,16 @@ class ConnectService(Service):
     def _worker_properties(self) -> str:
         s = self.settings
         partitions = CONNECT_TOPICS
+        replicas = s.kafka_replication or 1
         return "\n".join([
             f"bootstrap.servers={s.kafka_bootstrap}",
             "group.id=pobi-connect",
             "config.storage.topic=pobi.connect.configs",
             "offset.storage.topic=pobi.connect.offsets",
             "status.storage.topic=pobi.connect.status",
-            "config.storage.replication.factor=1",
-            "offset.storage.replication.factor=1",
-            "status.storage.replication.factor=1",
+            f"config.storage.replication.factor={replicas}",
+            f"offset.storage.replication.factor={replicas}",
+            f"status.storage.replication.factor={replicas}",
             f"offset.storage.partitions={partitions['pobi.connect.offsets']}",
             f"status.storage.partitions={partitions['pobi.connect.status']}",
             "key.converter=org.apache.kafka.connect.json.JsonConverter",

@@ -10,7 +10,8 @@ from pathlib import Path
 
 from foundation.settings import Settings
 
-__all__ = ["CLICKHOUSE_READER", "CLICKHOUSE_WRITER", "KAFKA_ADMIN", "REDIS_USER", "as_stack_admin", "write_env_file"]
+__all__ = ["CLICKHOUSE_READER", "CLICKHOUSE_WRITER", "KAFKA_ADMIN", "REDIS_USER", "as_stack_admin", "write_cluster_env",
+           "write_env_file"]
 
 KAFKA_ADMIN = "admin"
 CLICKHOUSE_WRITER = "pobi_writer"
@@ -41,4 +42,16 @@ def write_env_file(settings: Settings) -> Path:
         "",
     ]
     path.write_text("\n".join(lines))
+    return path
+
+
+def write_cluster_env(settings: Settings) -> Path:
+    """``<stack_dir>/cluster.env``: how other commands reach a local cluster and replicate pobi's topics."""
+    path = settings.stack_path / "cluster.env"
+    path.write_text("\n".join([
+        "# pobi's local Kafka cluster: load with  set -a; . <this file>; set +a",
+        f"POBI_KAFKA_BOOTSTRAP={settings.kafka_bootstrap}",
+        f"POBI_KAFKA_REPLICATION={settings.kafka_replication}",
+        "",
+    ]))
     return path

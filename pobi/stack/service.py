@@ -64,6 +64,7 @@ class Service(ABC):
 
     name: str
     in_secure_profile = True  # whether `stack up --secure` runs it
+    quorum: str | None = None  # services of one quorum are launched together, then awaited (Kafka's nodes)
 
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
@@ -139,6 +140,10 @@ class Service(ABC):
 
     def start(self) -> int:
         """Start the process and wait until it answers; on failure stop it and raise StackError."""
+        return self.await_ready(self.launch())
+
+    def launch(self) -> subprocess.Popen[bytes]:
+        """Start the process without waiting for it to answer."""
         self.refuse_foreign_ports()
         self.home.mkdir(parents=True, exist_ok=True)
         self.prepare()
@@ -148,6 +153,10 @@ class Service(ABC):
                 cwd=self.home, start_new_session=True, env=self.environment(),
             )
         self.pid_path.write_text(str(proc.pid))
+        return proc
+
+    def await_ready(self, proc: subprocess.Popen[bytes]) -> int:
+        """Wait until the launched process answers; on failure stop it and raise StackError."""
         deadline = time.monotonic() + self.settings.ready_timeout_s
         while time.monotonic() < deadline:
             if proc.poll() is not None:
