@@ -17,6 +17,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import shutil
 import signal
 import statistics
 import sys
@@ -30,7 +31,17 @@ from pathlib import Path
 from typing import Any
 
 from confluent_kafka import Message
-from fault_hub import SUBSCRIBER, LagWatch, Load, WorkerProcess, cluster, cluster_settings, prepare_run, read_topic
+from fault_hub import (
+    SUBSCRIBER,
+    LagWatch,
+    Load,
+    WorkerProcess,
+    cluster,
+    cluster_settings,
+    prepare_run,
+    read_topic,
+    wait_for_members,
+)
 
 from foundation.settings import Settings, load_settings
 from pobi.stack.kafka import KafkaService
@@ -223,6 +234,7 @@ def run_once(stack: Stack, fault: Fault, plan: Plan, folder: Path) -> dict[str, 
     scene = Scene(stack, settings, workers, folder)
     for worker in workers:
         worker.start()
+    wait_for_members(settings, len(workers))
     load = Load(settings, plan.events, plan.rate, tag=namespace)
     started = time.time()
     with LagWatch(settings) as watch:
@@ -297,6 +309,7 @@ def main(argv: list[str] | None = None) -> int:
         parser.error(f"unknown fault {unknown[0]}; known: {', '.join(FAULTS)}")
     root = args.state or load_settings().stack_path / "faults"
     stack = cluster(cluster_settings(root))
+    shutil.rmtree(root / "runs", ignore_errors=True)  # the workers' logs of this invocation only
     plan = Plan(args.events, args.rate, args.fault_at, args.hold)
     runs: list[dict[str, Any]] = []
     started = time.time()

@@ -2,6 +2,12 @@
 *stored* only after the stage's ``handle`` returned (its records acknowledged by Kafka, its Redis state
 confirmed) and committed in the background from there; ``close`` commits what was stored.
 
+A stage that writes to Kafka is *fenced* (``FencedStage``): each batch is a Kafka transaction that commits, with
+the consumer group's generation, the offsets the runner holds confirmed — one batch behind, since a batch's Redis
+confirmation follows its commit. A worker that lost its partitions while paused (a zombie) has its late batch
+refused and aborted; the runner then starts the stage afresh (a new consumer, producer and dedup token), so the
+worker rejoins instead of writing twice.
+
 Why not a Faust agent here: on this 2-core machine Faust's stream machinery alone tops out near 12,000
 events/s with an empty agent body (measured; see the README), below the 20,000/s the normalisation stage
 must sustain, and ``take()`` acks a batch even when its body raises. The worker process is still a Faust
@@ -16,7 +22,7 @@ import time
 from collections import deque
 from collections.abc import Callable
 from concurrent.futures import Future
-from typing import Any, Protocol
+from typing import Any, Protocol, runtime_checkable
 
 from confluent_kafka import Consumer, KafkaError, KafkaException, Message, TopicPartition
 
@@ -24,8 +30,9 @@ from foundation.errors import PobiError
 from foundation.kafka import client_config, origin
 from foundation.settings import Settings
 from monitoring.metrics import metrics
+from topics.producer import Fenced, OffsetsToCommit
 
-__all__ = ["BatchStage", "StageError", "StageRunner", "completed"]
+__all__ = ["BatchStage", "FencedStage", "StageError", "StageRunner", "completed"]
 
 logger = logging.getLogger(__name__)
 
@@ -66,6 +73,18 @@ class BatchStage(Protocol):
         """Release what ``setup`` opened, after the last batch settled; safe when ``setup`` failed half-way."""
 
 
+@runtime_checkable
+class FencedStage(BatchStage, Protocol):
+    """A stage whose Kafka writes are transactional and commit the consumer's offsets (normalise, fan-out)."""
+
+    def fence(self, offsets: OffsetsToCommit) -> bool:
+        """Before ``setup``: write each batch in a transaction that commits ``offsets()``. False when the stage
+        cannot (a test gave it a publisher double): the runner then stores offsets as for any stage."""
+
+    def commit_offsets(self) -> None:
+        """Commit ``offsets()`` now in an empty transaction: the runner's idle moments and its last act."""
+
+
 class StageRunner:
     def __init__(self, settings: Settings, stage: BatchStage, *, group: str | None = None,
                  batch_size: int | None = None, poll_timeout_s: float = 0.5,
@@ -78,10 +97,18 @@ class StageRunner:
         self.batch_size = batch_size or stage.batch_size or settings.worker_batch
         self.poll_timeout_s = stage.poll_timeout_s or poll_timeout_s
         self.settled = 0  # records whose effects are durable and offsets stored
+        self.fenced_restarts = 0
         self._lag_reported: set[tuple[str, int]] = set()
+        self._fenced = isinstance(stage, FencedStage) and stage.fence(self._offsets_to_commit)
+        self._consumer: Consumer | None = None
+        self._member = ""
+        self._confirmed: dict[tuple[str, int], int] = {}  # next offset whose predecessors are all confirmed
+        self._first_read: dict[tuple[str, int], int] = {}  # where reading began since the partition came
+        self._handed: dict[tuple[str, int], int] = {}  # what the last transaction was given to commit
+        self._idle_positions: dict[tuple[str, int], int] = {}  # positions last counted as handled when idle
         self._config = client_config(
             settings, **{
-                "group.id": self.group, "enable.auto.commit": True, "auto.commit.interval.ms": 1000,
+                "group.id": self.group, "enable.auto.commit": not self._fenced, "auto.commit.interval.ms": 1000,
                 "enable.auto.offset.store": False, "auto.offset.reset": "earliest",
                 # eager for a pattern (the CDC stage's cdc.*): a consumer closing in the middle of a
                 # cooperative rebalance of a regex subscription was seen to hang in librdkafka
@@ -96,16 +123,33 @@ class StageRunner:
             })
 
     def run(self, stop: threading.Event) -> None:
-        """Consume and handle batches until ``stop`` is set; StageError if the stage cannot go on.
+        """Consume and handle batches until ``stop`` is set; StageError if the stage cannot go on. A fenced
+        stage that finds its partitions taken over starts afresh and rejoins the group."""
+        while True:
+            try:
+                self._run(stop)
+                return
+            except Fenced as exc:
+                if stop.is_set():
+                    return
+                self.fenced_restarts += 1
+                logger.warning("stage %s: %s; its batch was aborted, it rejoins with a new consumer", self.stage.name,
+                               exc)
 
-        A batch's offsets are stored when its future completes, in batch order; the next batch is fetched
-        and handled meanwhile, so the last Redis round trip of one batch overlaps the next."""
-        consumer = self._consumer_factory(self._config)
+    def _run(self, stop: threading.Event) -> None:
+        """A batch's offsets are stored (or, fenced, handed to the next transaction) when its future completes,
+        in batch order; the next batch is fetched and handled meanwhile, so the last Redis round trip of one
+        batch overlaps the next."""
+        consumer = self._consumer = self._consumer_factory(self._config)
+        self._confirmed, self._first_read, self._handed, self._idle_positions = {}, {}, {}, {}
         pending: deque[tuple[Future[None], list[TopicPartition], int]] = deque()
         try:
             self._require_topics(consumer)
             self.stage.setup()
-            consumer.subscribe(self.stage.topics())
+            if self._fenced:  # positions of partitions that go away must not be committed by this runner
+                consumer.subscribe(self.stage.topics(), on_revoke=self._forget, on_lost=self._forget)
+            else:
+                consumer.subscribe(self.stage.topics())
             logger.info("stage %s reads %s as group %s", self.stage.name, ", ".join(self.stage.topics()), self.group)
             lag_due = 0.0
             while not stop.is_set():
@@ -114,22 +158,92 @@ class StageRunner:
                     lag_due = time.monotonic() + 5.0
                 batch = self._poll(consumer)
                 if batch:
+                    self._note_reading(consumer, batch)
                     pending.append((self.stage.handle(batch), _next_offsets(batch), len(batch)))
                 while pending and (len(pending) > 1 or not batch or pending[0][0].done()):
                     self._settle(consumer, *pending.popleft())
+                if not batch:
+                    self._settle_to_position(consumer)
+                if not batch and self._fenced and self._confirmed != self._handed:
+                    self._commit_now()
             while pending:
                 self._settle(consumer, *pending.popleft())
+            if self._fenced and self._confirmed != self._handed:
+                self._commit_now()
         finally:
             self.stage.close()
             consumer.close()  # commits the stored offsets and leaves the group at once
 
     def _settle(self, consumer: Consumer, done: Future[None], offsets: list[TopicPartition], size: int) -> None:
         done.result()  # a failed confirmation stops the stage before these offsets are stored
-        try:
-            consumer.store_offsets(offsets=offsets)
-        except KafkaException as exc:  # the partition moved to another worker meanwhile: it re-reads them
-            logger.warning("offsets of a handled batch not stored (%s); they will be read again", exc)
+        if self._fenced:  # the next transaction commits them; a partition that went away is not ours to commit
+            held = {(tp.topic, tp.partition) for tp in consumer.assignment()}
+            self._confirmed.update({(tp.topic, tp.partition): tp.offset for tp in offsets
+                                    if (tp.topic, tp.partition) in held})
+        else:
+            try:
+                consumer.store_offsets(offsets=offsets)
+            except KafkaException as exc:  # the partition moved to another worker meanwhile: it re-reads them
+                logger.warning("offsets of a handled batch not stored (%s); they will be read again", exc)
         self.settled += size
+
+    def _settle_to_position(self, consumer: Consumer) -> None:
+        """Idle, with every record read settled: the consumer's position counts as handled. It lies past the
+        transaction markers that close a fenced stage's batches, which no record carries; without this a group
+        reading ``norm.*`` would stay one offset behind the end of each partition, never caught up."""
+        try:
+            assigned = consumer.assignment()
+            positions = [tp for tp in consumer.position(assigned) if tp.offset >= 0] if assigned else []
+        except KafkaException as exc:
+            logger.debug("positions not read: %s", exc)
+            return
+        ahead = [tp for tp in positions if self._idle_positions.get((tp.topic, tp.partition)) != tp.offset]
+        if not ahead:
+            return
+        if self._fenced:
+            for tp in ahead:
+                if self._confirmed.get((tp.topic, tp.partition), -1) < tp.offset:
+                    self._confirmed[(tp.topic, tp.partition)] = tp.offset
+        else:
+            try:
+                consumer.store_offsets(offsets=ahead)
+            except KafkaException as exc:
+                logger.debug("positions not stored: %s", exc)
+                return
+        self._idle_positions.update({(tp.topic, tp.partition): tp.offset for tp in ahead})
+
+    # -- fencing ----------------------------------------------------------------------------------------------
+    def _note_reading(self, consumer: Consumer, batch: list[Message]) -> None:
+        """Where reading began on each partition, and the member the batch was read as."""
+        for message in batch:
+            topic, partition, offset = origin(message)
+            self._first_read.setdefault((topic, partition), offset)
+        if self._fenced:
+            self._member = consumer.memberid() or ""
+
+    def _offsets_to_commit(self) -> tuple[list[TopicPartition], Any]:
+        """For every partition held: the confirmed position, or where reading began (a no-op commit that still
+        carries the group's generation, so even a batch with nothing confirmed yet is fenced). A consumer that
+        is no longer the member that read the batch is fenced here, before Kafka is asked."""
+        consumer = self._consumer
+        assert consumer is not None
+        if not self._member or consumer.memberid() != self._member:
+            raise Fenced("the consumer left the group since it read this batch")
+        held = {(tp.topic, tp.partition) for tp in consumer.assignment()}
+        positions = {**self._first_read, **self._confirmed}
+        self._handed = dict(self._confirmed)
+        offsets = [TopicPartition(t, p, o) for (t, p), o in sorted(positions.items()) if (t, p) in held]
+        return offsets, consumer.consumer_group_metadata()
+
+    def _commit_now(self) -> None:
+        assert isinstance(self.stage, FencedStage)
+        self.stage.commit_offsets()
+
+    def _forget(self, _consumer: Consumer, partitions: list[TopicPartition]) -> None:
+        """Partitions revoked or lost: their positions are no longer this runner's to commit."""
+        for tp in partitions:
+            for book in (self._confirmed, self._first_read, self._handed, self._idle_positions):
+                book.pop((tp.topic, tp.partition), None)
 
     def _report_lag(self, consumer: Consumer) -> None:
         """Per assigned partition: the high watermark the consumer last saw minus its position. Partitions it

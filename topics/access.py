@@ -64,7 +64,7 @@ def owning_departments(catalogue: Catalogue) -> set[str]:
 @dataclass(frozen=True, order=True)
 class Acl:
     principal: str
-    resource_type: str  # TOPIC or GROUP
+    resource_type: str  # TOPIC, GROUP or TRANSACTIONAL_ID
     pattern: str  # LITERAL or PREFIXED
     name: str
     operation: str  # READ, WRITE or DESCRIBE
@@ -108,6 +108,8 @@ def desired_acls(catalogue: Catalogue, subscribers: Iterable[str],
     acls.update(_topic(REGISTRY_PRINCIPAL, topic_name("pobi.subscriptions"), "READ", "DESCRIBE"))
     for principal in (worker, REGISTRY_PRINCIPAL):
         acls.add(Acl(principal, "GROUP", "PREFIXED", topic_name("pobi-"), "READ"))
+    # the normalise and fan-out stages write each batch in a transaction named after their group
+    acls.update(Acl(worker, "TRANSACTIONAL_ID", "PREFIXED", topic_name("pobi-"), op) for op in ("WRITE", "DESCRIBE"))
     for subscriber in subscribers:
         principal = subscriber_principal(subscriber)
         acls.update(_topic(principal, topic_name(f"out.{subscriber}"), "READ", "DESCRIBE"))

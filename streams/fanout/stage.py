@@ -31,7 +31,7 @@ from streams.fanout.deliver import Grant, compile_grants
 from streams.runner import completed
 from topics.contract import LEGACY_FORMAT, SubscriptionContract
 from topics.dead_letters import DeadLetter, DlqLimit
-from topics.producer import MAX_RECORD_BYTES, Publisher
+from topics.producer import MAX_RECORD_BYTES, OffsetsToCommit, Publisher, stage_publisher
 from topics.schema_ids import SchemaIds
 from topics.subscriptions import ContractBook, contract_feed, refuse_other_key
 
@@ -58,6 +58,8 @@ class FanoutStage:
         self._closers: list[Callable[[], None]] = []
         self._given = (publisher, book)
         self._ids = ids  # the registry's ids (``pobi.schemas``), read once a contract's feed names one
+        self._given_ids = ids
+        self._commit_with: OffsetsToCommit | None = None
         self._grants: dict[str, list[Grant]] = {}
         self._contracts: dict[str, SubscriptionContract] = {}
         self._modes: dict[str, str] = {}
@@ -72,10 +74,20 @@ class FanoutStage:
     def topics(self) -> list[str]:
         return list(self._dataset_of)
 
+    def fence(self, offsets: OffsetsToCommit) -> bool:
+        if self._given[0] is not None:
+            return False
+        self._commit_with = offsets
+        return True
+
+    def commit_offsets(self) -> None:
+        self.publisher.commit_offsets()
+
     def setup(self) -> None:
         """The producer, and the contracts in force (refusing a hub key other than theirs)."""
         publisher, book = self._given
-        self.publisher = publisher or Publisher(self.settings, self.codec, {"delivery.report.only.error": True})
+        self._ids = self._given_ids  # set up again after a fence: what ``close`` closed is made anew
+        self.publisher = publisher or stage_publisher(self.settings, self.codec, self.name, self._commit_with)
         if book is None:
             book = ContractBook(self.settings)
             self._closers.append(book.close)

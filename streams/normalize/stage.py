@@ -40,7 +40,7 @@ from streams.normalize.fields import RuleClock
 from streams.rules.approval import check_case_stage
 from streams.rules.outcome import RuleViolation
 from topics.dead_letters import REPLAY_HEADER, DeadLetter, DlqLimit
-from topics.producer import MAX_RECORD_BYTES, Publisher
+from topics.producer import MAX_RECORD_BYTES, OffsetsToCommit, Publisher, stage_publisher
 
 __all__ = ["REPLAY_HEADER", "NormalizeStage"]
 
@@ -87,21 +87,33 @@ class NormalizeStage:
         self._dlq_topic = settings.topics.dlq("normalize")
         self._redis = ThreadPoolExecutor(1, thread_name_prefix="normalize-redis")
         self._limit = DlqLimit(self.name, settings.dlq_limit, settings.dlq_limit_window)
+        self._commit_with: OffsetsToCommit | None = None
 
     def topics(self) -> list[str]:
         return list(self._dataset_of)
 
+    def fence(self, offsets: OffsetsToCommit) -> bool:
+        if self._given[1] is not None:
+            return False
+        self._commit_with = offsets
+        return True
+
+    def commit_offsets(self) -> None:
+        self.publisher.commit_offsets()
+
     def setup(self) -> None:
-        """Redis (checked to still hold what the hub wrote before it is relied on) and the producer."""
+        """Redis (checked to still hold what the hub wrote before it is relied on) and the producer. Set up
+        again after a fence, it starts with a new dedup token: the reservations of the aborted batch are
+        another worker's to retry, and its own when it reads them again."""
         seen, publisher = self._given
+        self._redis = ThreadPoolExecutor(1, thread_name_prefix="normalize-redis")
         if seen is None:
             seen = SeenEvents(self.settings, token=uuid.uuid4().hex)
             seen.wait(lambda: check_state(self.settings, seen.redis, self.datasets))
         self.seen = seen
         metrics().known(metrics().events, *((d, self.name, o) for d in self.datasets for o in ("in", "clean",
                                                                                                 "duplicate")))
-        # only failed deliveries call back: flush() waits for the rest, so per-record callbacks buy nothing
-        self.publisher = publisher or Publisher(self.settings, self.codec, {"delivery.report.only.error": True})
+        self.publisher = publisher or stage_publisher(self.settings, self.codec, self.name, self._commit_with)
 
     def handle(self, messages: list[Message]) -> Future[None]:
         """Produce the batch's outcomes and wait for Kafka; returns the pending Redis confirmation."""

@@ -38,6 +38,7 @@ def offline_publisher() -> tuple[Publisher, OfflineProducer]:
     publisher = Publisher.__new__(Publisher)
     producer = OfflineProducer()
     publisher.codec, publisher.stats, publisher._producer, publisher._unpolled = CODEC, DeliveryStats(), producer, 0
+    publisher._commit_with, publisher._in_transaction = None, False  # a publisher of files is not fenced
     return publisher, producer
 
 
