@@ -36,7 +36,7 @@ from sinks.clickhouse.migrate import apply_migrations
 from sinks.clickhouse.stage import SinkStage
 from sinks.clickhouse.writer import ClickHouseWriter
 from streams.fanout.stage import FanoutStage
-from topics.admin import admin_client, apply_catalogue, group_progress
+from topics.admin import admin_client, apply_catalogue, group_progress, watermarks
 from topics.producer import PRODUCER_SETTINGS
 from topics.subscriptions import CONTRACTS_DIR, apply_contracts, deployment_catalogue, load_contracts
 
@@ -246,12 +246,14 @@ def wait_for_members(settings: Settings, members: int, timeout_s: float = 120.0)
 
 def read_topic(settings: Settings, topic: str, timeout_s: float = 120.0) -> Iterator[Message]:
     """Every record of ``topic`` up to its end offsets now, partition by partition in offset order."""
+    whole_log = Consumer(client_config(settings, **{"group.id": "faults-ends", "isolation.level": "read_uncommitted"}))
     consumer = Consumer(client_config(settings, **{"group.id": f"faults-reader-{time.monotonic_ns()}",
                                                    "enable.auto.commit": False, "auto.offset.reset": "earliest"}))
     try:
         partitions = consumer.list_topics(topic, timeout=10).topics[topic].partitions
         for p in sorted(partitions):
-            low, high = consumer.get_watermark_offsets(TopicPartition(topic, p), timeout=10)
+            # the log's end, not the last stable offset: a transaction still open makes the read wait, not stop
+            low, high = watermarks(whole_log, TopicPartition(topic, p))
             if high <= low:
                 continue
             consumer.assign([TopicPartition(topic, p, low)])
@@ -259,7 +261,10 @@ def read_topic(settings: Settings, topic: str, timeout_s: float = 120.0) -> Iter
             while position < high and time.monotonic() < deadline:
                 for message in consumer.consume(1000, timeout=0.5):
                     if message.error() is None:
-                        position = message.offset() + 1
                         yield message
+                # the position passes the markers of the stages' transactions, which no record carries
+                [tp] = consumer.position([TopicPartition(topic, p)])
+                position = max(position, tp.offset)
     finally:
         consumer.close()
+        whole_log.close()

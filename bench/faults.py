@@ -203,6 +203,7 @@ def check(settings: Settings, load: Load) -> dict[str, Any]:
         "sent": len(load.sent_at), "acknowledged": len(acked), "refused": len(load.refused),
         "clean": len(clean), "dead_letters": len(dead),
         "lost": len(acked - set(clean) - set(dead)),
+        "lost_sample": sorted(acked - set(clean) - set(dead))[:10],
         "lost_in_clickhouse": len(set(clean) - set(stored)), "lost_in_feed": len(set(clean) - set(fed)),
         "in_both_norm_and_dlq": len(set(clean) & set(dead)),
         "duplicates_norm": sum(c - 1 for c in clean.values()) + sum(c - 1 for c in dead.values()),
@@ -226,7 +227,7 @@ class Plan:
     workers: int = 2
 
 
-def run_once(stack: Stack, fault: Fault, plan: Plan, folder: Path) -> dict[str, Any]:
+def run_once(stack: Stack, fault: Fault, plan: Plan, folder: Path, *, keep: bool = False) -> dict[str, Any]:
     namespace = f"f{uuid.uuid4().hex[:8]}"
     settings = prepare_run(stack, namespace)
     folder.mkdir(parents=True, exist_ok=True)
@@ -257,8 +258,12 @@ def run_once(stack: Stack, fault: Fault, plan: Plan, folder: Path) -> dict[str, 
         "recovery_s": watch.recovered_after(fault_at, threshold=int(5 * plan.rate)),
         "max_lag": max(lag, default=0), "lag_samples_missing": sum(1 for _a, v in watch.samples if v is None),
         "worker_exits": exits, "notes": scene.notes,
+        # batches a worker found fenced (a zombie's late batch, or one caught by a rebalance): aborted, re-read
+        "batches_fenced": sum(w.log.read_text(errors="replace").count("rejoins with a new consumer")
+                              for w in scene.workers),
     })
-    _remove_namespace(settings)
+    if not keep:
+        _remove_namespace(settings)
     return result
 
 
@@ -285,6 +290,7 @@ def summarise(runs: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
             "duplicates_clickhouse_final": sum(r["duplicates_clickhouse_final"] for r in mine),
             "late_norm": sum(r["late_norm"] for r in mine), "stale_keys_feed": sum(r["stale_keys_feed"] for r in mine),
             "recovery_s": [r["recovery_s"] for r in mine], "drained": all(r["drained"] for r in mine),
+            "batches_fenced": sum(r["batches_fenced"] for r in mine),
         }
     return table
 
@@ -299,6 +305,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--hold", type=float, default=30.0, help="seconds the fault lasts")
     parser.add_argument("--short", action="store_true", help="two faults, 6,000 events at 400/s, once")
     parser.add_argument("--json", type=Path, default=Path(__file__).parent / "results" / "faults.json")
+    parser.add_argument("--keep", action="store_true", help="keep each run's topics and tables, and the stack")
     parser.add_argument("--state", type=Path, default=None, help="the harness's folder (default <stack_dir>/faults)")
     args = parser.parse_args(argv)
     if args.short:
@@ -318,7 +325,7 @@ def main(argv: list[str] | None = None) -> int:
         for repetition in range(1, args.repeat + 1):
             for name in args.faults.split(","):
                 print(f"{name} #{repetition} …", file=sys.stderr, flush=True)
-                result = run_once(stack, FAULTS[name], plan, root / "runs" / f"{name}-{repetition}")
+                result = run_once(stack, FAULTS[name], plan, root / "runs" / f"{name}-{repetition}", keep=args.keep)
                 result["repetition"] = repetition
                 runs.append(result)
                 print(json.dumps({k: result[k] for k in ("fault", "acknowledged", "lost", "lost_in_clickhouse",
@@ -326,7 +333,8 @@ def main(argv: list[str] | None = None) -> int:
                                                          "stale_keys_feed", "recovery_s", "drained")}),
                       file=sys.stderr, flush=True)
     finally:
-        stack.down(report=lambda line: print(line, file=sys.stderr))
+        if not args.keep:
+            stack.down(report=lambda line: print(line, file=sys.stderr))
     report = {"plan": plan.__dict__, "faults": {n: FAULTS[n].what for n in args.faults.split(",")},
               "minutes": round((time.time() - started) / 60, 1), "summary": summarise(runs), "runs": runs,
               "threads": threading.active_count()}

@@ -148,7 +148,7 @@ def apply_catalogue(admin: AdminClient, catalogue: Catalogue) -> ApplyReport:
 def record_counts(settings: Settings, names: list[str]) -> dict[str, int]:
     """Records each topic holds (end minus start offsets over its partitions); absent topics count 0."""
     consumer = Consumer(client_config(settings, **{"group.id": settings.topics.group("record-counts"),
-                                                   "enable.auto.commit": False}))
+                                                   "enable.auto.commit": False, **_WHOLE_LOG}))
     try:
         metadata = consumer.list_topics(timeout=_TIMEOUT_S)
         counts = {}
@@ -167,7 +167,7 @@ def record_counts(settings: Settings, names: list[str]) -> dict[str, int]:
 def group_progress(settings: Settings, group: str, names: list[str]) -> dict[str, tuple[int, int]]:
     """Per topic, (records ever written = sum of end offsets, records the group has committed past).
     Absent topics give (0, 0)."""
-    consumer = Consumer(client_config(settings, **{"group.id": group, "enable.auto.commit": False}))
+    consumer = Consumer(client_config(settings, **{"group.id": group, "enable.auto.commit": False, **_WHOLE_LOG}))
     try:
         metadata = consumer.list_topics(timeout=_TIMEOUT_S)
         progress = {}
@@ -185,6 +185,11 @@ def group_progress(settings: Settings, group: str, names: list[str]) -> dict[str
 # what a partition created a moment ago answers until its leader has settled
 _LEADER_NOT_READY = (KafkaError.NOT_LEADER_FOR_PARTITION, KafkaError.LEADER_NOT_AVAILABLE,
                      KafkaError.UNKNOWN_TOPIC_OR_PART, KafkaError._UNKNOWN_PARTITION, KafkaError._UNKNOWN_TOPIC)
+
+
+# End offsets are the log's end (the high watermark), not the last stable offset a read_committed client is told:
+# a transaction left open by a stage that was cut off must not make a group look caught up early.
+_WHOLE_LOG = {"isolation.level": "read_uncommitted"}
 
 
 def watermarks(consumer: Consumer, partition: TopicPartition) -> tuple[int, int]:

@@ -162,10 +162,10 @@ class Publisher:
         """Commit the open transaction (an empty one if none is open) with the offsets ``commit_with`` gives:
         how a fenced stage's offsets move, also when no record was written."""
         assert self._commit_with is not None, "only a fenced publisher commits offsets"
-        offsets, group = self._commit_with()
         if not self._in_transaction:
             self._begin()
-        try:
+        try:  # whatever fails from here on, the open transaction is aborted: readers are never held behind it
+            offsets, group = self._commit_with()
             if offsets:
                 self._transaction(lambda: self._producer.send_offsets_to_transaction(offsets, group, 30))
             self._transaction(lambda: self._producer.commit_transaction(60))
