@@ -98,6 +98,7 @@ class StageRunner:
         self.poll_timeout_s = stage.poll_timeout_s or poll_timeout_s
         self.settled = 0  # records whose effects are durable and offsets stored
         self.fenced_restarts = 0
+        self._restarts_in_a_row = 0  # since the last batch that settled
         self._lag_reported: set[tuple[str, int]] = set()
         self._fenced = isinstance(stage, FencedStage) and stage.fence(self._offsets_to_commit)
         self._consumer: Consumer | None = None
@@ -135,6 +136,8 @@ class StageRunner:
                 self.fenced_restarts += 1
                 logger.warning("stage %s: %s; its batch was aborted, it rejoins with a new consumer", self.stage.name,
                                exc)
+                self._restarts_in_a_row += 1
+                stop.wait(min(30.0, 0.5 * self._restarts_in_a_row))  # a Kafka that stays away is not hammered
 
     def _run(self, stop: threading.Event) -> None:
         """A batch's offsets are stored (or, fenced, handed to the next transaction) when its future completes,
@@ -186,6 +189,7 @@ class StageRunner:
             except KafkaException as exc:  # the partition moved to another worker meanwhile: it re-reads them
                 logger.warning("offsets of a handled batch not stored (%s); they will be read again", exc)
         self.settled += size
+        self._restarts_in_a_row = 0
 
     def _settle_to_position(self, consumer: Consumer) -> None:
         """Idle, with every record read settled: the consumer's position counts as handled. It lies past the

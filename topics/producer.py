@@ -92,7 +92,7 @@ class Publisher:
         self._commit_with = commit_with
         self._in_transaction = False
         if commit_with is not None:
-            self._transaction(lambda: self._producer.init_transactions(60))
+            self._transaction(lambda: self._producer.init_transactions(30))
         self._unpolled = 0
 
     def _on_delivery(self, err: KafkaError | None, _msg: Message) -> None:
@@ -167,8 +167,8 @@ class Publisher:
         try:  # whatever fails from here on, the open transaction is aborted: readers are never held behind it
             offsets, group = self._commit_with()
             if offsets:
-                self._transaction(lambda: self._producer.send_offsets_to_transaction(offsets, group, 30))
-            self._transaction(lambda: self._producer.commit_transaction(60))
+                self._transaction(lambda: self._producer.send_offsets_to_transaction(offsets, group, 20))
+            self._transaction(lambda: self._producer.commit_transaction(30))
         except BaseException:
             if self._in_transaction:
                 self._abort()
@@ -187,9 +187,12 @@ class Publisher:
             logger.warning("aborting a transaction failed: %s", exc.args[0])
 
     @staticmethod
-    def _transaction(call: Callable[[], object], attempts: int = 5) -> None:
-        """A transactional call, retried while Kafka says so; its errors said as pobi's: Fenced when the group
-        or the producer moved on, or the transaction can only be aborted."""
+    def _transaction(call: Callable[[], object], attempts: int = 2) -> None:
+        """A transactional call, tried once more if Kafka says it may; its errors said as pobi's. Fenced — the
+        batch is aborted and the stage starts afresh with a new producer — when the group or the producer moved
+        on, when the transaction can only be aborted, and when Kafka kept timing out: a producer whose
+        coordinator went away with a broker was seen to wait on it for minutes, where a new one finds the
+        new coordinator at once."""
         for attempt in range(attempts):
             try:
                 call()
@@ -197,11 +200,12 @@ class Publisher:
             except KafkaException as exc:
                 error: KafkaError = exc.args[0]
                 if error.retriable() and attempt < attempts - 1:
-                    time.sleep(0.5 * (attempt + 1))
+                    logger.warning("Kafka transaction call failed (%s); trying once more", error.str())
+                    time.sleep(0.5)
                     continue
-                if error.code() in _FENCED or error.fatal() or error.txn_requires_abort():
-                    raise Fenced(f"the batch was not committed: {error.str()} (another worker may hold this "
-                                 "stage's partitions now)") from None
+                if (error.code() in _FENCED or error.fatal() or error.txn_requires_abort()
+                        or error.retriable()):
+                    raise Fenced(f"the batch was not committed: {error.str()}") from None
                 raise PublishError(f"Kafka transaction failed: {error.str()}") from None
 
     def __enter__(self) -> Publisher:

@@ -81,8 +81,13 @@ class KafkaService(Service):
         return []  # Java is checked in prepare(); Maven is installed on demand by fetch_kafka_jars
 
     @property
+    def _jars_home(self) -> Path:
+        """Where the jars are fetched: the node's folder, or the first node's for every node of a cluster."""
+        return self.home if self.nodes == 1 else self.settings.stack_path / "kafka-1"
+
+    @property
     def libs(self) -> Path:
-        return self.home / f"libs-{self.settings.kafka_version}"
+        return self._jars_home / f"libs-{self.settings.kafka_version}"
 
     @property
     def data(self) -> Path:
@@ -169,7 +174,7 @@ class KafkaService(Service):
 
     def prepare(self) -> None:
         self._java_bin = require_java()
-        fetch_kafka_jars(self.settings.kafka_version, self.home)
+        fetch_kafka_jars(self.settings.kafka_version, self._jars_home)
         # owner-only all the same: it names where the administrator's password and the server's key are
         replace_private(self.home / "server.properties", self._server_properties().encode())
         (self.home / "log4j.properties").write_text(_LOG4J.format(log=self.home / "server.log"))
