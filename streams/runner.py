@@ -77,6 +77,10 @@ class BatchStage(Protocol):
 class FencedStage(BatchStage, Protocol):
     """A stage whose Kafka writes are transactional and commit the consumer's offsets (normalise, fan-out)."""
 
+    # True: a Redis confirmation follows the commit (normalise), so a batch's own offsets wait for the next
+    # transaction; False: the batch is done when its transaction commits (fan-out), which carries its offsets
+    confirms_after_commit: bool
+
     def fence(self, offsets: OffsetsToCommit) -> bool:
         """Before ``setup``: write each batch in a transaction that commits ``offsets()``. False when the stage
         cannot (a test gave it a publisher double): the runner then stores offsets as for any stage."""
@@ -101,6 +105,8 @@ class StageRunner:
         self._restarts_in_a_row = 0  # since the last batch that settled
         self._lag_reported: set[tuple[str, int]] = set()
         self._fenced = isinstance(stage, FencedStage) and stage.fence(self._offsets_to_commit)
+        self._confirms_after_commit = isinstance(stage, FencedStage) and stage.confirms_after_commit
+        self._in_hand: dict[tuple[str, int], int] = {}  # the batch being handled, when its commit carries it
         self._consumer: Consumer | None = None
         self._member = ""
         self._confirmed: dict[tuple[str, int], int] = {}  # next offset whose predecessors are all confirmed
@@ -162,7 +168,13 @@ class StageRunner:
                 batch = self._poll(consumer)
                 if batch:
                     self._note_reading(consumer, batch)
-                    pending.append((self.stage.handle(batch), _next_offsets(batch), len(batch)))
+                    offsets = _next_offsets(batch)
+                    if self._fenced and not self._confirms_after_commit:  # records and offsets in one transaction
+                        self._in_hand = {(tp.topic, tp.partition): tp.offset for tp in offsets}
+                    try:
+                        pending.append((self.stage.handle(batch), offsets, len(batch)))
+                    finally:
+                        self._in_hand = {}
                 while pending and (len(pending) > 1 or not batch or pending[0][0].done()):
                     self._settle(consumer, *pending.popleft())
                 if not batch:
@@ -234,8 +246,8 @@ class StageRunner:
         if not self._member or consumer.memberid() != self._member:
             raise Fenced("the consumer left the group since it read this batch")
         held = {(tp.topic, tp.partition) for tp in consumer.assignment()}
-        positions = {**self._first_read, **self._confirmed}
-        self._handed = dict(self._confirmed)
+        positions = {**self._first_read, **self._confirmed, **self._in_hand}
+        self._handed = {**self._confirmed, **self._in_hand}
         offsets = [TopicPartition(t, p, o) for (t, p), o in sorted(positions.items()) if (t, p) in held]
         return offsets, consumer.consumer_group_metadata()
 

@@ -44,6 +44,7 @@ class FanoutStage:
     name = "fanout"
     batch_size: int | None = None
     poll_timeout_s: float | None = None
+    confirms_after_commit = False  # nothing follows the commit: a batch is exactly once
 
     def __init__(self, settings: Settings, *, datasets: list[str] | None = None, codec: Codec | None = None,
                  clock: Callable[[], int] = lambda: int(time.time() * 1000), publisher: Publisher | None = None,

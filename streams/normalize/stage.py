@@ -70,6 +70,7 @@ class NormalizeStage:
     name = "normalize"
     batch_size: int | None = None  # the worker's setting
     poll_timeout_s: float | None = None
+    confirms_after_commit = True  # the ids are confirmed in Redis after the commit
 
     def __init__(self, settings: Settings, *, datasets: list[str] | None = None, codec: Codec | None = None,
                  seen: SeenEvents | None = None, publisher: Publisher | None = None,
