@@ -295,6 +295,21 @@ def summarise(runs: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
     return table
 
 
+def markdown(report: dict[str, Any]) -> str:
+    """The README's table from a report: one row per fault, sums over its repetitions."""
+    lines = ["| fault | runs | acknowledged | lost | repeats on norm / in the feed (before dedup) | ClickHouse rows "
+             "twice: raw / after FINAL | late or stale per resident (norm, feed) | batches fenced | recovery s |",
+             "|---|---:|---:|---:|---|---|---|---:|---|"]
+    for name, row in report["summary"].items():
+        runs = [r for r in report["runs"] if r["fault"] == name]
+        late = sum(r["late_norm"] + r["stale_keys_norm"] + r["late_feed"] + r["stale_keys_feed"] for r in runs)
+        lines.append(f"| `{name}` | {row['repetitions']} | {row['acknowledged']:,} | {row['lost']} | "
+                     f"{row['duplicates_norm']} / {row['duplicates_feed']} | {row['duplicates_clickhouse_raw']} / "
+                     f"{row['duplicates_clickhouse_final']} | {late} | {row['batches_fenced']} | "
+                     f"{', '.join(str(v) for v in row['recovery_s'])} |")
+    return "\n".join(lines)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--faults", default=",".join(FAULTS), help=f"comma-separated: {', '.join(FAULTS)}")
@@ -307,7 +322,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--json", type=Path, default=Path(__file__).parent / "results" / "faults.json")
     parser.add_argument("--keep", action="store_true", help="keep each run's topics and tables, and the stack")
     parser.add_argument("--state", type=Path, default=None, help="the harness's folder (default <stack_dir>/faults)")
+    parser.add_argument("--table", type=Path, default=None, help="print the README's table of a report and exit")
     args = parser.parse_args(argv)
+    if args.table is not None:
+        print(markdown(json.loads(args.table.read_text())))
+        return 0
     if args.short:
         args.faults, args.repeat, args.events, args.rate, args.fault_at, args.hold = (
             "broker-kill,worker-pause", 1, 6000, 400.0, 4.0, 15.0)
