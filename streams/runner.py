@@ -243,7 +243,7 @@ class StageRunner:
         is no longer the member that read the batch is fenced here, before Kafka is asked."""
         consumer = self._consumer
         assert consumer is not None
-        if not self._member or consumer.memberid() != self._member:
+        if self._member and consumer.memberid() != self._member:  # empty: no batch read yet, nothing to guard
             raise Fenced("the consumer left the group since it read this batch")
         held = {(tp.topic, tp.partition) for tp in consumer.assignment()}
         positions = {**self._first_read, **self._confirmed, **self._in_hand}

@@ -273,5 +273,10 @@ def records_to_end(consumer: Consumer, name: str, since_ms: int | None = None) -
                 if offset + 1 >= remaining[p]:
                     del remaining[p]
                 yield message
+            # a partition can end in transaction markers (the fenced stages write them), which no record
+            # carries: the consumer's position passes them
+            for tp in consumer.position([TopicPartition(name, p) for p in remaining]):
+                if tp.offset >= remaining.get(tp.partition, 0):
+                    remaining.pop(tp.partition, None)
     finally:
         consumer.unassign()
