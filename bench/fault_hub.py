@@ -22,7 +22,7 @@ from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from confluent_kafka import Consumer, ConsumerGroupState, KafkaError, Message, Producer, TopicPartition
+from confluent_kafka import Consumer, ConsumerGroupState, KafkaError, Message, Producer
 
 from foundation.clock import CST
 from foundation.kafka import client_config
@@ -36,7 +36,7 @@ from sinks.clickhouse.migrate import apply_migrations
 from sinks.clickhouse.stage import SinkStage
 from sinks.clickhouse.writer import ClickHouseWriter
 from streams.fanout.stage import FanoutStage
-from topics.admin import admin_client, apply_catalogue, group_progress, watermarks
+from topics.admin import admin_client, apply_catalogue, group_progress, records_to_end
 from topics.producer import PRODUCER_SETTINGS
 from topics.subscriptions import CONTRACTS_DIR, apply_contracts, deployment_catalogue, load_contracts
 
@@ -244,27 +244,12 @@ def wait_for_members(settings: Settings, members: int, timeout_s: float = 120.0)
     raise TimeoutError(f"the stages' groups did not reach {members} members each in {timeout_s:.0f} s")
 
 
-def read_topic(settings: Settings, topic: str, timeout_s: float = 120.0) -> Iterator[Message]:
-    """Every record of ``topic`` up to its end offsets now, partition by partition in offset order."""
-    whole_log = Consumer(client_config(settings, **{"group.id": "faults-ends", "isolation.level": "read_uncommitted"}))
+def read_topic(settings: Settings, topic: str) -> Iterator[Message]:
+    """Every record of ``topic`` up to its end offsets now, each partition in offset order (what
+    `pobi dlq list` reads with)."""
     consumer = Consumer(client_config(settings, **{"group.id": f"faults-reader-{time.monotonic_ns()}",
-                                                   "enable.auto.commit": False, "auto.offset.reset": "earliest"}))
+                                                   "enable.auto.commit": False, "enable.partition.eof": True}))
     try:
-        partitions = consumer.list_topics(topic, timeout=10).topics[topic].partitions
-        for p in sorted(partitions):
-            # the log's end, not the last stable offset: a transaction still open makes the read wait, not stop
-            low, high = watermarks(whole_log, TopicPartition(topic, p))
-            if high <= low:
-                continue
-            consumer.assign([TopicPartition(topic, p, low)])
-            position, deadline = low, time.monotonic() + timeout_s
-            while position < high and time.monotonic() < deadline:
-                for message in consumer.consume(1000, timeout=0.5):
-                    if message.error() is None:
-                        yield message
-                # the position passes the markers of the stages' transactions, which no record carries
-                [tp] = consumer.position([TopicPartition(topic, p)])
-                position = max(position, tp.offset)
+        yield from records_to_end(consumer, topic)
     finally:
         consumer.close()
-        whole_log.close()
