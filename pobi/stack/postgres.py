@@ -136,12 +136,7 @@ class PostgresService(Service):
             return False
         return True
 
-    def start(self) -> int:
-        pid = super().start()
-        self._create_department()
-        return pid
-
-    def _create_department(self) -> None:
+    def when_ready(self) -> None:
         """The department's user, database and table; idempotent, so a restart changes nothing."""
         admin_password = ensure_password(self.settings, "postgres", ADMIN)
         dept_password = ensure_password(self.settings, "postgres", DEPARTMENT_USER)

@@ -98,6 +98,10 @@ class Service(ABC):
     def is_ready(self) -> bool:
         """A real request to the service (metadata, SELECT 1, PING, /-/ready) that succeeds."""
 
+    def when_ready(self) -> None:  # noqa: B027 - optional hook
+        """What to do once the service answers, each time it starts (create a database's users); raise
+        StackError, having stopped the service, if that fails."""
+
     # -- shared behaviour ----------------------------------------------------------------------------
     @property
     def address(self) -> str:
@@ -165,6 +169,7 @@ class Service(ABC):
                     f"{self.name} exited with code {proc.returncode} while starting; see {self.log_path}"
                 )
             if self.is_ready():
+                self.when_ready()
                 return proc.pid
             time.sleep(0.5)
         self.stop()
