@@ -42,15 +42,17 @@ from topics.subscriptions import CONTRACTS_DIR, apply_contracts, deployment_cata
 
 SUBSCRIBER = "fuzhou-city"  # its contract takes Fuzhou's residents; every person the load sends lives there
 FUZHOU = ("350102", "350104", "350181")
-PORTS = {"kafka_bootstrap": "127.0.0.1:19592", "kafka_controller_port": 19593, "clickhouse_port": 19500,
-         "clickhouse_http_port": 19523, "redis_port": 19579, "api_port": 0}
+PORT_BASE = 19500  # the harness's stack listens on 195xx unless told otherwise (--port-base)
 STAGES = ("normalize", "fanout", "sink")
 
 
-def cluster_settings(root: Path) -> Settings:
-    """The harness's own stack under ``root``, on ports of its own, as `pobi stack up --brokers 3` runs it."""
+def cluster_settings(root: Path, base: int = PORT_BASE) -> Settings:
+    """The harness's own stack under ``root``, on ports of its own from ``base`` (brokers on base+92, +192 and
+    +292, workers' metrics on base-30+n), as `pobi stack up --brokers 3` runs it."""
     stack = root / "stack"
-    return load_settings(stack_dir=stack, secrets_dir=stack / "secrets", **PORTS)
+    return load_settings(stack_dir=stack, secrets_dir=stack / "secrets", kafka_bootstrap=f"127.0.0.1:{base + 92}",
+                         kafka_controller_port=base + 93, clickhouse_port=base, clickhouse_http_port=base + 23,
+                         redis_port=base + 79, metrics_port=base - 30, api_port=0)
 
 
 def cluster(settings: Settings) -> Stack:
@@ -81,7 +83,7 @@ class WorkerProcess:
     process: subprocess.Popen[bytes] | None = None
 
     def start(self) -> None:
-        env = {**os.environ, **self.settings.as_environment(), "POBI_METRICS_PORT": str(19470 + self.number),
+        env = {**os.environ, **self.settings.as_environment(), "POBI_METRICS_PORT": str(self.settings.metrics_port + self.number),
                "POBI_API_PORT": "0", "POBI_WORKER_BATCH": "2000"}
         pobi = Path(sys.executable).with_name("pobi")
         command = [str(pobi), "worker", *(f"--stage={s}" for s in STAGES), "--processes", "1"]

@@ -320,6 +320,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--hold", type=float, default=30.0, help="seconds the fault lasts")
     parser.add_argument("--short", action="store_true", help="two faults, 6,000 events at 400/s, once")
     parser.add_argument("--json", type=Path, default=Path(__file__).parent / "results" / "faults.json")
+    parser.add_argument("--port-base", type=int, default=19500, help="the harness stack's ports (195xx)")
     parser.add_argument("--keep", action="store_true", help="keep each run's topics and tables, and the stack")
     parser.add_argument("--state", type=Path, default=None, help="the harness's folder (default <stack_dir>/faults)")
     parser.add_argument("--table", type=Path, default=None, help="print the README's table of a report and exit")
@@ -334,7 +335,7 @@ def main(argv: list[str] | None = None) -> int:
     if unknown:
         parser.error(f"unknown fault {unknown[0]}; known: {', '.join(FAULTS)}")
     root = args.state or load_settings().stack_path / "faults"
-    stack = cluster(cluster_settings(root))
+    stack = cluster(cluster_settings(root, args.port_base))
     shutil.rmtree(root / "runs", ignore_errors=True)  # the workers' logs of this invocation only
     plan = Plan(args.events, args.rate, args.fault_at, args.hold)
     runs: list[dict[str, Any]] = []
