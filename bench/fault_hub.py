@@ -83,8 +83,8 @@ class WorkerProcess:
     process: subprocess.Popen[bytes] | None = None
 
     def start(self) -> None:
-        env = {**os.environ, **self.settings.as_environment(), "POBI_METRICS_PORT": str(self.settings.metrics_port + self.number),
-               "POBI_API_PORT": "0", "POBI_WORKER_BATCH": "2000"}
+        env = {**os.environ, **self.settings.as_environment(), "POBI_API_PORT": "0", "POBI_WORKER_BATCH": "2000",
+               "POBI_METRICS_PORT": str(self.settings.metrics_port + self.number)}
         pobi = Path(sys.executable).with_name("pobi")
         command = [str(pobi), "worker", *(f"--stage={s}" for s in STAGES), "--processes", "1"]
         self.process = subprocess.Popen(command, env=env, stdout=self.log.open("ab"), stderr=subprocess.STDOUT,
