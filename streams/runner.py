@@ -230,12 +230,14 @@ class StageRunner:
 
     # -- fencing ----------------------------------------------------------------------------------------------
     def _note_reading(self, consumer: Consumer, batch: list[Message]) -> None:
-        """Where reading began on each partition, and the member the batch was read as."""
+        """Where reading began on each partition, and the member the batch was read as (fenced stages only:
+        no other stage commits them, so the others pay no per-record loop for them)."""
+        if not self._fenced:
+            return
         for message in batch:
             topic, partition, offset = origin(message)
             self._first_read.setdefault((topic, partition), offset)
-        if self._fenced:
-            self._member = consumer.memberid() or ""
+        self._member = consumer.memberid() or ""
 
     def _offsets_to_commit(self) -> tuple[list[TopicPartition], Any]:
         """For every partition held: the confirmed position, or where reading began (a no-op commit that still
