@@ -59,7 +59,8 @@ def prepare(tag: str, folder: Path) -> tuple[Settings, object, str]:
     names += [settings.topics.dlq(s) for s in DLQ_STAGES] + [settings.topics.named(t) for t in (
         "audit.delivery", "audit.read", "out.everyone")]
     new = [NewTopic(n, 6, 1) for n in names] + [NewTopic(t, 1, 1) for t in (settings.topics.subscriptions,
-                                                                            settings.topics.sources)]
+                                                                            settings.topics.sources,
+                                                                            settings.topics.schemas)]
     admin = admin_client(settings)  # must outlive its futures
     for fut in admin.create_topics(new).values():
         fut.result(timeout=15)

@@ -66,8 +66,8 @@ def setup(run: str, contracts: int, records: list[tuple[bytes, bytes]], secrets:
     names = [settings.topics.named(t) for t in ("norm.person", "audit.delivery", "dlq.delivery", "baseline.out",
                                          *(f"out.{s}" for s in subscribers))]
     admin = admin_client(settings)
-    futures = admin.create_topics([NewTopic(t, 6, 1) for t in names] + [NewTopic(settings.topics.subscriptions,
-                                                                                  1, 1)])
+    futures = admin.create_topics([NewTopic(t, 6, 1) for t in names] + [
+        NewTopic(t, 1, 1) for t in (settings.topics.subscriptions, settings.topics.schemas)])
     for fut in futures.values():
         fut.result(timeout=15)
     template = (CONTRACTS_DIR / "fuzhou-city.yaml").read_text(encoding="utf-8")

@@ -60,7 +60,8 @@ def prepare(tag: str) -> Settings:
     names += [settings.topics.dlq(s) for s in DLQ_STAGES] + [settings.topics.named(t) for t in (
         "audit.delivery", "audit.read", "out.everyone")]
     admin = admin_client(settings)
-    new = [NewTopic(n, 6, 1) for n in names] + [NewTopic(settings.topics.subscriptions, 1, 1)]
+    new = [NewTopic(n, 6, 1) for n in names] + [NewTopic(t, 1, 1) for t in (settings.topics.subscriptions,
+                                                                            settings.topics.schemas)]
     for fut in admin.create_topics(new).values():
         fut.result(timeout=15)
     contract = SubscriptionContract.model_validate(EVERYONE)
