@@ -30,11 +30,14 @@ from foundation.errors import PobiError
 from foundation.kafka import client_config, origin
 from foundation.settings import Settings
 from monitoring.metrics import metrics
+from streams.batching import BatchWait, BatchWindow
 from topics.producer import Fenced, OffsetsToCommit
 
-__all__ = ["BatchStage", "FencedStage", "StageError", "StageRunner", "completed"]
+__all__ = ["DEFAULT_WAIT", "BatchStage", "BatchWait", "FencedStage", "StageError", "StageRunner", "completed"]
 
 logger = logging.getLogger(__name__)
+DEFAULT_WAIT = BatchWait(0.01, 0.25)  # a batch's wait after its first record (see ``streams.batching``)
+IDLE_POLL_S = 0.5  # how long an idle runner waits for a first record before it looks after its offsets
 
 
 def completed() -> Future[None]:
@@ -53,7 +56,7 @@ class BatchStage(Protocol):
 
     name: str  # also names the consumer group (``pobi-<name>``) and the stage in metrics and dead letters
     batch_size: int | None  # records per batch; None: the worker's setting (POBI_WORKER_BATCH)
-    poll_timeout_s: float | None  # how long a poll waits to fill a batch; None: the runner's default
+    batch_wait: BatchWait | None  # bounds on a batch's wait after its first record; None: the runner's default
 
     def topics(self) -> list[str]:
         """The topics to read (``^…`` for a pattern). Pure: called before ``setup``."""
@@ -91,7 +94,7 @@ class FencedStage(BatchStage, Protocol):
 
 class StageRunner:
     def __init__(self, settings: Settings, stage: BatchStage, *, group: str | None = None,
-                 batch_size: int | None = None, poll_timeout_s: float = 0.5,
+                 batch_size: int | None = None,
                  consumer_factory: Callable[[dict[str, Any]], Consumer] = Consumer) -> None:
         """``consumer_factory`` makes the consumer from its config: confluent-kafka's, or a test's double."""
         self.stage = stage
@@ -99,7 +102,7 @@ class StageRunner:
         self.group = group or settings.topics.group(stage.name)
         # a stage may fix its own batch shape (the ClickHouse sink: 10,000 records or 1 s, whichever first)
         self.batch_size = batch_size or stage.batch_size or settings.worker_batch
-        self.poll_timeout_s = stage.poll_timeout_s or poll_timeout_s
+        self.window = BatchWindow(stage.batch_wait or DEFAULT_WAIT)
         self.settled = 0  # records whose effects are durable and offsets stored
         self.fenced_restarts = 0
         self._restarts_in_a_row = 0  # since the last batch that settled
@@ -171,10 +174,12 @@ class StageRunner:
                     offsets = _next_offsets(batch)
                     if self._fenced and not self._confirms_after_commit:  # records and offsets in one transaction
                         self._in_hand = {(tp.topic, tp.partition): tp.offset for tp in offsets}
+                    started = time.perf_counter()
                     try:
                         pending.append((self.stage.handle(batch), offsets, len(batch)))
                     finally:
                         self._in_hand = {}
+                    self.window.handled(time.perf_counter() - started)
                 while pending and (len(pending) > 1 or not batch or pending[0][0].done()):
                     self._settle(consumer, *pending.popleft())
                 if not batch:
@@ -288,8 +293,14 @@ class StageRunner:
             raise StageError(f"topics {', '.join(missing)} do not exist; run `pobi topics apply` first")
 
     def _poll(self, consumer: Consumer) -> list[Message]:
+        """A batch: it opens with its first record (waited for up to IDLE_POLL_S) and closes when full or when
+        the window's wait after that record is over."""
+        first = consumer.poll(IDLE_POLL_S)
+        if first is None:
+            return []
+        rest = consumer.consume(self.batch_size - 1, self.window.wait_s) if self.batch_size > 1 else []
         batch = []
-        for message in consumer.consume(self.batch_size, self.poll_timeout_s):
+        for message in (first, *rest):
             error = message.error()
             if error is None:
                 batch.append(message)

@@ -69,10 +69,11 @@ class _Metadata:
 
 
 class FakeConsumer:
-    """Hands out ``batches`` one per ``consume`` call, then sets ``stop``; records stored offsets."""
+    """Hands out ``batches`` one per ``poll`` (its first record) and ``consume`` (the rest), then sets ``stop``;
+    records stored offsets."""
 
     def __init__(self, batches: list[list[FakeMessage]], stop: threading.Event, topics: Sequence[str]) -> None:
-        self._batches = list(batches)
+        self._batches = [list(batch) for batch in batches]
         self._stop = stop
         self._topics = list(topics)
         self.stored: list[tuple[int, list[tuple[str, int, int]]]] = []  # (tick, [(topic, partition, offset)])
@@ -84,11 +85,17 @@ class FakeConsumer:
     def subscribe(self, topics: list[str]) -> None:
         pass
 
+    def poll(self, timeout: float = 0) -> FakeMessage | None:
+        if not self._batches:
+            self._stop.set()
+            return None
+        if not self._batches[0]:
+            self._batches.pop(0)
+            return None
+        return self._batches[0].pop(0)
+
     def consume(self, num_messages: int = 1, timeout: float = 0) -> list[FakeMessage]:
-        if self._batches:
-            return self._batches.pop(0)
-        self._stop.set()
-        return []
+        return self._batches.pop(0) if self._batches else []
 
     def store_offsets(self, offsets: list[TopicPartition]) -> None:
         self.stored.append((tick(), [(tp.topic, tp.partition, tp.offset) for tp in offsets]))

@@ -43,7 +43,7 @@ from schemas.projection import DeliveryDecoder
 from sinks.webhook.cloudevents import CONTENT_TYPE, cloud_events
 from streams.dedup import redis_wait
 from streams.fanout.deliver import subscriber_key
-from streams.runner import completed
+from streams.runner import BatchWait, completed
 from topics.contract import Webhook
 from topics.dead_letters import DeadLetter
 from topics.producer import Publisher
@@ -77,7 +77,7 @@ class _Refused(Exception):  # noqa: N818 - the receiver's answer, not a bug
 class WebhookStage:
     name = "webhook"
     batch_size: int | None = None
-    poll_timeout_s: float | None = None
+    batch_wait: BatchWait | None = None
 
     def __init__(self, settings: Settings, *, datasets: list[str] | None = None, codec: Codec | None = None,
                  sleep: Callable[[float], None] = time.sleep, clock: Callable[[], float] = time.time,

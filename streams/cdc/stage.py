@@ -27,7 +27,7 @@ from schemas.envelope import SourceRef, build_envelope
 from schemas.rows import RowError
 from streams.cdc.debezium import ControlRecord, Unreadable, read_change
 from streams.cdc.mapping import map_change
-from streams.runner import completed
+from streams.runner import BatchWait, completed
 from topics.dead_letters import DeadLetter, DlqLimit
 from topics.producer import OversizedRecord, Publisher
 from topics.sources import SourceBook, SourceDefinition
@@ -41,7 +41,7 @@ _LOGGED_CONTROLS = ("truncate", "schema_change")
 class CdcStage:
     name = "cdc"
     batch_size: int | None = None
-    poll_timeout_s: float | None = 0.2  # changes trickle in: do not hold one for half a second
+    batch_wait: BatchWait | None = None
 
     def __init__(self, settings: Settings, *, datasets: list[str] | None = None, codec: Codec | None = None,
                  book: SourceBook | None = None, publisher: Publisher | None = None) -> None:

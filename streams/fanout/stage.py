@@ -28,7 +28,7 @@ from monitoring.metrics import metrics
 from schemas.codec import Codec
 from schemas.confluent import canonical_form, schema_fingerprint
 from streams.fanout.deliver import Grant, compile_grants
-from streams.runner import completed
+from streams.runner import BatchWait, completed
 from topics.contract import LEGACY_FORMAT, SubscriptionContract
 from topics.dead_letters import DeadLetter, DlqLimit
 from topics.producer import MAX_RECORD_BYTES, OffsetsToCommit, Publisher, stage_publisher
@@ -43,7 +43,7 @@ logger = logging.getLogger(__name__)
 class FanoutStage:
     name = "fanout"
     batch_size: int | None = None
-    poll_timeout_s: float | None = None
+    batch_wait: BatchWait | None = None
     confirms_after_commit = False  # nothing follows the commit: a batch is exactly once
 
     def __init__(self, settings: Settings, *, datasets: list[str] | None = None, codec: Codec | None = None,

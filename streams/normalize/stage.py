@@ -39,6 +39,7 @@ from streams.normalize.event import normalize_event
 from streams.normalize.fields import RuleClock
 from streams.rules.approval import check_case_stage
 from streams.rules.outcome import RuleViolation
+from streams.runner import BatchWait
 from topics.dead_letters import REPLAY_HEADER, DeadLetter, DlqLimit
 from topics.producer import MAX_RECORD_BYTES, OffsetsToCommit, Publisher, stage_publisher
 
@@ -69,7 +70,7 @@ class Arrival:
 class NormalizeStage:
     name = "normalize"
     batch_size: int | None = None  # the worker's setting
-    poll_timeout_s: float | None = None
+    batch_wait: BatchWait | None = None
     confirms_after_commit = True  # the ids are confirmed in Redis after the commit
 
     def __init__(self, settings: Settings, *, datasets: list[str] | None = None, codec: Codec | None = None,

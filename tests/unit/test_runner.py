@@ -11,7 +11,7 @@ import pytest
 from confluent_kafka import KafkaError, TopicPartition
 
 from foundation.settings import load_settings
-from streams.runner import StageError, StageRunner, completed
+from streams.runner import BatchWait, StageError, StageRunner, completed
 from tests.doubles import FakeConsumer, FakeMessage
 
 SETTINGS = load_settings(kafka_bootstrap="127.0.0.1:1")
@@ -20,7 +20,7 @@ SETTINGS = load_settings(kafka_bootstrap="127.0.0.1:1")
 class Stage:
     name = "probe"
     batch_size: int | None = None
-    poll_timeout_s: float | None = None
+    batch_wait: BatchWait | None = None
 
     def __init__(self, topics: list[str], outcome: Future[None] | None = None) -> None:
         self._topics, self._outcome = topics, outcome
