@@ -12,13 +12,14 @@ from __future__ import annotations
 import os
 import shutil
 import threading
-from collections.abc import Callable, Iterator
+from bisect import bisect_left
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 
 from prometheus_client import REGISTRY, CollectorRegistry, Counter, Gauge, Histogram, Metric
 
 __all__ = ["NamespacedRegistry", "PobiMetrics", "count_wait", "enable_multiprocess", "metrics",
-           "multiprocess_registry"]
+           "multiprocess_registry", "observe_many"]
 
 _LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2, 5, 10, 30, 60, 300, 3600)
 _ROW_BUCKETS = (1, 10, 100, 1_000, 5_000, 10_000, 50_000, 100_000, 500_000)
@@ -106,6 +107,25 @@ def metrics() -> PobiMetrics:
             if _metrics is None:
                 _metrics = PobiMetrics()
     return _metrics
+
+
+def observe_many(histogram: Histogram, amounts: Iterable[float]) -> None:
+    """``histogram.observe`` for each amount, with one increment per bucket: a batch's per-event latencies cost a
+    bisect each instead of an observation each (a lock, and in multiprocess mode a write to the process's
+    file). ``histogram`` is a labelled child. Same buckets and sum as observing one by one (a unit test
+    compares them); prometheus-client has no batch call, so this uses its child's bucket values."""
+    bounds: list[float] = histogram._upper_bounds
+    counts = [0] * len(bounds)
+    total = 0.0
+    for amount in amounts:
+        counts[bisect_left(bounds, amount)] += 1  # the first bound >= amount, as ``observe`` finds it
+        total += amount
+    if not any(counts):
+        return
+    histogram._sum.inc(total)
+    for bucket, count in zip(histogram._buckets, counts, strict=True):
+        if count:
+            bucket.inc(count)
 
 
 def count_wait(service: str) -> Callable[[float], None]:

@@ -16,14 +16,15 @@ from __future__ import annotations
 import json
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from functools import cached_property
 from io import BytesIO
 from typing import Any
 
 import orjson
-from fastavro import parse_schema, schemaless_reader
+from fastavro import parse_schema, schemaless_reader, schemaless_writer
 
 from foundation.errors import DecodeError
-from schemas.codec import MAGIC, Codec
+from schemas.codec import MAGIC
 from schemas.confluent import MAGIC_BYTE, frame, unframe
 from schemas.projection import DeliveryDecoder
 from schemas.registry import WireSchema
@@ -53,12 +54,27 @@ class FeedWriter:
     branch: int  # its place in the feed's union
     schema_id: int  # the registry id of the feed's schema (unused by single-object)
 
-    def encode(self, record: dict[str, Any]) -> tuple[bytes, Headers | None]:
+    @cached_property
+    def _prefix(self) -> bytes:
+        """What comes before every record's body: the framing, and for a Confluent feed the union branch."""
         if self.format == "avro":
-            return frame(self.schema_id, union_branch(self.branch) + Codec.body(self.wire, record)), None
+            return frame(self.schema_id, union_branch(self.branch))
+        return MAGIC + self.wire.fingerprint
+
+    @cached_property
+    def _row_name(self) -> str:
+        """The row record's full name: naming the union branch spares fastavro trying the row against each."""
+        row_type = next(f["type"] for f in self.wire.schema["fields"] if f["name"] == "row")[1]
+        return f"{self.wire.schema['namespace']}.{row_type['name']}"
+
+    def encode(self, record: dict[str, Any]) -> tuple[bytes, Headers | None]:
         if self.format == "json":
             return orjson.dumps(record), [(SCHEMA_ID_HEADER, str(self.schema_id).encode())]
-        return Codec.encode_with(self.wire, record), None
+        if record["row"] is not None:
+            record = {**record, "row": (self._row_name, record["row"])}
+        out = BytesIO()
+        schemaless_writer(out, self.wire.parsed, record)
+        return self._prefix + out.getvalue(), None
 
 
 class FeedDecoder:

@@ -55,6 +55,11 @@ class Rows:
         self.tables[table].append(row)
         self.origins[table].append(self.origin)
 
+    def extend(self, table: str, rows: list[tuple[Any, ...]]) -> None:
+        """Several rows of the current record at once."""
+        self.tables[table] += rows
+        self.origins[table] += [self.origin] * len(rows)
+
     def discard(self, origin: int) -> None:
         """Forget the rows of one record (its row building failed half-way)."""
         for table, origins in self.origins.items():
@@ -96,12 +101,12 @@ def clean_event_rows(event: dict[str, Any], rows: Rows) -> None:
     values = {} if row is None else {k: v for k, v in row.items() if v is not None}
     values |= event["enrichment"]
     values["__deleted"] = "1" if event["op"] == "d" else "0"
-    for attribute, value in values.items():
-        rows.add("attributes", (entity_type, entity_id, attribute, str(value), source["department"],
-                                source["system"], ts, event["event_id"]))
-    for link in related:
-        rows.add("links", (entity_type, entity_id, link["role"], link["type"], link["id"], source["department"], ts,
-                           event["event_id"]))
+    department, system, event_id = source["department"], source["system"], event["event_id"]
+    rows.extend("attributes", [(entity_type, entity_id, attribute, value if value.__class__ is str else str(value),
+                                department, system, ts, event_id) for attribute, value in values.items()])
+    if related:
+        rows.extend("links", [(entity_type, entity_id, link["role"], link["type"], link["id"], department, ts,
+                               event_id) for link in related])
     if row is not None:
         _dataset_row(event, row, rows, flags)
 

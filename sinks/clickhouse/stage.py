@@ -105,7 +105,7 @@ class SinkStage:
         m = metrics()
         for table in rows.tables:
             started = time.perf_counter()
-            refused |= self._insert(table, rows, set(rows.origins[table]))
+            refused |= self._insert(table, rows, None)
             m.sink_insert_seconds.labels(table).observe(time.perf_counter() - started)
             m.sink_batch_rows.labels(table).observe(len(rows.tables[table]))
         self._count(tally, set(refused))
@@ -151,14 +151,16 @@ class SinkStage:
             return "sink.row_invalid", f"{type(exc).__name__}: {str(exc)[:500]}"
         return None
 
-    def _insert(self, table: str, rows: Rows, origins: set[int]) -> dict[int, tuple[str, str]]:
-        """Insert the rows of ``origins`` into ``table``; when ClickHouse refuses them, split until the
-        refusing records are alone, and return those with the refusal."""
+    def _insert(self, table: str, rows: Rows, origins: set[int] | None) -> dict[int, tuple[str, str]]:
+        """Insert the rows of ``origins`` (None: all the batch's) into ``table``; when ClickHouse refuses them,
+        split until the refusing records are alone, and return those with the refusal."""
         try:
             self.writer.insert(table, COLUMNS[table], rows.columns(table, origins))
             return {}
         except Exception as exc:  # unreachable servers were waited out by the writer: this is the data
             self.writer.client.disconnect()  # a half-sent block leaves the connection unusable
+            if origins is None:
+                origins = set(rows.origins[table])
             if len(origins) == 1:
                 logger.warning("ClickHouse refused the %s rows of one record: %s", table, str(exc)[:300])
                 return {next(iter(origins)): ("sink.insert_refused", f"{table}: {type(exc).__name__}: "

@@ -6,12 +6,13 @@ from __future__ import annotations
 import hashlib
 import hmac
 from dataclasses import dataclass
+from functools import cached_property
 from typing import Any
 
 from schemas.feeds import FeedWriter
 from schemas.projection import delivery_wire_schema
 from schemas.registry import SchemaRegistry
-from streams.fanout.masking import mask_value
+from streams.fanout.masking import Mask, compile_mask
 from topics.contract import DatasetGrant, SubscriptionContract
 
 __all__ = ["Grant", "compile_grants", "subscriber_key"]
@@ -49,18 +50,35 @@ class Grant:
                 return False
         return True
 
+    @cached_property
+    def _projection(self) -> tuple[tuple[str, Mask | None], ...]:
+        """(field, its mask or None when clear) per granted field, compiled once per contract."""
+        return tuple((name, compile_mask(self.grant.masks.get(name, "clear"), self.rules[name], self.key))
+                     for name in self.grant.fields)
+
+    @cached_property
+    def _entity_mask(self) -> tuple[Mask | None, bool]:
+        """How the entity id becomes the record's key: masked as its key field is (a hash when that field is
+        not granted, or only shown in part), and whether that equals the projected key field's value."""
+        granted = self.key_field in self.grant.fields
+        mask = self.grant.masks.get(self.key_field, "clear") if granted else "hash"
+        if mask in ("partial", "redact"):
+            mask = "hash"
+        same_as_field = granted and mask == self.grant.masks.get(self.key_field, "clear")
+        return compile_mask(mask, self.rules.get(self.key_field), self.key), same_as_field
+
     def delivery(self, event: dict[str, Any], now_ms: int) -> tuple[bytes, dict[str, Any]]:
         """(Kafka key, delivery record). The key is the entity id masked as the key field is (a hash when
         the field is not granted), so one entity's deliveries keep their order without exposing its id."""
         row = event["after"] if event["after"] is not None else event["before"]
-        masks = self.grant.masks
         projected = None if row is None else {
-            name: mask_value(masks.get(name, "clear"), row.get(name), self.rules[name], self.key)
-            for name in self.grant.fields}
+            name: row.get(name) if mask is None else mask(row.get(name)) for name, mask in self._projection}
         entity_id = event["entity"]["id"]
-        key_mask = masks.get(self.key_field, "clear") if self.key_field in self.grant.fields else "hash"
-        entity_key = str(mask_value("hash" if key_mask in ("partial", "redact") else key_mask, entity_id,
-                                    self.rules.get(self.key_field), self.key))
+        key_mask, same_as_field = self._entity_mask
+        if same_as_field and projected is not None and row is not None and row.get(self.key_field) == entity_id:
+            entity_key = str(projected[self.key_field])  # already masked, once is enough
+        else:
+            entity_key = str(entity_id if key_mask is None else key_mask(entity_id))
         return entity_key.encode(), {
             "event_id": event["event_id"], "dataset": event["dataset"], "op": event["op"], "ts_ms": event["ts_ms"],
             "department": event["source"]["department"], "entity_type": event["entity"]["type"],

@@ -5,9 +5,12 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+from collections.abc import Callable
 from typing import Any
 
-__all__ = ["mask_value", "partial", "pseudonym"]
+__all__ = ["Mask", "compile_mask", "mask_value", "partial", "pseudonym"]
+
+Mask = Callable[[Any], Any]  # a field's mask as a function of its value alone
 
 
 def pseudonym(value: Any, key: bytes) -> str:
@@ -38,4 +41,18 @@ def mask_value(mask: str, value: Any, rule: str | None, key: bytes) -> Any:
         return partial(value, rule)
     if mask == "redact":
         return None
+    raise ValueError(f"unknown mask {mask!r}")
+
+
+def compile_mask(mask: str, rule: str | None, key: bytes) -> Mask | None:
+    """``mask_value`` with the mask, rule and key bound once per contract; None for ``clear`` (the value as it
+    is). An unknown mask is refused here, when the contract is compiled, rather than on its first record."""
+    if mask == "clear":
+        return None
+    if mask == "hash":
+        return lambda value: None if value is None else pseudonym(value, key)
+    if mask == "partial":
+        return lambda value: None if value is None else partial(value, rule)
+    if mask == "redact":
+        return lambda _value: None
     raise ValueError(f"unknown mask {mask!r}")

@@ -24,7 +24,7 @@ from foundation.errors import DecodeError
 from foundation.kafka import origin
 from foundation.secrets import hub_key, hub_key_id
 from foundation.settings import Settings
-from monitoring.metrics import metrics
+from monitoring.metrics import metrics, observe_many
 from schemas.codec import Codec
 from schemas.confluent import canonical_form, schema_fingerprint
 from streams.fanout.deliver import Grant, compile_grants
@@ -158,11 +158,14 @@ class FanoutStage:
                 refused["fanout.unexpected_error"] += 1
         self._limit.observe(len(messages), refused)
         self.publisher.flush()
-        m, now = metrics(), time.time()
+        m, delivered_ms = metrics(), time.time() * 1000
+        by_subscriber: dict[str, list[float]] = {}
         for subscriber, ingest_ms in latencies:
+            by_subscriber.setdefault(subscriber, []).append(max(0.0, delivered_ms - ingest_ms) / 1000)
+        for subscriber, seconds in by_subscriber.items():
             mode = self._modes[subscriber]
-            m.deliveries.labels(subscriber, mode).inc()
-            m.delivery_latency.labels(subscriber, mode).observe(max(0.0, now - ingest_ms / 1000))
+            m.deliveries.labels(subscriber, mode).inc(len(seconds))
+            observe_many(m.delivery_latency.labels(subscriber, mode), seconds)
         m.events.labels("*", self.name, "read").inc(len(messages))
         return completed()
 

@@ -29,7 +29,7 @@ from foundation.clock import CST
 from foundation.errors import DecodeError
 from foundation.kafka import origin
 from foundation.settings import Settings
-from monitoring.metrics import metrics
+from monitoring.metrics import metrics, observe_many
 from schemas.codec import Codec
 from schemas.registry import WireSchema
 from streams.dedup import Candidate, Confirmation, SeenEvents, StateWrite, Verdict
@@ -166,19 +166,25 @@ class NormalizeStage:
         for (row, outcome), n in counts.items():
             if not outcome.startswith("dlq:"):  # dead letters are counted as they are sent
                 m.events.labels(row.split(":", 1)[1], self.name, outcome).inc(n)
-        now = time.time()
+        now_ms = time.time() * 1000
+        from_source: dict[str, list[float]] = {}
+        from_ingest: dict[str, list[float]] = {}
         newest: dict[tuple[str, str], int] = {}
         for arrival, verdict in zip(arrivals, verdicts, strict=True):
             clean = arrival.clean
             if clean is None or verdict not in _HANDLED or arrival.problem is not None:
                 continue
-            m.stage_latency.labels(self.name, arrival.dataset, "source").observe(max(0.0, now - clean["ts_ms"] / 1000))
-            m.stage_latency.labels(self.name, arrival.dataset, "ingest").observe(
-                max(0.0, now - clean["ingest"]["ts_ms"] / 1000))
+            ingest_ms = clean["ingest"]["ts_ms"]
+            from_source.setdefault(arrival.dataset, []).append(max(0.0, now_ms - clean["ts_ms"]) / 1000)
+            from_ingest.setdefault(arrival.dataset, []).append(max(0.0, now_ms - ingest_ms) / 1000)
             key = (arrival.dataset, clean["source"]["department"])
             # freshness is when the hub last heard from the department, not the time its record claims (a file
             # exported a year ago is fresh news today)
-            newest[key] = max(newest.get(key, 0), clean["ingest"]["ts_ms"])
+            if ingest_ms > newest.get(key, 0):
+                newest[key] = ingest_ms
+        for dataset, latencies in from_source.items():
+            observe_many(m.stage_latency.labels(self.name, dataset, "source"), latencies)
+            observe_many(m.stage_latency.labels(self.name, dataset, "ingest"), from_ingest[dataset])
         for (dataset, department), ts_ms in newest.items():
             m.last_source_event.labels(dataset, department).set(ts_ms / 1000)
 

@@ -50,3 +50,24 @@ def test_the_runner_fills_a_batch_after_its_first_record_within_the_window() -> 
                 consumer_factory=lambda _c: consumer).run(stop)  # type: ignore[arg-type,return-value]
     assert [[m.offset() for m in batch] for batch in stage.batches] == [[0, 1, 2]]
     assert consumer.asked == [(99, 0.05)]  # the first record came by poll; the rest may wait the floor
+
+
+def test_observing_a_batch_at_once_counts_as_observing_it_one_by_one() -> None:
+    from prometheus_client import CollectorRegistry, Histogram
+
+    from monitoring.metrics import observe_many
+
+    registry = CollectorRegistry()
+    histogram = Histogram("h", "h", ["stage"], buckets=(0.01, 0.1, 1, 10), registry=registry)
+    amounts = [0.0, 0.01, 0.010001, 0.05, 0.1, 3.0, 10.0, 11.0, 1e9]
+    for amount in amounts:
+        histogram.labels("one-by-one").observe(amount)
+    observe_many(histogram.labels("at-once"), amounts)
+    observe_many(histogram.labels("at-once"), [])
+
+    def samples(label: str) -> list[tuple[str, dict[str, str], float]]:
+        return [(s.name, {k: v for k, v in s.labels.items() if k != "stage"}, s.value)
+                for metric in registry.collect() for s in metric.samples
+                if s.labels.get("stage") == label and not s.name.endswith("_created")]
+
+    assert samples("at-once") == samples("one-by-one") and len(samples("at-once")) == 7
