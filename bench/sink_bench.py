@@ -33,7 +33,7 @@ from foundation.settings import Settings, load_settings
 from pobi.demo.traffic import DemoTraffic
 from schemas.codec import Codec
 from schemas.envelope import SourceRef, build_envelope
-from schemas.projection import DeliveryDecoder
+from schemas.feeds import FeedDecoder
 from schemas.registry import default_registry
 from sinks.clickhouse.migrate import apply_migrations
 from sinks.clickhouse.stage import SinkStage
@@ -45,7 +45,8 @@ from topics.admin import admin_client, group_progress
 from topics.contract import SubscriptionContract
 from topics.dead_letters import DLQ_STAGES
 from topics.producer import Publisher
-from topics.subscriptions import apply_contracts, read_documents
+from topics.schema_ids import SchemaIds
+from topics.subscriptions import apply_contracts
 
 sys.path.insert(0, str(Path(__file__).parent))
 from common import remove_topics, time_stage, write_report
@@ -145,18 +146,24 @@ def latency(settings: Settings, rate: int, seconds: int) -> dict:
     writer = ClickHouseWriter(settings, wait=False)
 
     def follow_feed() -> None:
-        decoder = DeliveryDecoder(list(read_documents(settings)["everyone"]["schemas"].values()))
+        ids = SchemaIds(settings)  # read once the first delivery is there: the fan-out records its id before
+        decoder: FeedDecoder | None = None
         consumer = Consumer(client_config(settings, **{"group.id": settings.topics.named("feed-probe"),
                                                                         "enable.auto.commit": False}))
         topic = settings.topics.out("everyone")
         consumer.assign([TopicPartition(topic, p, OFFSET_BEGINNING) for p in range(6)])
         while not done.is_set() or len(fed) < len(sent):
-            for message in consumer.consume(1000, 0.1):
+            for message in consumer.consume(1000, 0.05):
                 if message.error() is None:
-                    fed.setdefault(decoder.decode(message.value())["event_id"], time.perf_counter())
+                    if decoder is None:
+                        ids.load()
+                        decoder = FeedDecoder(lambda i: str(ids.schema_of(i)))
+                    fed.setdefault(decoder.decode(message.value(), message.headers())["event_id"],
+                                   time.perf_counter())
             if done.is_set() and time.perf_counter() - finished[0] > 60:
                 break
         consumer.close()
+        ids.close()
 
     def probe() -> None:
         while not done.is_set() or len(seen) < len(sent):
