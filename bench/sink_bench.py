@@ -158,8 +158,9 @@ def latency(settings: Settings, rate: int, seconds: int) -> dict:
                     if decoder is None:
                         ids.load()
                         decoder = FeedDecoder(lambda i: str(ids.schema_of(i)))
-                    fed.setdefault(decoder.decode(message.value(), message.headers())["event_id"],
-                                   time.perf_counter())
+                    event_id = decoder.decode(message.value(), message.headers())["event_id"]
+                    if event_id.startswith("lat-"):
+                        fed.setdefault(event_id, time.perf_counter())
             if done.is_set() and time.perf_counter() - finished[0] > 60:
                 break
         consumer.close()
@@ -179,7 +180,7 @@ def latency(settings: Settings, rate: int, seconds: int) -> dict:
     finished = [0.0]
     memory = WorkerMemory(worker.pid)
     try:
-        time.sleep(8)  # the worker joins its groups
+        joined(settings, {"normalize": os.cpu_count() or 1, "fanout": os.cpu_count() or 1, "sink": 1})
         prober = threading.Thread(target=probe, daemon=True)
         prober.start()
         feed = threading.Thread(target=follow_feed, daemon=True)
@@ -187,16 +188,18 @@ def latency(settings: Settings, rate: int, seconds: int) -> dict:
         schema, traffic = default_registry().latest("person"), DemoTraffic(seed=9, invalid_share=0.0)
         with Publisher(settings) as publisher:
             start = time.perf_counter()
-            for n in range(rate * seconds):
+            warm = rate * WARM_UP_S  # the same pace first, not measured: the stages' first transactions,
+            for n in range(warm + rate * seconds):  # connections and metadata are start-up, not steady load
                 target = start + n / rate
                 while time.perf_counter() < target:
                     time.sleep(0.0005)
-                event_id = f"lat-{n}"
+                event_id = f"warm-{n}" if n < warm else f"lat-{n}"
                 publisher.send_event("person", build_envelope(
                     schema, event_id=event_id, op="c", source=SOURCE, position=event_id,
                     ts_ms=int(time.time() * 1000), before=None, after=traffic.person()),
                     topic=settings.topics.ingest("person"))
-                sent[event_id] = target  # latency from the scheduled send time, so a late send counts
+                if n >= warm:
+                    sent[event_id] = target  # latency from the scheduled send time, so a late send counts
         finished[0] = time.perf_counter()
         done.set()
         prober.join(90)
@@ -210,6 +213,23 @@ def latency(settings: Settings, rate: int, seconds: int) -> dict:
     return {"rate_per_second": rate, "seconds": seconds, "sent": len(sent), "visible": len(delays),
             **_percentiles("", delays), "in_feed": len(feed_delays), **_percentiles("feed_", feed_delays),
             "worker_max_rss_mb": memory.peak_mb}
+
+
+WARM_UP_S = 3
+
+
+def joined(settings: Settings, members: dict[str, int], timeout_s: float = 90.0) -> None:
+    """Wait until each stage's group is stable with its members (the worker's processes joined and shared the
+    partitions), so the first paced events do not wait on a rebalance; then a moment for the assignments."""
+    admin = admin_client(settings)
+    groups = {settings.topics.group(stage): count for stage, count in members.items()}
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        found = {g: f.result(timeout=10) for g, f in admin.describe_consumer_groups(list(groups)).items()}
+        if all(str(d.state).endswith("STABLE") and len(d.members) >= groups[g] for g, d in found.items()):
+            break
+        time.sleep(0.5)
+    time.sleep(2)
 
 
 def _percentiles(prefix: str, delays: list[float]) -> dict[str, int | None]:
