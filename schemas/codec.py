@@ -50,6 +50,14 @@ class Codec:
         schemaless_writer(out, schema.parsed, record, strict_allow_default=True)
         return out.getvalue()
 
+    @staticmethod
+    def encode_own(schema: WireSchema, record: dict[str, Any]) -> bytes:
+        """A record pobi built itself (a clean event, a delivery, a log entry), by the writer compiled for its
+        schema: the same bytes as ``encode_with``, about twice as fast, without strict mode's check for fields
+        the schema does not have (what pobi builds has none; what a department sends goes through
+        ``encode_with``)."""
+        return MAGIC + schema.fingerprint + schema.body_writer(record)
+
     def writer_schema(self, data: bytes | None) -> WireSchema:
         """The schema ``data`` was written with, or DecodeError saying why it cannot be known."""
         if data is None:

@@ -21,7 +21,7 @@ from io import BytesIO
 from typing import Any
 
 import orjson
-from fastavro import parse_schema, schemaless_reader, schemaless_writer
+from fastavro import parse_schema, schemaless_reader
 
 from foundation.errors import DecodeError
 from schemas.codec import MAGIC
@@ -61,20 +61,10 @@ class FeedWriter:
             return frame(self.schema_id, union_branch(self.branch))
         return MAGIC + self.wire.fingerprint
 
-    @cached_property
-    def _row_name(self) -> str:
-        """The row record's full name: naming the union branch spares fastavro trying the row against each."""
-        row_type = next(f["type"] for f in self.wire.schema["fields"] if f["name"] == "row")[1]
-        return f"{self.wire.schema['namespace']}.{row_type['name']}"
-
     def encode(self, record: dict[str, Any]) -> tuple[bytes, Headers | None]:
         if self.format == "json":
             return orjson.dumps(record), [(SCHEMA_ID_HEADER, str(self.schema_id).encode())]
-        if record["row"] is not None:
-            record = {**record, "row": (self._row_name, record["row"])}
-        out = BytesIO()
-        schemaless_writer(out, self.wire.parsed, record)
-        return self._prefix + out.getvalue(), None
+        return self._prefix + self.wire.body_writer(record), None
 
 
 class FeedDecoder:

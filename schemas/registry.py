@@ -21,6 +21,7 @@ from fastavro.schema import fingerprint, to_parsing_canonical_form
 
 from foundation.errors import SchemaError
 from schemas.values import MONEY_UNITS
+from schemas.writer import BodyWriter, compile_writer
 
 __all__ = [
     "SCHEMA_ROOT", "SENSITIVITIES", "FieldSpec", "SchemaRegistry", "WireSchema", "change_event_schema",
@@ -70,6 +71,11 @@ class WireSchema:
     @cached_property
     def parsed(self) -> Any:
         return parse_schema(copy.deepcopy(self.schema), named_schemas={})
+
+    @cached_property
+    def body_writer(self) -> BodyWriter:
+        """The Avro body writer compiled for this schema (``schemas.writer``), for records pobi builds."""
+        return compile_writer(self.schema, self.parsed)
 
     @cached_property
     def fingerprint(self) -> bytes:

@@ -24,6 +24,7 @@ from pobi.api import MAX_IN_FLIGHT, ObjectApi
 from pobi.console.access import ConsoleUsers, Sessions
 from pobi.console.desk import ReplayDesk
 from pobi.console.readlog import ReadLog
+from pobi.worker import OWN_PROCESS
 from pobi.worker.spec import StageSpec, run_copies
 from streams.agents.dead_letters import DeadLetterWatch
 
@@ -34,12 +35,15 @@ STOP_GRACE_S = 20.0  # how long SIGTERM waits for a stage to finish its batch
 
 
 class StageService(Service):
-    """Runs a stage (one copy on a thread, or several in child processes) for as long as the app runs."""
+    """Runs a stage (one copy on a thread, or in child processes: several copies, or one that needs a core of its
+    own) for as long as the app runs."""
 
-    def __init__(self, spec: StageSpec, copies: int = 1, **kwargs: object) -> None:
+    def __init__(self, spec: StageSpec, copies: int = 1, *, own_process: bool = False, **kwargs: object) -> None:
+        """``own_process``: run even a single copy in a child process (a stage whose work needs a core)."""
         super().__init__(**kwargs)  # type: ignore[arg-type]
         self.spec = spec
         self.copies = copies
+        self.own_process = own_process
         self.failure: BaseException | None = None
         self._stop_requested = threading.Event()
         self._done: Future[None] | None = None
@@ -57,7 +61,7 @@ class StageService(Service):
     def _run(self, loop: asyncio.AbstractEventLoop) -> None:
         assert self._done is not None
         try:
-            run_copies(self.spec, self.copies, self._stop_requested)
+            run_copies(self.spec, self.copies, self._stop_requested, children=self.own_process)
         except BaseException as exc:
             self.failure = exc
             logger.error("stage %s stopped: %s", self.spec.stage, exc)
@@ -129,7 +133,9 @@ class Worker:
         """``stages``: each stage with how many copies of it to run."""
         self.app = create_app(settings)
         self.dead_letters = DeadLetterWatch(self.app, settings)
-        self.services = [StageService(spec, copies, loop=None) for spec, copies in stages]
+        busy = [spec for spec, _copies in stages if spec.stage in OWN_PROCESS]
+        self.services = [StageService(spec, copies, own_process=len(busy) > 1 and spec in busy, loop=None)
+                         for spec, copies in stages]
         for service in self.services:
             self.app.service(service)  # type: ignore[arg-type]  # Faust accepts instances as well as classes
         if settings.api_port:

@@ -189,8 +189,8 @@ class FanoutStage:
             if len(key) + len(value) > MAX_RECORD_BYTES:
                 raise _Undeliverable("delivery.too_large", f"the delivery to {grant.subscriber} has {len(value):,} "
                                      "bytes")
-            audit = self.codec.encode_with(self._audit_schema,
-                                           grant.audit(event, now_ms, self._modes[grant.subscriber]))
+            audit = self.codec.encode_own(self._audit_schema,
+                                          grant.audit(event, now_ms, self._modes[grant.subscriber]))
             outgoing.append((grant.subscriber, key, value, headers, event["entity"]["id"].encode(), audit))
         for subscriber, key, value, headers, entity_key, audit in outgoing:  # all or none of an event's deliveries
             self.publisher.produce_with_headers(self.settings.topics.out(subscriber), key, value, headers)

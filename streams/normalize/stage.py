@@ -234,7 +234,7 @@ class NormalizeStage:
     def _encode(self, arrival: Arrival) -> None:
         """The clean event's bytes, or the problem that keeps it off ``norm.*`` (too large to produce)."""
         assert arrival.clean is not None
-        encoded = self.codec.encode_with(self._output[arrival.dataset][1], arrival.clean)
+        encoded = self.codec.encode_own(self._output[arrival.dataset][1], arrival.clean)
         if len(encoded) + len(arrival.clean["entity"]["id"]) > MAX_RECORD_BYTES:
             raise RuleViolation("event.too_large", f"the clean event has {len(encoded):,} bytes; records "
                                 f"over {MAX_RECORD_BYTES:,} cannot be produced")

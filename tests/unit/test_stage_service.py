@@ -23,7 +23,7 @@ def service(tmp_path: Path) -> app.StageService:
 def test_stop_waits_for_a_stage_that_finishes_its_batch(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     finished = threading.Event()
 
-    def stage(_spec: object, _copies: int, stop: threading.Event) -> None:
+    def stage(_spec: object, _copies: int, stop: threading.Event, **_options: object) -> None:
         stop.wait(5)
         finished.set()
 
@@ -39,7 +39,7 @@ def test_stop_waits_for_a_stage_that_finishes_its_batch(tmp_path: Path, monkeypa
 
 
 def test_stop_gives_up_on_a_stage_that_does_not_look_up(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(app, "run_copies", lambda *_args: time.sleep(30))  # waiting out an unreachable Redis
+    monkeypatch.setattr(app, "run_copies", lambda *_args, **_kw: time.sleep(30))  # waiting out an unreachable Redis
     monkeypatch.setattr(app, "STOP_GRACE_S", 0.5)
 
     async def scenario() -> float:
@@ -53,7 +53,7 @@ def test_stop_gives_up_on_a_stage_that_does_not_look_up(tmp_path: Path, monkeypa
 
 
 def test_a_stage_that_fails_is_the_service_s_failure(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    def failing(*_args: object) -> None:
+    def failing(*_args: object, **_options: object) -> None:
         raise RuntimeError("Kafka refused 1 records")
 
     monkeypatch.setattr(app, "run_copies", failing)
@@ -67,3 +67,15 @@ def test_a_stage_that_fails_is_the_service_s_failure(tmp_path: Path, monkeypatch
 
     failure = asyncio.run(scenario())
     assert isinstance(failure, RuntimeError) and "Kafka refused" in str(failure)
+
+
+def test_busy_stages_beside_each_other_get_a_process_each(tmp_path: Path) -> None:
+    """Beside another busy stage, even one copy runs in its own process (its own interpreter lock); alone, or
+    waiting on a service (CDC, webhook), on a thread of the worker."""
+    settings = load_settings(stack_dir=tmp_path, api_port=0)
+    specs = [(StageSpec.of(name, settings), 1) for name in ("cdc", "normalize", "fanout", "webhook", "sink")]
+    worker = app.Worker(settings, specs)
+    assert {s.spec.stage: s.own_process for s in worker.services} == {
+        "cdc": False, "normalize": True, "fanout": True, "webhook": False, "sink": True}
+    alone = app.Worker(settings, [(StageSpec.of("sink", settings), 1)])
+    assert [s.own_process for s in alone.services] == [False]
