@@ -3,10 +3,11 @@
 
 The runner hands it batches of up to 10,000 records, or what arrived within 0.2–1 s of a batch's first record
 (the wait adapts to load, see ``streams.batching``); each batch is inserted column by column, one insert per
-table, before the batch's offsets are stored. While ClickHouse is down the insert is retried and the stage
-waits holding that one batch (memory stays bounded by the batch). The tables collapse a replayed batch (see
-the migrations), and the dashboards' tallies skip the offsets they already counted (see ``tallies``), so
-at-least-once delivery does not double any count.
+table, before the batch's offsets are stored — on the stage's writing thread, while the next batch's rows are
+built (ClickHouse's share of an insert no longer holds up the decoding). While ClickHouse is down the insert
+is retried and the stage waits holding that batch and the next (memory stays bounded by two batches). The
+tables collapse a replayed batch (see the migrations), and the dashboards' tallies skip the offsets they
+already counted (see ``tallies``), so at-least-once delivery does not double any count.
 
 No record stops the sink: one that cannot be decoded or turned into rows, or whose rows ClickHouse refuses
 (found by splitting the refused insert until the refusing records are alone), goes to ``dlq.sink`` with the
@@ -18,7 +19,7 @@ from __future__ import annotations
 
 import logging
 import time
-from concurrent.futures import Future
+from concurrent.futures import Future, ThreadPoolExecutor
 
 from confluent_kafka import Message
 
@@ -39,7 +40,7 @@ from sinks.clickhouse.rows import (
 )
 from sinks.clickhouse.tallies import TALLY_COLUMNS, Tally, tally_key
 from sinks.clickhouse.writer import ClickHouseWriter, server_message
-from streams.runner import BatchWait, completed
+from streams.runner import BatchWait
 from topics.dead_letters import DLQ_STAGES, DeadLetter
 from topics.producer import Publisher
 
@@ -79,14 +80,18 @@ class SinkStage:
         self._kinds = _topic_kinds(settings, self.datasets)
         self._own_dlq = settings.topics.dlq("sink")
         self._publisher = publisher  # made on the first dead letter unless given
+        self._writing: ThreadPoolExecutor  # set by setup()
         self.inserted = 0
 
     def topics(self) -> list[str]:
         return list(self._kinds)
 
     def setup(self) -> None:
-        """The ClickHouse writer (it connects on its first insert, and waits out an unreachable server)."""
+        """The ClickHouse writer (it connects on its first insert, and waits out an unreachable server), and the
+        one thread that writes: batches are inserted one at a time, in order (the tallies of one batch read
+        what the previous one wrote)."""
         self.writer = self._given_writer or ClickHouseWriter(self.settings)
+        self._writing = ThreadPoolExecutor(1, thread_name_prefix="sink-insert")
 
     @staticmethod
     def topics_for(settings: Settings, datasets: list[str] | None = None) -> list[str]:
@@ -94,6 +99,8 @@ class SinkStage:
         return list(_topic_kinds(settings, datasets or Codec().registry.datasets))
 
     def handle(self, messages: list[Message]) -> Future[None]:
+        """Build the batch's rows here; insert them on the stage's one writing thread, while the runner hands
+        over the next batch to build (the future completes when this batch's rows are in ClickHouse)."""
         rows, tally = Rows(), Tally()
         refused: dict[int, tuple[str, str]] = {}  # record index → (reason, message)
         for index, message in enumerate(messages):
@@ -102,6 +109,9 @@ class SinkStage:
             if problem is not None:
                 rows.discard(index)
                 refused[index] = problem
+        return self._writing.submit(self._write, messages, rows, tally, refused)
+
+    def _write(self, messages: list[Message], rows: Rows, tally: Tally, refused: dict[int, tuple[str, str]]) -> None:
         m = metrics()
         for table in rows.tables:
             started = time.perf_counter()
@@ -113,7 +123,6 @@ class SinkStage:
             self._dead_letters(messages, refused)
         m.events.labels("*", self.name, "written").inc(len(messages) - len(refused))
         self.inserted += len(rows)
-        return completed()
 
     def _count(self, tally: Tally, refused: set[int]) -> None:
         """The batch's tallies, without the records an earlier run already counted (a replay)."""
@@ -186,7 +195,10 @@ class SinkStage:
         self._publisher.flush()
 
     def close(self) -> None:
-        writer = getattr(self, "writer", None)  # None when setup() never ran
+        writing = getattr(self, "_writing", None)  # None when setup() never ran
+        if writing is not None:
+            writing.shutdown(wait=True)
+        writer = getattr(self, "writer", None)
         if writer is not None:
             writer.client.disconnect()
 
