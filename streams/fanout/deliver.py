@@ -9,13 +9,15 @@ from dataclasses import dataclass
 from functools import cached_property
 from typing import Any
 
+from schemas.codec import MAGIC
 from schemas.feeds import FeedWriter
 from schemas.projection import delivery_wire_schema
-from schemas.registry import SchemaRegistry
+from schemas.registry import SchemaRegistry, WireSchema
+from schemas.writer import compile_fields
 from streams.fanout.masking import Mask, compile_mask
 from topics.contract import DatasetGrant, SubscriptionContract
 
-__all__ = ["Grant", "compile_grants", "subscriber_key"]
+__all__ = ["DeliveryLog", "Grant", "compile_grants", "subscriber_key"]
 
 
 def subscriber_key(hub_key: bytes, subscriber: str, purpose: str = "mask") -> bytes:
@@ -89,6 +91,42 @@ class Grant:
         return {"subscriber": self.subscriber, "contract_version": self.version, "dataset": self.dataset,
                 "event_id": event["event_id"], "entity_type": event["entity"]["type"],
                 "entity_id": event["entity"]["id"], "fields": list(self.grant.fields), "mode": mode, "ts_ms": now_ms}
+
+
+class DeliveryLog:
+    """Delivery-log entries (``delivery_record``) written in three parts: the grant's (subscriber, contract
+    version, dataset), the event's (its id, entity type and id), and the batch's (fields, mode, time). An event
+    delivered to ten subscribers has its part written once, each grant's part once per batch: an entry costs
+    two joins instead of an encoding. The same bytes as encoding ``Grant.audit`` (a unit test compares them)."""
+
+    GRANT = ("subscriber", "contract_version", "dataset")
+    EVENT = ("event_id", "entity_type", "entity_id")
+    BATCH = ("fields", "mode", "ts_ms")
+
+    def __init__(self, schema: WireSchema) -> None:
+        if tuple(f["name"] for f in schema.schema["fields"]) != self.GRANT + self.EVENT + self.BATCH:
+            raise ValueError(f"delivery_record v{schema.version} is not written in three parts; see DeliveryLog")
+        self._magic = MAGIC + schema.fingerprint
+        self._grant, self._event, self._batch = (compile_fields(schema.schema, names)
+                                                 for names in (self.GRANT, self.EVENT, self.BATCH))
+        self._parts: dict[tuple[str, int, str, str], tuple[bytes, bytes]] = {}  # of the batch at ``_parts_at``
+        self._parts_at = -1
+
+    def event_part(self, event: dict[str, Any]) -> bytes:
+        return self._event({"event_id": event["event_id"], "entity_type": event["entity"]["type"],
+                            "entity_id": event["entity"]["id"]})
+
+    def entry(self, grant: Grant, event_part: bytes, now_ms: int, mode: str) -> bytes:
+        if now_ms != self._parts_at:
+            self._parts, self._parts_at = {}, now_ms
+        key = (grant.subscriber, grant.version, grant.dataset, mode)
+        parts = self._parts.get(key)
+        if parts is None:
+            parts = self._parts[key] = (
+                self._magic + self._grant({"subscriber": grant.subscriber, "contract_version": grant.version,
+                                           "dataset": grant.dataset}),
+                self._batch({"fields": list(grant.grant.fields), "mode": mode, "ts_ms": now_ms}))
+        return parts[0] + event_part + parts[1]
 
 
 def compile_grants(contract: SubscriptionContract, registry: SchemaRegistry, hub_key: bytes,

@@ -27,7 +27,7 @@ from foundation.settings import Settings
 from monitoring.metrics import metrics, observe_many
 from schemas.codec import Codec
 from schemas.confluent import canonical_form, schema_fingerprint
-from streams.fanout.deliver import Grant, compile_grants
+from streams.fanout.deliver import DeliveryLog, Grant, compile_grants
 from streams.runner import BatchWait, completed
 from topics.contract import LEGACY_FORMAT, SubscriptionContract
 from topics.dead_letters import DeadLetter, DlqLimit
@@ -68,7 +68,7 @@ class FanoutStage:
         self._audit_topic = settings.topics.audit_delivery
         self._dlq_topic = settings.topics.dlq("delivery")
         self._dataset_of = {settings.topics.norm(d): d for d in self.datasets}
-        self._audit_schema = self.codec.registry.latest("delivery_record")
+        self._log = DeliveryLog(self.codec.registry.latest("delivery_record"))
         self.delivered: Counter[str] = Counter()
         self._limit = DlqLimit(self.name, settings.dlq_limit, settings.dlq_limit_window)
 
@@ -181,6 +181,7 @@ class FanoutStage:
             raise _Undeliverable("event.wrong_dataset", f"a record claiming {str(event.get('dataset'))[:60]!r} "
                                  f"({_schema.subject}) on {message.topic()}")
         outgoing = []
+        event_part = b""
         for grant in in_force.get(dataset, ()):
             if not grant.selects(event):
                 continue
@@ -189,8 +190,8 @@ class FanoutStage:
             if len(key) + len(value) > MAX_RECORD_BYTES:
                 raise _Undeliverable("delivery.too_large", f"the delivery to {grant.subscriber} has {len(value):,} "
                                      "bytes")
-            audit = self.codec.encode_own(self._audit_schema,
-                                          grant.audit(event, now_ms, self._modes[grant.subscriber]))
+            event_part = event_part or self._log.event_part(event)
+            audit = self._log.entry(grant, event_part, now_ms, self._modes[grant.subscriber])
             outgoing.append((grant.subscriber, key, value, headers, event["entity"]["id"].encode(), audit))
         for subscriber, key, value, headers, entity_key, audit in outgoing:  # all or none of an event's deliveries
             self.publisher.produce_with_headers(self.settings.topics.out(subscriber), key, value, headers)

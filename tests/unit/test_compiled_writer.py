@@ -17,8 +17,8 @@ from schemas.confluent import frame
 from schemas.envelope import SourceRef, build_envelope
 from schemas.feeds import FeedWriter, union_branch
 from schemas.registry import WireSchema, default_registry
-from schemas.writer import compile_writer, encode_long, fastavro_body
-from streams.fanout.deliver import compile_grants
+from schemas.writer import compile_fields, compile_writer, encode_long, fastavro_body
+from streams.fanout.deliver import DeliveryLog, compile_grants
 from streams.normalize.event import normalize_event
 from streams.normalize.fields import RuleClock
 from streams.rules.outcome import RuleViolation
@@ -134,6 +134,7 @@ def test_the_demos_clean_events_encode_to_the_same_bytes_by_both_writers() -> No
 @pytest.mark.parametrize("feed_format", ["avro", "avro-single-object"])
 def test_every_contracts_deliveries_and_log_entries_are_the_same_bytes(feed_format: str) -> None:
     audit = REGISTRY.latest("delivery_record")
+    log = DeliveryLog(audit)
     delivered = 0
     for path in sorted(CONTRACTS_DIR.glob("*.yaml")):
         contract = load_contract(path, REGISTRY, date(2026, 11, 26))
@@ -149,6 +150,8 @@ def test_every_contracts_deliveries_and_log_entries_are_the_same_bytes(feed_form
                 assert writer.encode(record)[0] == expected
                 entry = grant.audit(clean, 1_764_000_000_000, contract.delivery)
                 assert Codec.encode_own(audit, entry) == Codec.encode_with(audit, entry)
+                assert log.entry(grant, log.event_part(clean), 1_764_000_000_000,
+                                 contract.delivery) == Codec.encode_with(audit, entry)
                 delivered += 1
     assert delivered > 100
 
@@ -171,3 +174,11 @@ def test_longs_are_zigzag_varints() -> None:
         b"\x00", b"\x01", b"\x02", b"\x7f", b"\x80\x01", b"\xfe" + b"\xff" * 8 + b"\x01"]
     with pytest.raises(ValueError, match="Avro long"):
         encode_long(2**63)
+
+
+def test_parts_of_a_record_must_be_consecutive_fields() -> None:
+    schema = REGISTRY.latest("delivery_record").schema
+    with pytest.raises(ValueError, match="not consecutive"):
+        compile_fields(schema, ["subscriber", "dataset"])
+    with pytest.raises(ValueError, match="not consecutive"):
+        compile_fields(schema, ["no_such_field"])
