@@ -133,11 +133,12 @@ def baseline(settings: Settings) -> dict:
             "rows_per_second": round(seen / seconds)}
 
 
-def latency(settings: Settings, rate: int, seconds: int) -> dict:
+def latency(settings: Settings, rate: int, seconds: int, processes: int) -> dict:
     env = {**os.environ, "POBI_NAMESPACE": settings.namespace, "POBI_CLICKHOUSE_DATABASE": settings.clickhouse_database,
            "POBI_API_PORT": "0"}
     pobi = str(Path(sys.executable).with_name("pobi"))
-    worker = subprocess.Popen([pobi, "worker", "--stage", "normalize", "--stage", "fanout", "--stage", "sink"],
+    worker = subprocess.Popen([pobi, "worker", "--stage", "normalize", "--stage", "fanout", "--stage", "sink",
+                               "--processes", str(processes)],
                               env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     sent: dict[str, float] = {}
     seen: dict[str, float] = {}
@@ -180,7 +181,7 @@ def latency(settings: Settings, rate: int, seconds: int) -> dict:
     finished = [0.0]
     memory = WorkerMemory(worker.pid)
     try:
-        joined(settings, {"normalize": os.cpu_count() or 1, "fanout": os.cpu_count() or 1, "sink": 1})
+        joined(settings, {"normalize": processes, "fanout": processes, "sink": 1})
         prober = threading.Thread(target=probe, daemon=True)
         prober.start()
         feed = threading.Thread(target=follow_feed, daemon=True)
@@ -281,6 +282,7 @@ def main() -> None:
     parser.add_argument("--rate", type=int, default=500)
     parser.add_argument("--seconds", type=int, default=30)
     parser.add_argument("--latency-only", action="store_true", help="skip the throughput part")
+    parser.add_argument("--processes", type=int, default=1, help="the worker's --processes")
     parser.add_argument("--json", type=Path, default=Path("bench/results/sink.json"))
     args = parser.parse_args()
     run = f"sbench{int(time.time())}"
@@ -294,7 +296,7 @@ def main() -> None:
                 results["baseline: raw bytes, one column"] = baseline(settings)
                 results["pobi sink stage"] = sink_throughput(settings, args.events)
             else:
-                results["publish-to-visible latency"] = latency(settings, args.rate, args.seconds)
+                results["publish-to-visible latency"] = latency(settings, args.rate, args.seconds, args.processes)
         finally:
             remove(settings)
     write_report(args.json, {"results": results})

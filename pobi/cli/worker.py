@@ -8,7 +8,7 @@ import typer
 
 from foundation.errors import PobiError
 from pobi.cli.output import get_settings
-from pobi.worker import SINGLE_COPY, STAGES
+from pobi.worker import OWN_PROCESS, SINGLE_COPY, STAGES
 from schemas.registry import default_registry
 
 
@@ -16,8 +16,9 @@ def worker(stage: list[str] = typer.Option(list(STAGES), "--stage", help="stage 
            dataset: list[str] = typer.Option([], "--dataset", help="only these datasets (default: all)"),
            batch: int = typer.Option(0, "--batch", min=0, max=100_000, help="records per batch (0: the setting)"),
            processes: int = typer.Option(0, "--processes", min=0, max=64,
-                                         help="copies of normalize and fanout, one per process "
-                                              "(0: one per CPU core); webhook runs one"),
+                                         help="copies of normalize and fanout, one per process (0: the CPU "
+                                              "cores shared among the busy stages run, at least one); "
+                                              "cdc, webhook and sink run one"),
            ) -> None:
     """Run pobi's stages until Ctrl-C or SIGTERM; several workers share the work through consumer groups.
 
@@ -40,7 +41,9 @@ def worker(stage: list[str] = typer.Option(list(STAGES), "--stage", help="stage 
     if bad := sorted(set(dataset) - set(known)):
         raise typer.BadParameter(f"unknown dataset {', '.join(bad)}; known: {', '.join(known)}",
                                  param_hint="--dataset")
-    copies = processes or os.cpu_count() or 1
+    # a process per core: normalise, fan-out and the sink each take a core's worth when busy
+    busy = len({name for name in stage if name in OWN_PROCESS}) or 1
+    copies = processes or max(1, (os.cpu_count() or 1) // busy)
     specs = [(StageSpec.of(name, settings, dataset, batch or None), 1 if name in SINGLE_COPY else copies)
              for name in dict.fromkeys(stage)]
     failures = Worker(settings, specs).run(loglevel=os.environ.get("POBI_LOG_LEVEL", "warn").lower()[:4])
