@@ -249,15 +249,21 @@ class WorkerMemory:
         threading.Thread(target=self._sample, daemon=True).start()
 
     def _family(self) -> list[int]:
+        """The process and its descendants — children of any of its threads (the worker's stage processes are
+        started from its stage threads, listed under those threads, not the main one)."""
         pids, found = [self.pid], []
         while pids:
             pid = pids.pop()
             found.append(pid)
             try:
-                children = Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
+                threads = list(Path(f"/proc/{pid}/task").iterdir())
             except OSError:
                 continue
-            pids += [int(c) for c in children]
+            for thread in threads:
+                try:
+                    pids += [int(c) for c in (thread / "children").read_text().split()]
+                except OSError:
+                    continue
         return found
 
     def _sample(self) -> None:

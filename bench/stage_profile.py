@@ -51,7 +51,7 @@ PHASES: dict[str, dict[str, list[tuple[str, str]]]] = {
                                                ("normalize/envelope.py", "dedup_key"),
                                                ("normalize/envelope.py", "content_digest")],
         "rules": [("normalize/event.py", "normalize_event")],
-        "encode": [("schemas/codec.py", "encode_with")],
+        "encode": [("schemas/codec.py", "encode_with"), ("schemas/codec.py", "encode_own")],
         "dedup (waiting for Redis)": [("concurrent/futures/_base.py", "result")],
         "produce": [("topics/producer.py", "produce"), ("topics/producer.py", "send_dead_letter")],
         "acknowledgements (flush)": [("topics/producer.py", "flush")],
@@ -61,15 +61,17 @@ PHASES: dict[str, dict[str, list[tuple[str, str]]]] = {
         "decode": [("schemas/codec.py", "decode")],
         "select, project, mask": [("fanout/deliver.py", "selects"), ("fanout/deliver.py", "delivery"),
                                   ("fanout/deliver.py", "audit")],
-        "encode": [("schemas/feeds.py", "encode"), ("schemas/codec.py", "encode_with")],
+        "encode (delivery and log entry)": [("schemas/feeds.py", "encode"), ("fanout/deliver.py", "event_part"),
+                                            ("fanout/deliver.py", "entry")],
         "produce": [("topics/producer.py", "produce_with_headers"), ("topics/producer.py", "produce")],
         "acknowledgements (flush)": [("topics/producer.py", "flush")],
     },
     "sink": {
         "decode": [("schemas/codec.py", "decode")],
         "rows": [("clickhouse/rows.py", "clean_event_rows"), ("clickhouse/tallies.py", "tally_key")],
-        "insert (ClickHouse)": [("clickhouse/stage.py", "_insert")],
-        "tallies (read cover, insert)": [("clickhouse/stage.py", "_count")],
+        # inserts and tallies run on the sink's writing thread, beside the next batch's rows; what the
+        # profiled thread sees of them is its wait for the last batch's
+        "waiting for ClickHouse (inserts and tallies)": [("concurrent/futures/_base.py", "result")],
     },
 }
 
