@@ -129,7 +129,8 @@ class StageRunner:
                 "max.poll.interval.ms": 1_800_000, "session.timeout.ms": 10_000,
                 # a stage reading a pattern (the CDC stage: cdc.*) sees a new table's topic within seconds
                 "topic.metadata.refresh.interval.ms": 10_000,
-                "fetch.max.bytes": 52_428_800, "queued.max.messages.kbytes": 262_144,
+                # a backlog is read ahead by 32 MB per consumer, not 256: a stage process stays near 100 MB
+                "fetch.max.bytes": 16_777_216, "queued.max.messages.kbytes": 32_768,
             })
 
     def run(self, stop: threading.Event) -> None:
