@@ -1,7 +1,7 @@
 """Avro binary bodies for the records pobi builds itself (clean events, deliveries, the delivery log), written
 by a writer compiled once per schema: each field's encoder is chosen when the schema is parsed, not looked up
-for every value as fastavro's general writer does. About twice as fast on these records; the bytes are
-fastavro's, which a unit test checks field type by field type and on whole events.
+for every value as fastavro's general writer does: 1.4 times as fast on a clean event, twice on a delivery.
+The bytes are fastavro's, which a unit test checks on random records of every schema and on whole events.
 
 What a department sends is still written by fastavro in strict mode (``Codec.encode_with``), which refuses a
 field the schema does not have. A schema with a type this writer does not know (fixed, a union of two
