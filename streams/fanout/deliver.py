@@ -88,6 +88,7 @@ class Grant:
         }
 
     def audit(self, event: dict[str, Any], now_ms: int, mode: str) -> dict[str, Any]:
+        """The delivery-log entry as a record: what ``DeliveryLog`` writes in parts (its tests' reference)."""
         return {"subscriber": self.subscriber, "contract_version": self.version, "dataset": self.dataset,
                 "event_id": event["event_id"], "entity_type": event["entity"]["type"],
                 "entity_id": event["entity"]["id"], "fields": list(self.grant.fields), "mode": mode, "ts_ms": now_ms}

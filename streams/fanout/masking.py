@@ -33,20 +33,14 @@ def partial(value: Any, rule: str | None) -> str:
 
 
 def mask_value(mask: str, value: Any, rule: str | None, key: bytes) -> Any:
-    if value is None or mask == "clear":
-        return value
-    if mask == "hash":
-        return pseudonym(value, key)
-    if mask == "partial":
-        return partial(value, rule)
-    if mask == "redact":
-        return None
-    raise ValueError(f"unknown mask {mask!r}")
+    masked = compile_mask(mask, rule, key)
+    return value if masked is None else masked(value)
 
 
 def compile_mask(mask: str, rule: str | None, key: bytes) -> Mask | None:
-    """``mask_value`` with the mask, rule and key bound once per contract; None for ``clear`` (the value as it
-    is). An unknown mask is refused here, when the contract is compiled, rather than on its first record."""
+    """A mask with its rule and key bound, as a function of the value (fan-out compiles one per field of a
+    contract); None for ``clear``, the value as it is. An unknown mask is refused here, when the contract is
+    compiled, rather than on its first record."""
     if mask == "clear":
         return None
     if mask == "hash":
