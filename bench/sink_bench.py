@@ -25,7 +25,7 @@ import threading
 import time
 from pathlib import Path
 
-from confluent_kafka import OFFSET_BEGINNING, Consumer, TopicPartition
+from confluent_kafka import OFFSET_BEGINNING, Consumer, KafkaException, TopicPartition
 from confluent_kafka.admin import NewTopic
 
 from foundation.kafka import client_config
@@ -226,7 +226,11 @@ def joined(settings: Settings, members: dict[str, int], timeout_s: float = 90.0)
     groups = {settings.topics.group(stage): count for stage, count in members.items()}
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
-        found = {g: f.result(timeout=10) for g, f in admin.describe_consumer_groups(list(groups)).items()}
+        try:
+            found = {g: f.result(timeout=10) for g, f in admin.describe_consumer_groups(list(groups)).items()}
+        except KafkaException:  # the group's coordinator is still loading
+            time.sleep(0.5)
+            continue
         if all(str(d.state).endswith("STABLE") and len(d.members) >= groups[g] for g, d in found.items()):
             break
         time.sleep(0.5)
