@@ -22,7 +22,7 @@ from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from confluent_kafka import Consumer, ConsumerGroupState, KafkaError, KafkaException, Message, Producer
+from confluent_kafka import Consumer, KafkaError, Message, Producer
 
 from foundation.clock import CST
 from foundation.kafka import client_config
@@ -230,25 +230,6 @@ class LagWatch:
                 pass
             time.sleep(1.0)
         return False
-
-
-def wait_for_members(settings: Settings, members: int, timeout_s: float = 120.0) -> None:
-    """Until every stage's consumer group is stable with ``members`` consumers: the load starts on a hub that
-    runs, so that the figures are the fault's and not the workers' start."""
-    admin = admin_client(settings)
-    groups = list(stage_topics(settings))
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        try:
-            described = [f.result(10) for f in admin.describe_consumer_groups(groups).values()]
-        except KafkaException as exc:  # a new cluster's group coordinators move and load for a while
-            print(f"groups not described yet: {exc.args[0].str()}", file=sys.stderr)
-            time.sleep(0.5)
-            continue
-        if all(g.state == ConsumerGroupState.STABLE and len(g.members) == members for g in described):
-            return
-        time.sleep(0.5)
-    raise TimeoutError(f"the stages' groups did not reach {members} members each in {timeout_s:.0f} s")
 
 
 def read_topic(settings: Settings, topic: str) -> Iterator[Message]:

@@ -40,7 +40,7 @@ from fault_hub import (
     cluster_settings,
     prepare_run,
     read_topic,
-    wait_for_members,
+    stage_topics,
 )
 
 from foundation.settings import Settings, load_settings
@@ -49,7 +49,7 @@ from pobi.stack.manager import Stack
 from schemas.codec import Codec
 from schemas.feeds import FeedDecoder
 from sinks.clickhouse.writer import ClickHouseWriter
-from topics.admin import admin_client
+from topics.admin import admin_client, wait_for_members
 from topics.schema_ids import SchemaIds
 from topics.subscriptions import read_documents
 
@@ -235,7 +235,7 @@ def run_once(stack: Stack, fault: Fault, plan: Plan, folder: Path, *, keep: bool
     scene = Scene(stack, settings, workers, folder)
     for worker in workers:
         worker.start()
-    wait_for_members(settings, len(workers))
+    wait_for_members(settings, {group: len(workers) for group in stage_topics(settings)})
     load = Load(settings, plan.events, plan.rate, tag=namespace)
     started = time.time()
     with LagWatch(settings) as watch:

@@ -36,7 +36,7 @@ from pobi.demo.traffic import DemoTraffic
 from pobi.worker.spec import StageSpec, run_copies
 from schemas.codec import Codec
 from schemas.envelope import SourceRef, build_envelope, record_key
-from topics.admin import admin_client
+from topics.admin import admin_client, wait_for_members
 from topics.dead_letters import DLQ_STAGES
 
 sys.path.insert(0, str(Path(__file__).parent))
@@ -80,18 +80,6 @@ def remove(created: list[Settings]) -> None:
             client.delete(*keys[start:start + 10_000])
 
 
-def _wait_for_group(settings: Settings, group: str, members: int, timeout_s: float = 60) -> None:
-    admin = admin_client(settings)
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        description = admin.describe_consumer_groups([group])[group].result(timeout=10)
-        assigned = sum(len(m.assignment.topic_partitions) for m in description.members)
-        if len(description.members) == members and assigned == PARTITIONS:
-            return
-        time.sleep(0.2)
-    raise SystemExit(f"{members} stage copies did not join group {group} in {timeout_s:.0f}s")
-
-
 def pobi_stage(settings: Settings, encoded: Encoded, copies: int) -> tuple[int, float]:
     """The stage as `pobi worker --processes <copies>` runs it, each copy in its own process. The copies start
     on an empty topic and join their group; then the events are sent (pre-encoded, far faster than the stage
@@ -100,7 +88,7 @@ def pobi_stage(settings: Settings, encoded: Encoded, copies: int) -> tuple[int, 
     thread = threading.Thread(target=run_copies, args=(StageSpec.of("normalize", settings, ["person"], BATCH),
                                                        copies, stop), kwargs={"children": True}, daemon=True)
     thread.start()
-    _wait_for_group(settings, settings.topics.group("normalize"), copies)
+    wait_for_members(settings, {settings.topics.group("normalize"): copies}, 60)
     client = redis_client(settings)
     key = f"{settings.redis_key('ledger')}:normalize:person"
 

@@ -25,7 +25,7 @@ import threading
 import time
 from pathlib import Path
 
-from confluent_kafka import OFFSET_BEGINNING, Consumer, KafkaException, TopicPartition
+from confluent_kafka import OFFSET_BEGINNING, Consumer, TopicPartition
 from confluent_kafka.admin import NewTopic
 
 from foundation.kafka import client_config
@@ -41,7 +41,7 @@ from sinks.clickhouse.writer import ClickHouseWriter
 from streams.normalize.event import normalize_event
 from streams.normalize.fields import RuleClock
 from streams.rules.outcome import RuleViolation
-from topics.admin import admin_client, group_progress
+from topics.admin import admin_client, group_progress, wait_for_members
 from topics.contract import SubscriptionContract
 from topics.dead_letters import DLQ_STAGES
 from topics.producer import Publisher
@@ -181,7 +181,9 @@ def latency(settings: Settings, rate: int, seconds: int, processes: int) -> dict
     finished = [0.0]
     memory = WorkerMemory(worker.pid)
     try:
-        joined(settings, {"normalize": processes, "fanout": processes, "sink": 1})
+        wait_for_members(settings, {settings.topics.group(stage): count for stage, count
+                                    in (("normalize", processes), ("fanout", processes), ("sink", 1))})
+        time.sleep(2)  # a moment for the members to take up their assignments
         prober = threading.Thread(target=probe, daemon=True)
         prober.start()
         feed = threading.Thread(target=follow_feed, daemon=True)
@@ -217,24 +219,6 @@ def latency(settings: Settings, rate: int, seconds: int, processes: int) -> dict
 
 
 WARM_UP_S = 3
-
-
-def joined(settings: Settings, members: dict[str, int], timeout_s: float = 90.0) -> None:
-    """Wait until each stage's group is stable with its members (the worker's processes joined and shared the
-    partitions), so the first paced events do not wait on a rebalance; then a moment for the assignments."""
-    admin = admin_client(settings)
-    groups = {settings.topics.group(stage): count for stage, count in members.items()}
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        try:
-            found = {g: f.result(timeout=10) for g, f in admin.describe_consumer_groups(list(groups)).items()}
-        except KafkaException:  # the group's coordinator is still loading
-            time.sleep(0.5)
-            continue
-        if all(str(d.state).endswith("STABLE") and len(d.members) >= groups[g] for g, d in found.items()):
-            break
-        time.sleep(0.5)
-    time.sleep(2)
 
 
 def _percentiles(prefix: str, delays: list[float]) -> dict[str, int | None]:

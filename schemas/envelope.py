@@ -16,6 +16,7 @@ __all__ = ["SourceRef", "build_envelope", "change_event_id", "entity_key", "even
 
 # a fixed namespace, so the same source position gives the same event id on every machine, forever
 _EVENT_NAMESPACE = uuid.UUID("6f0c2a4e-4d1b-5b8e-9a57-70626f6269ee")
+_NAMESPACE_BYTES = _EVENT_NAMESPACE.bytes
 _SPACES = re.compile(r"\s+")
 
 
@@ -32,13 +33,23 @@ def event_id_for(source: SourceRef, position: str, raw: bytes) -> str:
     (tomorrow's export of ``persons.csv``) is not mistaken for a repeat.
     """
     digest = hashlib.sha256(raw).hexdigest()[:32]
-    return str(uuid.uuid5(_EVENT_NAMESPACE, f"{source.department}\x1f{source.system}\x1f{position}\x1f{digest}"))
+    return _uuid5(f"{source.department}\x1f{source.system}\x1f{position}\x1f{digest}")
 
 
 def change_event_id(source: SourceRef, position: str) -> str:
     """The id of a change whose position in the source's log is known (change data capture): the position
     alone decides it, so the same change delivered twice is the same event whatever else differs."""
-    return str(uuid.uuid5(_EVENT_NAMESPACE, f"{source.department}\x1f{source.system}\x1f{position}"))
+    return _uuid5(f"{source.department}\x1f{source.system}\x1f{position}")
+
+
+def _uuid5(name: str) -> str:
+    """``str(uuid.uuid5(_EVENT_NAMESPACE, name))`` without building a UUID object (a fifth of a published
+    record's cost went to it): SHA-1 of namespace and name, version 5 and the RFC 4122 variant set."""
+    digest = bytearray(hashlib.sha1(_NAMESPACE_BYTES + name.encode()).digest()[:16])
+    digest[6] = (digest[6] & 0x0F) | 0x50
+    digest[8] = (digest[8] & 0x3F) | 0x80
+    text = digest.hex()
+    return f"{text[:8]}-{text[8:12]}-{text[12:16]}-{text[16:20]}-{text[20:]}"
 
 
 def partition_key(value: Any) -> bytes:

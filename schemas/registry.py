@@ -50,7 +50,7 @@ class FieldSpec:
     doc: str
     unit: str | None = None  # "pobi.unit": an amount's unit of money (万元), which values in 元 or 亿 convert to
 
-    @property
+    @cached_property  # asked for every value of every row published and normalised
     def base_type(self) -> str:
         """The non-null Avro type name (``string``, ``double``, ``int``…)."""
         if isinstance(self.avro_type, list):
@@ -95,6 +95,10 @@ class WireSchema:
         if self.row is None:
             return []
         return [_field_spec(self.subject, self.version, f) for f in self.row["fields"]]
+
+    @cached_property
+    def field_names(self) -> frozenset[str]:
+        return frozenset(f.name for f in self.fields)
 
     @cached_property
     def key_field(self) -> str:

@@ -8,10 +8,10 @@ loses data, so both stay an operator's decision.
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 
-from confluent_kafka import Consumer, KafkaError, KafkaException, Message, TopicPartition
+from confluent_kafka import Consumer, ConsumerGroupState, KafkaError, KafkaException, Message, TopicPartition
 from confluent_kafka.admin import (  # type: ignore[attr-defined]  # the stubs do not re-export these
     AdminClient,
     ConfigResource,
@@ -25,7 +25,7 @@ from foundation.settings import Settings
 from topics.catalogue import Catalogue, TopicSpec
 
 __all__ = ["ApplyReport", "TopicState", "admin_client", "apply_catalogue", "compare_catalogue", "group_progress",
-           "record_counts", "records_to_end", "wait_for_group", "watermarks"]
+           "record_counts", "records_to_end", "wait_for_group", "wait_for_members", "watermarks"]
 
 _TIMEOUT_S = 15.0
 
@@ -234,6 +234,29 @@ def wait_for_group(settings: Settings, group: str, topics: list[str], timeout_s:
             behind = ", ".join(f"{t} {c}/{e}" for t, (e, c) in progress.items() if c < e)
             raise TopicError(f"{group} did not catch up within {timeout_s:.0f}s ({behind})")
         time.sleep(0.3)
+
+
+def wait_for_members(settings: Settings, members: Mapping[str, int], timeout_s: float = 120.0) -> None:
+    """Until each consumer group in ``members`` is stable with exactly its number of members (the copies
+    joined and the partitions are shared); TopicError saying what was last seen otherwise. A new cluster's
+    group coordinators move and load for a while: describing is retried meanwhile."""
+    admin = admin_client(settings)
+    deadline, seen = time.monotonic() + timeout_s, "no group described"
+    while time.monotonic() < deadline:
+        try:
+            described = {g: f.result(timeout=10) for g, f in admin.describe_consumer_groups(list(members)).items()}
+        except KafkaException as exc:
+            if exc.args[0].code() not in _COORDINATOR_NOT_READY:
+                raise
+            seen = exc.args[0].str()
+        else:
+            if all(d.state == ConsumerGroupState.STABLE and len(d.members) == members[g]
+                   for g, d in described.items()):
+                return
+            seen = ", ".join(f"{g} {d.state.name.lower()} with {len(d.members)}/{members[g]}"
+                             for g, d in described.items())
+        time.sleep(0.5)
+    raise TopicError(f"the groups did not reach their members within {timeout_s:.0f}s ({seen})")
 
 
 def records_to_end(consumer: Consumer, name: str, since_ms: int | None = None) -> Iterator[Message]:
