@@ -3,9 +3,12 @@ by a writer compiled once per schema: each field's encoder is chosen when the sc
 for every value as fastavro's general writer does: 1.4 times as fast on a clean event, twice on a delivery.
 The bytes are fastavro's, which a unit test checks on random records of every schema and on whole events.
 
-What a department sends is still written by fastavro in strict mode (``Codec.encode_with``), which refuses a
-field the schema does not have. A schema with a type this writer does not know (fixed, a union of two
-non-null types, logical types) compiles to fastavro's writer: ``compile_writer`` never refuses a schema.
+A department's rows are written by it once ``check_row`` has accepted them (only the schema's fields, each
+of its type: what ``pobi publish`` and the gateway send); other records of departments are still written by
+fastavro in strict mode (``Codec.encode_with``), which refuses a field the schema does not have.
+
+A schema with a type this writer does not know (fixed, a union of two non-null types, logical types) compiles
+to fastavro's writer: ``compile_writer`` never refuses a schema.
 """
 
 from __future__ import annotations

@@ -100,7 +100,7 @@ class StageRunner:
         self.stage = stage
         self._consumer_factory = consumer_factory
         self.group = group or settings.topics.group(stage.name)
-        # a stage may fix its own batch shape (the ClickHouse sink: 5,000 records, and waits of 0.2–1 s)
+        # a stage may fix its own batch shape (the ClickHouse sink: 10,000 records, and waits of 0.2–1 s)
         self.batch_size = batch_size or stage.batch_size or settings.worker_batch
         self.window = BatchWindow(stage.batch_wait or DEFAULT_WAIT)
         self.settled = 0  # records whose effects are durable and offsets stored

@@ -121,12 +121,14 @@ class Publisher:
             self._producer.poll(0)
             self._unpolled = 0
 
-    def send_event(self, dataset: str, envelope: dict[str, Any], topic: str) -> None:
+    def send_event(self, dataset: str, envelope: dict[str, Any], topic: str, *, checked: bool = False) -> None:
         """Encode a change event and send it to ``topic`` (the dataset's ``ingest`` topic in the deployment's
-        namespace: ``settings.topics.ingest(dataset)``), keyed by its entity key."""
+        namespace: ``settings.topics.ingest(dataset)``), keyed by its entity key. ``checked``: the envelope was
+        built by ``build_envelope`` from rows ``check_row`` accepted, so the compiled writer may write it
+        (``Codec.encode_own``); otherwise fastavro's strict writer does."""
         schema = self.codec.registry.latest(dataset)
         started = time.perf_counter()
-        value = self.codec.encode_with(schema, envelope)
+        value = self.codec.encode_own(schema, envelope) if checked else self.codec.encode_with(schema, envelope)
         self.stats.encode_seconds += time.perf_counter() - started
         key = record_key(schema, envelope)
         if len(key) + len(value) > MAX_RECORD_BYTES:

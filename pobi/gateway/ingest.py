@@ -100,7 +100,7 @@ class IngestService:
                                  position=label, ts_ms=item.ts_ms)
                 try:
                     envelope = envelope_for(schema, item, rules, notes)
-                    value = self.codec.encode_with(schema, envelope)
+                    value = self.codec.encode_own(schema, envelope)  # envelope_for checked its rows
                     key = record_key(schema, envelope)
                     if len(key) + len(value) > MAX_RECORD_BYTES:
                         raise RowError("record.too_large", f"the event has {len(value):,} bytes; records over "

@@ -160,12 +160,12 @@ def _send(draft: Draft, publisher: Publisher | None, codec: Codec, opts: Publish
     try:
         envelope = envelope_for(schema, draft, rules, notes)
         if publisher is None:
-            value = codec.encode_with(schema, envelope)
+            value = codec.encode_own(schema, envelope)
             if len(value) > MAX_RECORD_BYTES:
                 raise OversizedRecord(f"the event has {len(value):,} bytes; records over {MAX_RECORD_BYTES:,} "
                                       "cannot be published")
         else:
-            publisher.send_event(opts.dataset, envelope, topic=opts.topic)
+            publisher.send_event(opts.dataset, envelope, topic=opts.topic, checked=True)
     except RowError as problem:
         return Rejected(draft.line, draft.raw, problem.reason, problem.message, draft.sheet)
     except OversizedRecord as problem:

@@ -182,3 +182,43 @@ def test_parts_of_a_record_must_be_consecutive_fields() -> None:
         compile_fields(schema, ["subscriber", "dataset"])
     with pytest.raises(ValueError, match="not consecutive"):
         compile_fields(schema, ["no_such_field"])
+
+
+HOSTILE = [None, "", " ", "3501", "１２３", "1e400", "nan", "-0", 0, -1, 2**31, 2**63, 2**64, 1.5, float("inf"),
+           float("nan"), True, False, [], {}, ["a"], {"a": 1}, "\ud800", "福州" * 300, b"bytes"]
+
+
+def test_published_envelopes_encode_alike_or_are_refused_alike() -> None:
+    """What `pobi publish` and the gateway send is written by the compiled writer once ``check_row`` accepted
+    its rows: for rows of every dataset with hostile values in every field, either ``envelope_for`` refuses
+    the row, or both writers write the same bytes, or both refuse it (as a value error the publisher turns
+    into a dead letter)."""
+    from pobi.publish.adapters import Draft
+    from pobi.publish.events import EventRules, envelope_for
+    from schemas.rows import RowError
+    from tests.samples import SAMPLE_ROWS
+
+    rng = random.Random(21)
+    rules = EventRules(source=SourceRef("public-security", "hukou"), label="t.jsonl", default_ts=1_764_000_000_000)
+    written = refused_by_both = 0
+    for dataset in REGISTRY.datasets:
+        schema = REGISTRY.latest(dataset)
+        for n in range(400):
+            row = dict(SAMPLE_ROWS[dataset])
+            for name in rng.sample(sorted(row), rng.randint(1, 3)):
+                row[name] = rng.choice(HOSTILE)
+            draft = Draft(n, str(row).encode(), None, row, op=rng.choice(["c", "u", "r"]))
+            try:
+                envelope = envelope_for(schema, draft, rules)
+            except RowError:
+                continue
+            try:
+                expected = CODEC.encode_with(schema, envelope)
+            except (ValueError, TypeError, OverflowError):
+                with pytest.raises((ValueError, TypeError, OverflowError)):
+                    Codec.encode_own(schema, envelope)
+                refused_by_both += 1
+                continue
+            assert Codec.encode_own(schema, envelope) == expected
+            written += 1
+    assert written > 200 and refused_by_both > 0, (written, refused_by_both)
