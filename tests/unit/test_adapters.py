@@ -1,8 +1,12 @@
+import hashlib
+import random
+import uuid
+
 import orjson
 import pytest
 
 from pobi.publish.adapters import Draft, Rejected, Skipped, load_header_mapping, read_csv, read_debezium, read_jsonl
-from schemas.envelope import SourceRef, event_id_for, partition_key
+from schemas.envelope import _EVENT_NAMESPACE, SourceRef, change_event_id, event_id_for, partition_key
 from schemas.registry import default_registry
 from schemas.rows import RowError, check_row
 from tests.samples import SAMPLE_ROWS
@@ -115,12 +119,6 @@ def test_event_ids_are_deterministic_and_content_sensitive() -> None:
 def test_event_ids_are_rfc_4122_uuid5_as_before() -> None:
     """Ids are built by hand for speed; they must stay what ``uuid.uuid5`` gave, or a file published again
     after an upgrade would not be recognised as a repeat."""
-    import hashlib
-    import random
-    import uuid
-
-    from schemas.envelope import _EVENT_NAMESPACE, change_event_id
-
     rng = random.Random(7)
     for n in range(500):
         src = SourceRef(rng.choice(["public-security", "市场监管局", "x" * rng.randint(1, 90)]), f"sys-{n}")

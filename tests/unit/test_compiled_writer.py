@@ -12,16 +12,20 @@ import pytest
 
 from foundation.clock import CST
 from pobi.demo.traffic import DemoTraffic
+from pobi.publish.adapters import Draft
+from pobi.publish.events import EventRules, envelope_for
 from schemas.codec import Codec
 from schemas.confluent import frame
 from schemas.envelope import SourceRef, build_envelope
 from schemas.feeds import FeedWriter, union_branch
 from schemas.registry import WireSchema, default_registry
+from schemas.rows import RowError
 from schemas.writer import compile_fields, compile_writer, encode_long, fastavro_body
 from streams.fanout.deliver import DeliveryLog, compile_grants
 from streams.normalize.event import normalize_event
 from streams.normalize.fields import RuleClock
 from streams.rules.outcome import RuleViolation
+from tests.samples import SAMPLE_ROWS
 from topics.contract import load_contract
 from topics.subscriptions import CONTRACTS_DIR
 
@@ -193,11 +197,6 @@ def test_published_envelopes_encode_alike_or_are_refused_alike() -> None:
     its rows: for rows of every dataset with hostile values in every field, either ``envelope_for`` refuses
     the row, or both writers write the same bytes, or both refuse it (as a value error the publisher turns
     into a dead letter)."""
-    from pobi.publish.adapters import Draft
-    from pobi.publish.events import EventRules, envelope_for
-    from schemas.rows import RowError
-    from tests.samples import SAMPLE_ROWS
-
     rng = random.Random(21)
     rules = EventRules(source=SourceRef("public-security", "hukou"), label="t.jsonl", default_ts=1_764_000_000_000)
     written = refused_by_both = 0
