@@ -38,6 +38,7 @@ __all__ = ["DEFAULT_WAIT", "BatchStage", "BatchWait", "FencedStage", "StageError
 logger = logging.getLogger(__name__)
 DEFAULT_WAIT = BatchWait(0.01, 0.25)  # a batch's wait after its first record (see ``streams.batching``)
 IDLE_POLL_S = 0.5  # how long an idle runner waits for a first record before it looks after its offsets
+_NO_MEMBER = "(no member)"  # never a consumer's member id
 
 
 def completed() -> Future[None]:
@@ -155,6 +156,7 @@ class StageRunner:
         batch overlaps the next."""
         consumer = self._consumer = self._consumer_factory(self._config)
         self._confirmed, self._first_read, self._handed, self._idle_positions = {}, {}, {}, {}
+        self._member = ""
         pending: deque[tuple[Future[None], list[TopicPartition], int]] = deque()
         try:
             self._require_topics(consumer)
@@ -243,7 +245,8 @@ class StageRunner:
         for message in batch:
             topic, partition, offset = origin(message)
             self._first_read.setdefault((topic, partition), offset)
-        self._member = consumer.memberid() or ""
+        # read while in no group generation (a session that timed out, before the rejoin): never committed
+        self._member = consumer.memberid() or _NO_MEMBER
 
     def _offsets_to_commit(self) -> tuple[list[TopicPartition], Any]:
         """For every partition held: the confirmed position, or where reading began (a no-op commit that still
@@ -251,12 +254,17 @@ class StageRunner:
         is no longer the member that read the batch is fenced here, before Kafka is asked."""
         consumer = self._consumer
         assert consumer is not None
-        if self._member and consumer.memberid() != self._member:  # empty: no batch read yet, nothing to guard
+        member = consumer.memberid() or ""
+        if self._member and member != self._member:  # empty: no batch read yet, nothing to guard
             raise Fenced("the consumer left the group since it read this batch")
         held = {(tp.topic, tp.partition) for tp in consumer.assignment()}
         positions = {**self._first_read, **self._confirmed, **self._in_hand}
-        self._handed = {**self._confirmed, **self._in_hand}
         offsets = [TopicPartition(t, p, o) for (t, p), o in sorted(positions.items()) if (t, p) in held]
+        if offsets and not member:
+            # a zombie whose session timed out still holds its partitions until the loss is served; without a
+            # member id and generation the broker commits a transaction's offsets without checking either
+            raise Fenced("the consumer is in no group generation: its offsets cannot be committed")
+        self._handed = {**self._confirmed, **self._in_hand}
         return offsets, consumer.consumer_group_metadata()
 
     def _commit_now(self) -> None:

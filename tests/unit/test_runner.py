@@ -13,6 +13,7 @@ from confluent_kafka import KafkaError, TopicPartition
 from foundation.settings import load_settings
 from streams.runner import BatchWait, StageError, StageRunner, completed
 from tests.doubles import FakeConsumer, FakeMessage
+from topics.producer import Fenced
 
 SETTINGS = load_settings(kafka_bootstrap="127.0.0.1:1")
 
@@ -132,3 +133,78 @@ def test_lag_is_reported_per_partition_and_cleared_when_a_partition_moves_away()
     consumer.held = [0]  # partition 1 went to another worker: its figure is that worker's now
     runner._report_lag(consumer)  # type: ignore[arg-type]
     assert gauge.labels("lag-probe", "a", "1")._value.get() == 0
+
+
+class FencedProbe(Stage):
+    """A transactional stage: the runner hands it the function its transactions take their offsets from."""
+
+    confirms_after_commit = False
+
+    def fence(self, offsets: Any) -> bool:
+        return True
+
+    def commit_offsets(self) -> None:
+        pass
+
+
+class Member:
+    """A consumer's view of its group: its member id ('' in no generation) and the partitions it holds."""
+
+    def __init__(self, member: str, held: list[tuple[str, int]]) -> None:
+        self.member, self.held = member, held
+
+    def memberid(self) -> str:
+        return self.member
+
+    def assignment(self) -> list[TopicPartition]:
+        return [TopicPartition(t, p) for t, p in self.held]
+
+    def consumer_group_metadata(self) -> tuple[str, str]:
+        return ("generation of", self.member)
+
+
+def fenced_runner(consumer: Member) -> StageRunner:
+    runner = StageRunner(SETTINGS, FencedProbe(["t"]), group="g")  # type: ignore[arg-type]
+    runner._consumer = consumer  # type: ignore[assignment]
+    return runner
+
+
+def test_a_batch_is_committed_with_the_offsets_and_generation_it_was_read_in() -> None:
+    consumer = Member("m-1", [("t", 0)])
+    runner = fenced_runner(consumer)
+    batch = [FakeMessage("t", 0, 5, b"v"), FakeMessage("t", 0, 6, b"v")]
+    runner._note_reading(consumer, batch)  # type: ignore[arg-type]
+    runner._in_hand = {("t", 0): 7}
+    offsets, metadata = runner._offsets_to_commit()
+    assert [(tp.topic, tp.partition, tp.offset) for tp in offsets] == [("t", 0, 7)]
+    assert metadata == ("generation of", "m-1")
+
+
+@pytest.mark.parametrize(("read_as", "commit_as", "held"), [
+    ("m-1", "", [("t", 0)]),  # the session timed out after the read; the loss not served yet
+    ("m-1", "", []),  # … and served: no partition left, but the batch's records are in the transaction
+    ("m-1", "m-2", [("t", 0)]),  # rejoined as another member before the commit
+    ("", "", [("t", 0)]),  # read from what was queued while in no generation
+    ("", "m-2", [("t", 0)]),  # … and committed after rejoining
+])
+def test_a_zombie_batch_is_fenced_before_kafka_is_asked(read_as: str, commit_as: str,
+                                                         held: list[tuple[str, int]]) -> None:
+    """A worker paused past its session timeout resumes with a batch in hand. Kafka refuses that batch's
+    offsets only when they carry the old member and generation: with no member id it would commit a
+    transaction's offsets unchecked, and with none at all the records alone. So the runner refuses first."""
+    consumer = Member(read_as, [("t", 0)])
+    runner = fenced_runner(consumer)
+    runner._note_reading(consumer, [FakeMessage("t", 0, 5, b"v")])  # type: ignore[arg-type]
+    runner._in_hand = {("t", 0): 6}
+    consumer.member, consumer.held = commit_as, held
+    with pytest.raises(Fenced):
+        runner._offsets_to_commit()
+
+
+def test_an_idle_commit_in_no_generation_is_fenced_and_one_before_any_read_is_not() -> None:
+    consumer = Member("", [("t", 0)])
+    runner = fenced_runner(consumer)
+    assert runner._offsets_to_commit()[0] == []  # nothing read, nothing confirmed: an empty commit
+    runner._confirmed = {("t", 0): 9}  # idle, its position counted as handled
+    with pytest.raises(Fenced):
+        runner._offsets_to_commit()
